@@ -1,0 +1,123 @@
+/* cmd_detect.c: `nmmm-agent detect [--json]` — the inventory of disks, NICs, addresses, routes,
+ * DNS, firmware, CPU, modules and keys. Reads only; changes nothing. */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "disk/disk.h"
+#include "netcfg/netcfg.h"
+
+static const char detect_help[] =
+    "usage: nmmm-agent detect [--json]\n\n"
+    "Inventories this machine and changes nothing: disks (size, model, serial, transport,\n"
+    "signatures, whether the installer may use them and why not), NICs (MAC, driver, PCI slot,\n"
+    "the name NixOS will give them, addresses), default gateways, nameservers, boot mode, CPU,\n"
+    "virtualisation, kernel modules for the initrd and root's SSH keys.\n\n"
+    "  --json   one JSON object on stdout (field names as in docs/detect.md)\n";
+
+static void add_warnings(json_object *arr, char *const *w)
+{
+	for (size_t i = 0; w && w[i]; i++)
+		json_object_array_add(arr, json_object_new_string(w[i]));
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void print_human(const struct disk_inventory *disks, const struct net_inventory *net,
+			const struct machine_facts *m)
+{
+	printf("machine: boot %s, cpu %s, virtualisation %s\n\n", or_dash(m->boot_mode), or_dash(m->cpu_vendor),
+	       or_dash(m->virtualisation));
+	printf("%-10s %10s %-6s %-22s %-20s %-8s %s\n", "DISK", "SIZE", "TRANS", "MODEL", "SERIAL", "USABLE",
+	       "WHY NOT");
+	for (size_t i = 0; i < disks->n_disks; i++) {
+		const struct disk_info *d = &disks->disks[i];
+		printf("%-10s %8.1fG %-6s %-22.22s %-20.20s %-8s %s\n", d->name, (double)d->size_bytes / (1u << 30),
+		       or_dash(d->transport), or_dash(d->model), or_dash(d->serial), d->eligible ? "yes" : "no",
+		       d->eligible ? "" : or_dash(d->why_not));
+	}
+	printf("\n%-10s %-18s %-10s %-14s %-16s %s\n", "NIC", "MAC", "DRIVER", "PCI", "NIXOS NAME", "ADDRESSES");
+	for (size_t i = 0; i < net->n_nics; i++) {
+		const struct net_nic *n = &net->nics[i];
+		printf("%-10s %-18s %-10s %-14s %-16s", n->name, or_dash(n->mac), or_dash(n->driver),
+		       or_dash(n->pci_slot), or_dash(n->predicted_name));
+		for (size_t j = 0; j < n->n_ipv4; j++)
+			printf(" %s/%u", n->ipv4[j].address, n->ipv4[j].prefix);
+		for (size_t j = 0; j < n->n_ipv6; j++)
+			printf(" %s/%u", n->ipv6[j].address, n->ipv6[j].prefix);
+		printf("\n");
+	}
+	printf("\nipv4 gateway: %s%s%s\n", or_dash(net->ipv4_gateway.address), net->ipv4_gateway.dev ? " dev " : "",
+	       net->ipv4_gateway.dev ? net->ipv4_gateway.dev : "");
+	printf("ipv6 gateway: %s%s%s\n", or_dash(net->ipv6_gateway.address), net->ipv6_gateway.dev ? " dev " : "",
+	       net->ipv6_gateway.dev ? net->ipv6_gateway.dev : "");
+	printf("nameservers:");
+	for (size_t i = 0; net->nameservers && net->nameservers[i]; i++)
+		printf(" %s", net->nameservers[i]);
+	printf("\nssh keys: %zu\n", nm_strv_len(m->ssh_authorized_keys));
+}
+
+int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else if (c == 'h')
+			return fputs(detect_help, stdout), 0;
+		else
+			return agent_usage_error(e, "detect", "detect: unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind < argc)
+		return agent_usage_error(e, "detect", "detect: unexpected argument '%s'", argv[optind]);
+
+	struct disk_inventory disks = {0};
+	struct net_inventory net = {0};
+	struct machine_facts m = {0};
+	int r = disk_inventory_read(ctx->g.root, &disks, e);
+	if (r >= 0)
+		r = net_inventory_read(ctx->g.root, &net, e);
+	if (r >= 0)
+		r = machine_facts_read(ctx->g.root, &m, e);
+	if (r >= 0) {
+		if (json) {
+			json_object *o = json_object_new_object();
+			machine_facts_to_json(&m, o);
+			json_object *arr = json_object_new_array();
+			for (size_t i = 0; i < disks.n_disks; i++)
+				json_object_array_add(arr, disk_info_to_json(&disks.disks[i]));
+			json_object_object_add(o, "disks", arr);
+			net_inventory_to_json(&net, o);
+			json_object *w = json_object_new_array();
+			add_warnings(w, disks.warnings);
+			add_warnings(w, net.warnings);
+			add_warnings(w, m.warnings);
+			json_object_object_add(o, "warnings", w);
+			agent_print_json(o);
+			json_object_put(o);
+		} else {
+			print_human(&disks, &net, &m);
+			for (char **w = disks.warnings; w && *w; w++)
+				nm_warn("%s", *w);
+			for (char **w = net.warnings; w && *w; w++)
+				nm_warn("%s", *w);
+			for (char **w = m.warnings; w && *w; w++)
+				nm_warn("%s", *w);
+		}
+	}
+	disk_inventory_free(&disks);
+	net_inventory_free(&net);
+	machine_facts_free(&m);
+	return r;
+}

@@ -1,0 +1,118 @@
+/* common.h: what every nmmm library needs and nothing domain-specific — error records,
+ * cleanup helpers, logging, reading files under the --root prefix, and running external
+ * programs. Nothing here knows about disks, NICs, Nix or phases. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* ---- cleanup helpers (systemd style) ---- */
+
+void nm_freep(void *p);
+void nm_closep(const int *fd);
+void nm_fclosep(FILE **f);
+void nm_strv_freep(char ***v);
+#define _cleanup_free_ __attribute__((cleanup(nm_freep)))
+#define _cleanup_close_ __attribute__((cleanup(nm_closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(nm_fclosep)))
+#define _cleanup_strv_free_ __attribute__((cleanup(nm_strv_freep)))
+
+#define NM_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors ----
+ * Every fallible function returns 0 (or a non-negative count) on success and a negative
+ * errno-style code on failure, and fills the caller's record with a message that names the
+ * thing and the fix. The class decides the exit code, and only main() maps it. */
+
+enum nm_err_class {
+	NM_ERR_NONE = 0,
+	NM_ERR_RUNTIME = 1, /* exit 1: failed while running */
+	NM_ERR_USAGE = 2, /* exit 2: bad usage or config */
+	NM_ERR_REFUSED = 3, /* exit 3: refused for safety */
+	NM_ERR_VERIFY = 4, /* exit 4: verification failed (hash, signature, size) */
+};
+
+struct nm_error {
+	enum nm_err_class cls;
+	int code; /* negative errno */
+	char msg[1536];
+};
+
+/* Records the first error (later ones are appended as context) and returns -abs(code)
+ * (or -EIO when code is 0), so callers can write `return nm_fail(e, ...)`. */
+int nm_fail(struct nm_error *e, enum nm_err_class cls, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Prefixes an existing message with context ("nvme0n1: ..."). */
+void nm_error_prefix(struct nm_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int nm_exit_code(const struct nm_error *e);
+const char *nm_err_class_name(enum nm_err_class cls);
+
+/* ---- logging ----
+ * One process-wide sink, configured once from the parsed options (--log, -v, -q). */
+
+enum nm_log_level { NM_LOG_ERROR = 0, NM_LOG_WARN, NM_LOG_INFO, NM_LOG_DEBUG };
+int nm_log_open(const char *path, enum nm_log_level console_level, struct nm_error *e);
+void nm_log_close(void);
+void nm_log(enum nm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes raw text (captured program output) to the log file only. */
+void nm_log_raw(const char *prefix, const char *buf, size_t len);
+#define nm_warn(...) nm_log(NM_LOG_WARN, __VA_ARGS__)
+#define nm_info(...) nm_log(NM_LOG_INFO, __VA_ARGS__)
+#define nm_debug(...) nm_log(NM_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- reading under the root prefix ----
+ * Every read of the machine goes through these, so tests can point --root at a fixture tree.
+ * `rel` is an absolute-looking path ("/sys/block") resolved under `root`. */
+
+int nm_root_path(const char *root, const char *rel, char *buf, size_t size);
+/* Reads a whole file (up to max bytes; 0 = 4 MiB); *out is NUL-terminated, *len excludes it. */
+int nm_read_file(const char *root, const char *rel, size_t max, char **out, size_t *len);
+/* Reads a small file and strips trailing whitespace; -ENOENT when absent. */
+int nm_read_line(const char *root, const char *rel, char **out);
+int nm_read_u64(const char *root, const char *rel, uint64_t *out);
+/* Target of a symlink under root, and its last component. */
+int nm_readlink(const char *root, const char *rel, char **target);
+int nm_readlink_base(const char *root, const char *rel, char **base);
+/* Resolves a path under root following symlinks within the tree (realpath semantics, result
+ * relative to root, starting with '/'). */
+int nm_realpath(const char *root, const char *rel, char **out);
+bool nm_exists(const char *root, const char *rel);
+/* Sorted names of the entries of a directory (no "." or ".."); NULL-terminated. */
+int nm_list_dir(const char *root, const char *rel, char ***names);
+
+/* ---- strings ---- */
+
+char **nm_strv_new(void);
+int nm_strv_push(char ***v, const char *s);
+size_t nm_strv_len(char *const *v);
+bool nm_strv_contains(char *const *v, const char *s);
+void nm_strv_free(char **v);
+char *nm_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Replaces bytes that are not printable UTF-8 with '?' and trims whitespace at both ends. */
+void nm_sanitize_text(char *s);
+bool nm_utf8_valid(const char *s, size_t len);
+
+/* ---- running programs ----
+ * The one way nmmm starts another program: an argv array (never a shell), a timeout, a minimal
+ * environment, stdout and stderr captured into the log (and returned), the exit status checked. */
+
+struct nm_run_opts {
+	unsigned timeout_sec; /* 0 = 300 s */
+	char *const *extra_env; /* "NAME=value" added to the minimal environment, or NULL */
+	const char *stdin_path; /* file to feed on stdin, or NULL for /dev/null */
+	bool allow_failure; /* a non-zero exit is returned, not turned into an error */
+};
+
+struct nm_run_result {
+	int exit_status; /* exit code, or 128+signal */
+	char *output; /* combined stdout+stderr, NUL-terminated (caller frees) */
+	size_t output_len;
+};
+
+int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e);
+void nm_run_result_free(struct nm_run_result *res);

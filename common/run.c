@@ -1,0 +1,219 @@
+/* run.c: the one way nmmm starts another program. argv arrays only (no shell), a minimal
+ * environment, a timeout that kills the whole process group, stdout+stderr captured into the log
+ * and handed back, and the exit status checked: a non-zero exit is an error naming the program
+ * and quoting the end of its output, unless the caller says failure is an answer. */
+#include "common/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define RUN_DEFAULT_TIMEOUT 300
+#define RUN_KEEP_MAX (8u << 20) /* output kept in memory; the log gets all of it */
+
+extern char **environ;
+
+static const char *const base_env[] = {
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LC_ALL=C",
+    "HOME=/root",
+};
+
+static bool env_name_eq(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "="), lb = strcspn(b, "=");
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* The minimal environment: base_env with extra_env entries added or replacing by name. */
+static char **build_env(char *const *extra)
+{
+	char **env = nm_strv_new();
+	for (size_t i = 0; env && i < NM_ELEMENTSOF(base_env); i++) {
+		bool overridden = false;
+		for (size_t j = 0; extra && extra[j]; j++)
+			overridden |= env_name_eq(base_env[i], extra[j]);
+		if (!overridden && nm_strv_push(&env, base_env[i]) < 0)
+			return nm_strv_free(env), NULL;
+	}
+	for (size_t j = 0; env && extra && extra[j]; j++)
+		if (nm_strv_push(&env, extra[j]) < 0)
+			return nm_strv_free(env), NULL;
+	return env;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void child_exec(const char *const argv[], char **env, const char *stdin_path, int out_fd)
+{
+	setpgid(0, 0);
+	int in = open(stdin_path ? stdin_path : "/dev/null", O_RDONLY | O_CLOEXEC);
+	if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+		_exit(127);
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	environ = env;
+	execvp(argv[0], (char *const *)argv);
+	dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static char *describe_argv(const char *const argv[])
+{
+	size_t len = 1;
+	for (size_t i = 0; argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	char *s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (size_t i = 0; argv[i]; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* The last few lines of output, for an error message. */
+static const char *output_tail(const char *out, size_t len)
+{
+	if (!out || len == 0)
+		return "(no output)";
+	const char *p = out + len;
+	int lines = 0;
+	while (p > out) {
+		p--;
+		if (*p == '\n' && p != out + len - 1 && ++lines == 4) {
+			p++;
+			break;
+		}
+	}
+	if (out + len - p > 600)
+		p = out + len - 600;
+	return p;
+}
+
+int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e)
+{
+	static const struct nm_run_opts defaults = {0};
+	if (!opts)
+		opts = &defaults;
+	struct nm_run_result local = {0};
+	if (!res)
+		res = &local;
+	memset(res, 0, sizeof *res);
+	_cleanup_free_ char *cmdline = describe_argv(argv);
+	if (!cmdline)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	_cleanup_strv_free_ char **env = build_env(opts->extra_env);
+	if (!env)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create a pipe: %s", argv[0], strerror(errno));
+	nm_debug("running: %s", cmdline);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot fork: %s", argv[0], strerror(err));
+	}
+	if (pid == 0)
+		child_exec(argv, env, opts->stdin_path, pfd[1]);
+	setpgid(pid, pid);
+	close(pfd[1]);
+
+	unsigned timeout = opts->timeout_sec ? opts->timeout_sec : RUN_DEFAULT_TIMEOUT;
+	int64_t deadline = now_ms() + (int64_t)timeout * 1000;
+	bool timed_out = false;
+	size_t cap = 0;
+	char *out = NULL;
+	size_t n = 0;
+	char chunk[16384];
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		int pr = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (pr <= 0)
+			continue;
+		ssize_t k = read(pfd[0], chunk, sizeof chunk);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		nm_log_raw(argv[0], chunk, (size_t)k);
+		if (n + (size_t)k > cap && cap < RUN_KEEP_MAX) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			while (ncap < n + (size_t)k)
+				ncap *= 2;
+			char *nb = realloc(out, ncap + 1);
+			if (nb) {
+				out = nb;
+				cap = ncap;
+			}
+		}
+		if (n + (size_t)k <= cap) {
+			memcpy(out + n, chunk, (size_t)k);
+			n += (size_t)k;
+		}
+	}
+	close(pfd[0]);
+	if (timed_out) {
+		kill(-pid, SIGTERM);
+		for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+			usleep(100000);
+		kill(-pid, SIGKILL);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!out)
+		out = calloc(1, 1);
+	if (out)
+		out[n] = '\0';
+	res->output = out;
+	res->output_len = n;
+	res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	nm_debug("%s: exit status %d", argv[0], res->exit_status);
+
+	int r = 0;
+	if (timed_out)
+		r = nm_fail(e, NM_ERR_RUNTIME, ETIME, "%s: still running after %u s and was stopped; last output: %s",
+			    cmdline, timeout, output_tail(out, n));
+	else if (res->exit_status == 127 && n > 0 && strstr(out, "cannot execute"))
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOENT,
+			    "%s: not found in PATH; install it (scripts/setup does on a dev machine)", argv[0]);
+	else if (res->exit_status != 0 && !opts->allow_failure)
+		r = nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: exited with status %d: %s", cmdline, res->exit_status,
+			    output_tail(out, n));
+	if (res == &local)
+		nm_run_result_free(&local);
+	return r;
+}
+
+void nm_run_result_free(struct nm_run_result *res)
+{
+	free(res->output);
+	res->output = NULL;
+	res->output_len = 0;
+}

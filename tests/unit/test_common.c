@@ -1,0 +1,206 @@
+/* test_common.c: the shared helpers — errors, reading under --root, string vectors, text
+ * sanitising and the program runner (argv, timeout, clean environment, exit status). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "common/common.h"
+
+static void error_keeps_first_message_and_class(void **state)
+{
+	struct nm_error e = {0};
+	assert_int_equal(nm_fail(&e, NM_ERR_REFUSED, EBUSY, "sda: mounted at %s", "/srv"), -EBUSY);
+	assert_int_equal(nm_fail(&e, NM_ERR_RUNTIME, EIO, "later"), -EIO);
+	assert_string_equal(e.msg, "sda: mounted at /srv");
+	assert_int_equal(nm_exit_code(&e), 3);
+	nm_error_prefix(&e, "wipe");
+	assert_string_equal(e.msg, "wipe: sda: mounted at /srv");
+	struct nm_error ok = {0};
+	assert_int_equal(nm_exit_code(&ok), 0);
+	assert_int_equal(nm_fail(NULL, NM_ERR_USAGE, 0, "x"), -EIO);
+}
+
+static void root_path_joins_prefix(void **state)
+{
+	char buf[64];
+	assert_int_equal(nm_root_path("/", "/sys/block", buf, sizeof buf), 0);
+	assert_string_equal(buf, "/sys/block");
+	assert_int_equal(nm_root_path("/tmp/fx/", "/sys/block", buf, sizeof buf), 0);
+	assert_string_equal(buf, "/tmp/fx/sys/block");
+	assert_int_equal(nm_root_path(NULL, "etc/resolv.conf", buf, sizeof buf), 0);
+	assert_string_equal(buf, "/etc/resolv.conf");
+	assert_int_equal(nm_root_path("/a", "/a/path/that/is/much/too/long/to/fit/in/sixty/four/bytes/of/buffer/space",
+				      buf, sizeof buf),
+			 -ENAMETOOLONG);
+}
+
+static char tmpdir[64];
+
+static void write_file(const char *rel, const char *content)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, rel);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static int make_tree(void **state)
+{
+	strcpy(tmpdir, "/tmp/nmmm-test-common-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	char p[256];
+	snprintf(p, sizeof p, "%s/sys", tmpdir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/sys/devices", tmpdir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/sys/class", tmpdir);
+	mkdir(p, 0755);
+	write_file("sys/devices/size", "1000215216\n");
+	write_file("sys/devices/model", "Samsung SSD 980   \n");
+	write_file("sys/devices/bad", "12x\n");
+	snprintf(p, sizeof p, "%s/sys/class/link", tmpdir);
+	assert_int_equal(symlink("../devices/size", p), 0);
+	snprintf(p, sizeof p, "%s/sys/class/escape", tmpdir);
+	assert_int_equal(symlink("../../../../../etc/hostname", p), 0);
+	return 0;
+}
+
+static int remove_tree(void **state)
+{
+	const char *argv[] = {"rm", "-rf", tmpdir, NULL};
+	return nm_run(argv, NULL, NULL, NULL) == 0 ? 0 : -1;
+}
+
+static void reads_files_under_root(void **state)
+{
+	uint64_t v = 0;
+	assert_int_equal(nm_read_u64(tmpdir, "/sys/devices/size", &v), 0);
+	assert_true(v == 1000215216ULL);
+	assert_int_equal(nm_read_u64(tmpdir, "/sys/devices/bad", &v), -EINVAL);
+	assert_int_equal(nm_read_u64(tmpdir, "/sys/devices/missing", &v), -ENOENT);
+	char *s = NULL;
+	assert_int_equal(nm_read_line(tmpdir, "/sys/devices/model", &s), 0);
+	assert_string_equal(s, "Samsung SSD 980");
+	free(s);
+	assert_int_equal(nm_readlink_base(tmpdir, "/sys/class/link", &s), 0);
+	assert_string_equal(s, "size");
+	free(s);
+	assert_int_equal(nm_realpath(tmpdir, "/sys/class/link", &s), 0);
+	assert_string_equal(s, "/sys/devices/size");
+	free(s);
+	assert_true(nm_realpath(tmpdir, "/sys/class/escape", &s) < 0);
+	char **names = NULL;
+	assert_int_equal(nm_list_dir(tmpdir, "/sys/devices", &names), 0);
+	assert_int_equal(nm_strv_len(names), 3);
+	assert_string_equal(names[0], "bad");
+	assert_string_equal(names[2], "size");
+	nm_strv_free(names);
+	assert_true(nm_exists(tmpdir, "/sys/class/link"));
+	assert_false(nm_exists(tmpdir, "/proc"));
+}
+
+static void sanitize_replaces_control_and_invalid_utf8(void **state)
+{
+	char s1[] = "  Samsung\tSSD \"980\" \xff\xfe end  ";
+	nm_sanitize_text(s1);
+	assert_string_equal(s1, "Samsung?SSD \"980\" ?? end");
+	char s2[] = "caf\xc3\xa9";
+	nm_sanitize_text(s2);
+	assert_string_equal(s2, "caf\xc3\xa9");
+	assert_true(nm_utf8_valid("caf\xc3\xa9", 5));
+	assert_false(nm_utf8_valid("\xc0\xaf", 2)); /* overlong */
+	assert_false(nm_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+	assert_false(nm_utf8_valid("\xe2\x82", 2)); /* truncated */
+}
+
+static void strv_grows_and_finds(void **state)
+{
+	_cleanup_strv_free_ char **v = nm_strv_new();
+	assert_int_equal(nm_strv_push(&v, "ahci"), 0);
+	assert_int_equal(nm_strv_push(&v, "nvme"), 0);
+	assert_int_equal(nm_strv_len(v), 2);
+	assert_true(nm_strv_contains(v, "nvme"));
+	assert_false(nm_strv_contains(v, "sd_mod"));
+}
+
+static void run_captures_output_and_status(void **state)
+{
+	struct nm_run_result res;
+	struct nm_error e = {0};
+	const char *ok[] = {"sh", "-c", "echo out; echo err >&2", NULL};
+	assert_int_equal(nm_run(ok, NULL, &res, &e), 0);
+	assert_string_equal(res.output, "out\nerr\n");
+	assert_int_equal(res.exit_status, 0);
+	nm_run_result_free(&res);
+
+	const char *fail[] = {"sh", "-c", "echo broken disk; exit 3", NULL};
+	assert_int_equal(nm_run(fail, NULL, &res, &e), -EIO);
+	assert_int_equal(res.exit_status, 3);
+	assert_non_null(strstr(e.msg, "exited with status 3"));
+	assert_non_null(strstr(e.msg, "broken disk"));
+	nm_run_result_free(&res);
+
+	struct nm_error e2 = {0};
+	struct nm_run_opts allow = {.allow_failure = true};
+	assert_int_equal(nm_run(fail, &allow, &res, &e2), 0);
+	assert_int_equal(res.exit_status, 3);
+	assert_int_equal(e2.cls, NM_ERR_NONE);
+	nm_run_result_free(&res);
+}
+
+static void run_uses_clean_environment(void **state)
+{
+	setenv("NMMM_LEAK", "secret", 1);
+	char *extra[] = {"EXTRA=1", "LC_ALL=POSIX", NULL};
+	struct nm_run_opts o = {.extra_env = extra};
+	struct nm_run_result res;
+	const char *argv[] = {"env", NULL};
+	assert_int_equal(nm_run(argv, &o, &res, NULL), 0);
+	assert_null(strstr(res.output, "NMMM_LEAK"));
+	assert_non_null(strstr(res.output, "EXTRA=1\n"));
+	assert_non_null(strstr(res.output, "LC_ALL=POSIX\n"));
+	assert_null(strstr(res.output, "LC_ALL=C\n"));
+	assert_non_null(strstr(res.output, "PATH=/usr/local/sbin"));
+	nm_run_result_free(&res);
+}
+
+static void run_kills_on_timeout(void **state)
+{
+	struct nm_error e = {0};
+	struct nm_run_opts o = {.timeout_sec = 1};
+	const char *argv[] = {"sh", "-c", "echo started; sleep 30", NULL};
+	assert_int_equal(nm_run(argv, &o, NULL, &e), -ETIME);
+	assert_non_null(strstr(e.msg, "still running after 1 s"));
+	assert_non_null(strstr(e.msg, "started"));
+}
+
+static void run_reports_missing_program(void **state)
+{
+	struct nm_error e = {0};
+	const char *argv[] = {"nmmm-no-such-program", NULL};
+	assert_int_equal(nm_run(argv, NULL, NULL, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "nmmm-no-such-program: not found"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(error_keeps_first_message_and_class),
+	    cmocka_unit_test(root_path_joins_prefix),
+	    cmocka_unit_test_setup_teardown(reads_files_under_root, make_tree, remove_tree),
+	    cmocka_unit_test(sanitize_replaces_control_and_invalid_utf8),
+	    cmocka_unit_test(strv_grows_and_finds),
+	    cmocka_unit_test(run_captures_output_and_status),
+	    cmocka_unit_test(run_uses_clean_environment),
+	    cmocka_unit_test(run_kills_on_timeout),
+	    cmocka_unit_test(run_reports_missing_program),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
