@@ -61,3 +61,27 @@ json_object *net_inventory_to_json(const struct net_inventory *inv, json_object 
 int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e);
 void machine_facts_free(struct machine_facts *m);
 json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into);
+
+/* Checks one authorized_keys line ("[options] TYPE BASE64 [comment]"): a known key type
+ * (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com,
+ * sk-ecdsa-sha2-nistp256@openssh.com), base64 data that decodes and whose embedded type matches.
+ * Returns 0, or a usage error saying what is wrong with the line. */
+int machine_ssh_key_check(const char *line, struct nm_error *e);
+
+/* The name systemd (net_id, NamePolicy "onboard slot path") will give interface `ifname` as it
+ * appears under root's /sys/class/net: eno<N>, ens<N>, enp<bus>s<slot>[f<fn>][d<port>|n<name>],
+ * with a P<domain> prefix, or the USB form enp..u<port>... *name is NULL (and 0 returned) when no
+ * rule applies (virtual interfaces); negative on a read error. */
+int net_predict_name(const char *root, const char *ifname, char **name, struct nm_error *e);
+
+/* Picks the uplink: `want` (a MAC or an interface name, any interface, virtual ones included)
+ * when given, else the one physical, up, non-BMC NIC carrying the IPv4 default route (else the
+ * IPv6 one). None or ambiguous: a usage error naming the candidates and --uplink MAC|NAME. */
+int net_uplink_select(const struct net_inventory *inv, const char *want, const struct net_nic **nic,
+		      struct nm_error *e);
+/* Whether an address may be copied into the installed system's configuration: never
+ * link-local, temporary, deprecated or tentative. */
+bool net_addr_usable(const struct net_addr *a);
+/* Fills out[0..max) with the NIC's usable IPv4 (ipv6 = false) or IPv6 addresses, in the
+ * kernel's order; returns how many there are (may exceed max). */
+size_t net_nic_usable_addrs(const struct net_nic *nic, bool ipv6, const struct net_addr **out, size_t max);
