@@ -105,6 +105,23 @@ static const char *output_tail(const char *out, size_t len)
 	return p;
 }
 
+/* The first line that says "error", which tools like nix print well before their last lines. */
+static int first_error_line(const char *out, size_t len, const char **line)
+{
+	const char *p = out;
+	while (p && p < out + len) {
+		const char *nl = memchr(p, '\n', (size_t)(out + len - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(out + len - p);
+		const char *hit = memmem(p, n, "error", 5);
+		if (hit) {
+			*line = p;
+			return (int)(n > 300 ? 300 : n);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
 int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e)
 {
 	static const struct nm_run_opts defaults = {0};
@@ -203,9 +220,16 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 	else if (res->exit_status == 127 && n > 0 && strstr(out, "cannot execute"))
 		r = nm_fail(e, NM_ERR_RUNTIME, ENOENT,
 			    "%s: not found in PATH; install it (scripts/setup does on a dev machine)", argv[0]);
-	else if (res->exit_status != 0 && !opts->allow_failure)
-		r = nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: exited with status %d: %s", cmdline, res->exit_status,
-			    output_tail(out, n));
+	else if (res->exit_status != 0 && !opts->allow_failure) {
+		const char *tail = output_tail(out, n), *err_line = NULL;
+		int err_len = first_error_line(out, n, &err_line);
+		if (err_len > 0 && err_line < tail)
+			r = nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: exited with status %d: %.*s ... %s", cmdline,
+				    res->exit_status, err_len, err_line, tail);
+		else
+			r = nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: exited with status %d: %s", cmdline, res->exit_status,
+				    tail);
+	}
 	if (res == &local)
 		nm_run_result_free(&local);
 	return r;

@@ -48,21 +48,21 @@ json_object *disk_info_to_json(const struct disk_info *d);
 
 enum disk_part_role {
 	DISK_PART_BIOS_BOOT, /* 1 MiB, EF02, GRUB core for legacy boot */
-	DISK_PART_ESP,       /* EF00, vfat, one per disk */
-	DISK_PART_SWAP,      /* md member (or plain swap on one disk) */
-	DISK_PART_ROOT,      /* md member (or the root filesystem on one disk) */
-	DISK_PART_EXTRA,     /* from the config's extra partitions */
+	DISK_PART_ESP, /* EF00, vfat, one per disk */
+	DISK_PART_SWAP, /* md member (or plain swap on one disk) */
+	DISK_PART_ROOT, /* md member (or the root filesystem on one disk) */
+	DISK_PART_EXTRA, /* from the config's extra partitions */
 };
 
 struct disk_part_plan {
 	unsigned number; /* GPT partition number */
 	enum disk_part_role role;
-	char *path;      /* /dev/nvme0n1p2, /dev/sda2, /dev/loop0p2 */
-	uint64_t start;  /* bytes from the start of the disk */
-	uint64_t size;   /* bytes */
+	char *path; /* /dev/nvme0n1p2, /dev/sda2, /dev/loop0p2 */
+	uint64_t start; /* bytes from the start of the disk */
+	uint64_t size; /* bytes */
 	char type_guid[37];
 	char part_uuid[37];
-	char *name;      /* GPT partition name */
+	char *name; /* GPT partition name */
 };
 
 struct disk_member_plan {
@@ -78,21 +78,21 @@ struct disk_member_plan {
 };
 
 struct disk_array_plan {
-	char *name;     /* "root", "swap", ... : /dev/md/<name> */
-	char *device;   /* /dev/md/<name> */
+	char *name; /* "root", "swap", ... : /dev/md/<name> */
+	char *device; /* /dev/md/<name> */
 	unsigned level; /* 0, 1, 5, 6, 10 */
 	char metadata[8];
-	char uuid[37];  /* md array UUID (canonical 8-4-4-4-12 form) */
+	char uuid[37]; /* md array UUID (canonical 8-4-4-4-12 form) */
 	char **members; /* partition paths */
 };
 
 struct disk_fs_plan {
-	char *device;     /* the md device or the partition */
-	char *fstype;     /* ext4, xfs, btrfs, vfat, swap */
-	char uuid[37];    /* for vfat: XXXX-XXXX */
+	char *device; /* the md device or the partition */
+	char *fstype; /* ext4, xfs, btrfs, vfat, swap */
+	char uuid[37]; /* for vfat: XXXX-XXXX */
 	char *label;
 	char *mountpoint; /* "/", "/boot", "/boot-fallback-1", ... NULL for swap */
-	char **options;   /* mount options for fileSystems, may be empty */
+	char **options; /* mount options for fileSystems, may be empty */
 };
 
 struct disk_plan {
