@@ -50,7 +50,7 @@ static void print_human(const struct disk_inventory *disks, const struct net_inv
 			printf(" %s/%u", n->ipv4[j].address, n->ipv4[j].prefix);
 		for (size_t j = 0; j < n->n_ipv6; j++)
 			printf(" %s/%u", n->ipv6[j].address, n->ipv6[j].prefix);
-		printf("\n");
+		printf("%s%s%s\n", n->physical ? "" : " [virtual]", n->bmc ? " [BMC]" : "", n->up ? "" : " [down]");
 	}
 	printf("\nipv4 gateway: %s%s%s\n", or_dash(net->ipv4_gateway.address), net->ipv4_gateway.dev ? " dev " : "",
 	       net->ipv4_gateway.dev ? net->ipv4_gateway.dev : "");
@@ -60,6 +60,19 @@ static void print_human(const struct disk_inventory *disks, const struct net_inv
 	for (size_t i = 0; net->nameservers && net->nameservers[i]; i++)
 		printf(" %s", net->nameservers[i]);
 	printf("\nssh keys: %zu\n", nm_strv_len(m->ssh_authorized_keys));
+}
+
+/* Lists a part's failure as a warning and keeps the first one in *e (main reports it and
+ * maps its class to the exit status). */
+static int keep_going(int r, const struct nm_error *part, int first, struct nm_error *e, char ***failed)
+{
+	if (r >= 0)
+		return first;
+	(void)nm_strv_push(failed, part->msg);
+	if (first < 0)
+		return first;
+	*e = *part;
+	return r;
 }
 
 int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
@@ -85,12 +98,15 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	struct disk_inventory disks = {0};
 	struct net_inventory net = {0};
 	struct machine_facts m = {0};
-	int r = disk_inventory_read(ctx->g.root, &disks, e);
-	if (r >= 0)
-		r = net_inventory_read(ctx->g.root, &net, e);
-	if (r >= 0)
-		r = machine_facts_read(ctx->g.root, &m, e);
-	if (r >= 0) {
+	/* Each part is read even when another failed: the operator sees everything that could be
+	 * read, the failures as warnings, and the exit status still says that something failed. */
+	_cleanup_strv_free_ char **failed = nm_strv_new();
+	int r = 0;
+	struct nm_error part[3] = {0};
+	r = keep_going(disk_inventory_read(ctx->g.root, &disks, &part[0]), &part[0], r, e, &failed);
+	r = keep_going(net_inventory_read(ctx->g.root, &net, &part[1]), &part[1], r, e, &failed);
+	r = keep_going(machine_facts_read(ctx->g.root, &m, &part[2]), &part[2], r, e, &failed);
+	{
 		if (json) {
 			json_object *o = json_object_new_object();
 			machine_facts_to_json(&m, o);
@@ -103,6 +119,7 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 			add_warnings(w, disks.warnings);
 			add_warnings(w, net.warnings);
 			add_warnings(w, m.warnings);
+			add_warnings(w, failed);
 			json_object_object_add(o, "warnings", w);
 			agent_print_json(o);
 			json_object_put(o);
@@ -113,6 +130,8 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 			for (char **w = net.warnings; w && *w; w++)
 				nm_warn("%s", *w);
 			for (char **w = m.warnings; w && *w; w++)
+				nm_warn("%s", *w);
+			for (char **w = failed; w && *w; w++)
 				nm_warn("%s", *w);
 		}
 	}

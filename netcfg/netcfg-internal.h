@@ -16,3 +16,19 @@ int net_addr_append(struct net_addr **v, size_t *n, const struct net_addr *a);
 
 int machine_ssh_keys_read(const char *root, struct machine_facts *m, struct nm_error *e);
 int machine_modules_read(const char *root, struct machine_facts *m, struct nm_error *e);
+
+/* PCI address ("0000:00:1f.6") of the NIC's device, NULL for virtual and USB NICs. */
+int net_pci_slot_of(const char *root, const char *ifname, char **slot);
+
+/* One line of /proc/net/route, addresses in host byte order. */
+struct net_route4 {
+	char dev[17];
+	uint32_t dest, gateway, mask;
+	unsigned flags, metric;
+};
+/* The usable (up, not reject) routes of /proc/net/route; unreadable → warning and none. */
+int net_route4_table_read(const char *root, struct net_route4 **v, size_t *n, char ***warnings);
+struct in6_addr;
+int net_parse_hex_in6(const char *hex, struct in6_addr *out);
+
+json_object *net_strv_to_json(char *const *v);

@@ -38,7 +38,9 @@ struct net_gateway {
 struct net_inventory {
 	struct net_nic *nics;
 	size_t n_nics;
-	struct net_gateway ipv4_gateway, ipv6_gateway;
+	struct net_gateway ipv4_gateway, ipv6_gateway; /* the best (lowest metric) default routes */
+	char **ipv4_default_devs; /* every interface with an IPv4 default route, best first */
+	char **ipv6_default_devs;
 	char **nameservers;
 	char **warnings;
 };
@@ -56,7 +58,11 @@ struct machine_facts {
 
 int net_inventory_read(const char *root, struct net_inventory *inv, struct nm_error *e);
 void net_inventory_free(struct net_inventory *inv);
+/* Adds nics[] (physical NICs), virtual_nics[] (veth, bridges, ...: same shape),
+ * ipv4_gateway/ipv6_gateway ({address, dev}, or null without a default route) and
+ * nameservers[] (always an array) to `into`. */
 json_object *net_inventory_to_json(const struct net_inventory *inv, json_object *into);
+json_object *net_nic_to_json(const struct net_nic *n);
 
 int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e);
 void machine_facts_free(struct machine_facts *m);

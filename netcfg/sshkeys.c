@@ -149,3 +149,44 @@ int machine_ssh_key_check(const char *line, struct nm_error *e)
 			       (int)type_len, type);
 	return check_blob(type, type_len, p, len, e);
 }
+
+/* Keeps each valid line of /root/.ssh/authorized_keys; a malformed one is skipped with a
+ * warning naming its line number, so one typo does not lock the operator out of the rest. */
+int machine_ssh_keys_read(const char *root, struct machine_facts *m, struct nm_error *e)
+{
+	static const char path[] = "/root/.ssh/authorized_keys";
+	_cleanup_free_ char *text = NULL;
+	int r = nm_read_file(root, path, 1 << 20, &text, NULL);
+	if (r < 0) {
+		net_warn(&m->warnings, "cannot read %s (%s); no SSH keys for the installed system, pass --ssh-key",
+			 path, strerror(-r));
+		return 0;
+	}
+	unsigned lineno = 0;
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		size_t len = strlen(line);
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		const char *p = skip_blanks(line);
+		if (!*p || *p == '#')
+			continue;
+		struct nm_error why = {0};
+		if (machine_ssh_key_check(p, &why) < 0) {
+			net_warn(&m->warnings, "%s line %u skipped: %s", path, lineno, why.msg);
+			continue;
+		}
+		if (!nm_utf8_valid(p, strlen(p))) {
+			net_warn(&m->warnings, "%s line %u skipped: not valid UTF-8", path, lineno);
+			continue;
+		}
+		if (nm_strv_push(&m->ssh_authorized_keys, p) < 0)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
+	}
+	if (!m->ssh_authorized_keys[0])
+		net_warn(&m->warnings, "%s holds no usable key; pass --ssh-key", path);
+	return 0;
+}

@@ -1,0 +1,163 @@
+/* machine.c: the facts about the machine that the rendered configuration needs: boot mode
+ * (sys/firmware/efi), CPU vendor and the matching KVM module (proc/cpuinfo), virtualisation
+ * (cpuinfo's hypervisor flag, the kvm-clock clocksource and the DMI vendor/product), and
+ * root's SSH keys. Initrd modules live in modules.c. Everything is read under --root;
+ * nothing is loaded, probed or changed. */
+#include "netcfg/netcfg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "netcfg/netcfg-internal.h"
+
+struct cpu_info {
+	char vendor_id[64];
+	bool vmx, svm, hypervisor;
+};
+
+static bool has_flag(const char *flags, const char *flag)
+{
+	size_t n = strlen(flag);
+	for (const char *p = flags; (p = strstr(p, flag)); p += n)
+		if ((p == flags || p[-1] == ' ' || p[-1] == '\t') && (p[n] == ' ' || p[n] == '\0' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
+/* vendor_id and flags of the first processor: all of them agree on a server. */
+static int cpu_info_read(const char *root, struct cpu_info *cpu, char ***warnings)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = nm_read_file(root, "/proc/cpuinfo", 0, &text, NULL);
+	if (r < 0) {
+		net_warn(warnings, "cannot read /proc/cpuinfo (%s); CPU vendor and KVM module unknown", strerror(-r));
+		return 0;
+	}
+	bool seen_flags = false;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		const char *value = colon + 1 + (colon[1] == ' ');
+		if (strncmp(line, "vendor_id", 9) == 0 && !cpu->vendor_id[0])
+			snprintf(cpu->vendor_id, sizeof cpu->vendor_id, "%s", value);
+		else if (strncmp(line, "flags", 5) == 0 && (line[5] == ' ' || line[5] == '\t') && !seen_flags) {
+			seen_flags = true;
+			cpu->vmx = has_flag(value, "vmx");
+			cpu->svm = has_flag(value, "svm");
+			cpu->hypervisor = has_flag(value, "hypervisor");
+		}
+	}
+	if (!cpu->vendor_id[0])
+		net_warn(warnings, "/proc/cpuinfo has no vendor_id line; CPU vendor unknown");
+	return 0;
+}
+
+static char *cpu_vendor_name(const char *vendor_id)
+{
+	if (strcmp(vendor_id, "GenuineIntel") == 0)
+		return strdup("intel");
+	if (strcmp(vendor_id, "AuthenticAMD") == 0)
+		return strdup("amd");
+	return vendor_id[0] ? strdup(vendor_id) : NULL;
+}
+
+/* Known DMI vendor/product strings of hypervisors, in systemd-detect-virt's vocabulary. */
+static const struct {
+	const char *dmi;
+	const char *virt;
+} dmi_vendors[] = {
+    {"QEMU", "qemu"},		{"KVM", "kvm"},	    {"Red Hat", "kvm"},
+    {"VMware", "vmware"},	{"VMW", "vmware"},  {"innotek GmbH", "oracle"},
+    {"VirtualBox", "oracle"},	{"Xen", "xen"},	    {"Bochs", "bochs"},
+    {"Parallels", "parallels"}, {"BHYVE", "bhyve"}, {"Microsoft Corporation", "microsoft"},
+    {"Amazon EC2", "amazon"},
+};
+
+static const char *virt_from_dmi(const char *root)
+{
+	static const char *const files[] = {"/sys/class/dmi/id/product_name", "/sys/class/dmi/id/sys_vendor",
+					    "/sys/class/dmi/id/board_vendor", "/sys/class/dmi/id/bios_vendor"};
+	for (size_t i = 0; i < NM_ELEMENTSOF(files); i++) {
+		_cleanup_free_ char *s = NULL;
+		if (nm_read_line(root, files[i], &s) < 0)
+			continue;
+		for (size_t j = 0; j < NM_ELEMENTSOF(dmi_vendors); j++)
+			if (strncmp(s, dmi_vendors[j].dmi, strlen(dmi_vendors[j].dmi)) == 0)
+				return dmi_vendors[j].virt;
+	}
+	return NULL;
+}
+
+/* "kvm" when the KVM paravirtual clock is offered (QEMU with KVM, most clouds), else what
+ * the DMI strings say (QEMU without KVM is "qemu"), else "none" on bare metal; a hypervisor
+ * flag with nothing recognisable is "vm-other". */
+static char *virtualisation_read(const char *root, const struct cpu_info *cpu)
+{
+	_cleanup_free_ char *clocks = NULL;
+	if (nm_read_line(root, "/sys/devices/system/clocksource/clocksource0/available_clocksource", &clocks) == 0 &&
+	    has_flag(clocks, "kvm-clock"))
+		return strdup("kvm");
+	const char *dmi = virt_from_dmi(root);
+	if (dmi)
+		return strdup(dmi);
+	return strdup(cpu->hypervisor ? "vm-other" : "none");
+}
+
+int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e)
+{
+	*m = (struct machine_facts){0};
+	m->warnings = nm_strv_new();
+	m->initrd_modules = nm_strv_new();
+	m->kernel_modules = nm_strv_new();
+	m->ssh_authorized_keys = nm_strv_new();
+	struct cpu_info cpu = {0};
+	int r = -ENOMEM;
+	if (!m->warnings || !m->initrd_modules || !m->kernel_modules || !m->ssh_authorized_keys)
+		goto fail;
+	m->boot_mode = strdup(nm_exists(root, "/sys/firmware/efi") ? "uefi" : "bios");
+	if (!m->boot_mode || cpu_info_read(root, &cpu, &m->warnings) < 0)
+		goto fail;
+	m->cpu_vendor = cpu_vendor_name(cpu.vendor_id);
+	m->virtualisation = virtualisation_read(root, &cpu);
+	if (!m->virtualisation || (cpu.vmx && nm_strv_push(&m->kernel_modules, "kvm-intel") < 0) ||
+	    (cpu.svm && nm_strv_push(&m->kernel_modules, "kvm-amd") < 0))
+		goto fail;
+	r = machine_modules_read(root, m, e);
+	if (r >= 0)
+		r = machine_ssh_keys_read(root, m, e);
+	if (r >= 0)
+		return 0;
+fail:
+	if (r == -ENOMEM)
+		nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
+	machine_facts_free(m);
+	return r;
+}
+
+void machine_facts_free(struct machine_facts *m)
+{
+	if (!m)
+		return;
+	free(m->boot_mode);
+	free(m->cpu_vendor);
+	free(m->virtualisation);
+	nm_strv_free(m->initrd_modules);
+	nm_strv_free(m->kernel_modules);
+	nm_strv_free(m->ssh_authorized_keys);
+	nm_strv_free(m->warnings);
+	*m = (struct machine_facts){0};
+}
+
+json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into)
+{
+	json_object_object_add(into, "boot_mode", m->boot_mode ? json_object_new_string(m->boot_mode) : NULL);
+	json_object_object_add(into, "cpu_vendor", m->cpu_vendor ? json_object_new_string(m->cpu_vendor) : NULL);
+	json_object_object_add(into, "virtualisation",
+			       m->virtualisation ? json_object_new_string(m->virtualisation) : NULL);
+	json_object_object_add(into, "initrd_modules", net_strv_to_json(m->initrd_modules));
+	json_object_object_add(into, "kernel_modules", net_strv_to_json(m->kernel_modules));
+	json_object_object_add(into, "ssh_authorized_keys", net_strv_to_json(m->ssh_authorized_keys));
+	return into;
+}

@@ -1,0 +1,124 @@
+/* modules.c: the kernel modules the installed system's initrd needs, by nixos-generate-config's
+ * rules: the drivers of PCI mass-storage (class 0x01), FireWire (0x0c00) and USB (0x0c03)
+ * controllers, virtio_pci/virtio_blk/virtio_scsi for virtio devices, the USB mass-storage
+ * (usb_storage, uas) and boot-keyboard (usbhid) interface drivers, and the drivers of the
+ * block devices (sd_mod). Module names come from each driver's `module` link under --root; a
+ * driver built into the kernel has none and needs no module. It never loads a module. */
+#include "netcfg/netcfg.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "netcfg/netcfg-internal.h"
+
+#define VIRTIO_VENDOR "0x1af4"
+
+static int add_module(struct machine_facts *m, const char *module)
+{
+	if (!module || nm_strv_contains(m->initrd_modules, module))
+		return 0;
+	return nm_strv_push(&m->initrd_modules, module);
+}
+
+/* The module behind dir/driver, or NULL (no driver bound, or built in). */
+static char *driver_module(const char *root, const char *dir)
+{
+	char rel[PATH_MAX];
+	char *module = NULL;
+	snprintf(rel, sizeof rel, "%s/driver/module", dir);
+	return nm_readlink_base(root, rel, &module) == 0 ? module : NULL;
+}
+
+static char *attr(const char *root, const char *dir, const char *name)
+{
+	char rel[PATH_MAX];
+	char *s = NULL;
+	snprintf(rel, sizeof rel, "%s/%s", dir, name);
+	return nm_read_line(root, rel, &s) == 0 ? s : NULL;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int pci_modules(const char *root, struct machine_facts *m)
+{
+	_cleanup_strv_free_ char **devs = NULL;
+	int r = nm_list_dir(root, "/sys/bus/pci/devices", &devs);
+	if (r < 0) {
+		net_warn(&m->warnings,
+			 "cannot list /sys/bus/pci/devices (%s); initrd modules of storage and USB "
+			 "controllers unknown",
+			 strerror(-r));
+		return 0;
+	}
+	for (size_t i = 0; devs[i] && r >= 0; i++) {
+		char dir[1024];
+		snprintf(dir, sizeof dir, "/sys/bus/pci/devices/%s", devs[i]);
+		_cleanup_free_ char *cls = attr(root, dir, "class"), *vendor = attr(root, dir, "vendor"),
+				    *device = attr(root, dir, "device"), *module = driver_module(root, dir);
+		if (starts_with(cls, "0x01") || starts_with(cls, "0x0c00") || starts_with(cls, "0x0c03"))
+			r = add_module(m, module);
+		if (r >= 0 && vendor && strcmp(vendor, VIRTIO_VENDOR) == 0) {
+			r = add_module(m, "virtio_pci");
+			/* transitional and modern device ids of virtio block and SCSI */
+			if (r >= 0 && device && (strcmp(device, "0x1001") == 0 || strcmp(device, "0x1042") == 0))
+				r = add_module(m, "virtio_blk");
+			if (r >= 0 && device && (strcmp(device, "0x1004") == 0 || strcmp(device, "0x1048") == 0))
+				r = add_module(m, "virtio_scsi");
+		}
+	}
+	return r;
+}
+
+static int usb_modules(const char *root, struct machine_facts *m)
+{
+	_cleanup_strv_free_ char **devs = NULL;
+	if (nm_list_dir(root, "/sys/bus/usb/devices", &devs) < 0)
+		return 0; /* no USB bus at all is normal in a VM */
+	int r = 0;
+	for (size_t i = 0; devs[i] && r >= 0; i++) {
+		char dir[1024];
+		snprintf(dir, sizeof dir, "/sys/bus/usb/devices/%s", devs[i]);
+		_cleanup_free_ char *cls = attr(root, dir, "bInterfaceClass"),
+				    *sub = attr(root, dir, "bInterfaceSubClass"),
+				    *proto = attr(root, dir, "bInterfaceProtocol"), *module = NULL;
+		if (!cls)
+			continue; /* a device, not an interface */
+		bool storage = strcmp(cls, "08") == 0;
+		bool keyboard = strcmp(cls, "03") == 0 && starts_with(sub, "01") && starts_with(proto, "01");
+		if (storage || keyboard) {
+			module = driver_module(root, dir);
+			r = add_module(m, module);
+		}
+	}
+	return r;
+}
+
+static int block_modules(const char *root, struct machine_facts *m)
+{
+	_cleanup_strv_free_ char **devs = NULL;
+	if (nm_list_dir(root, "/sys/class/block", &devs) < 0)
+		return 0;
+	int r = 0;
+	for (size_t i = 0; devs[i] && r >= 0; i++) {
+		char dir[1024];
+		snprintf(dir, sizeof dir, "/sys/class/block/%s/device", devs[i]);
+		_cleanup_free_ char *module = driver_module(root, dir);
+		r = add_module(m, module);
+	}
+	return r;
+}
+
+int machine_modules_read(const char *root, struct machine_facts *m, struct nm_error *e)
+{
+	int r = pci_modules(root, m);
+	if (r >= 0)
+		r = usb_modules(root, m);
+	if (r >= 0)
+		r = block_modules(root, m);
+	if (r < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, -r, "machine facts: out of memory listing initrd modules");
+	return 0;
+}
