@@ -15,22 +15,22 @@
 #include "agent/state.h"
 
 static const char export_help[] =
-	"usage: nmmm-agent export [--state-dir DIR] > nixos.tar\n\n"
-	"Writes a tar of the generated /etc/nixos files (hardware-configuration.nix, configuration.nix,\n"
-	"plan.json and, after an install, report.json) to stdout, e.g.\n"
-	"  ssh root@HOST nmmm-agent export | tar -x -C hosts/HOST/\n\n"
-	"  --state-dir DIR   where the install keeps its state (default /run/nmmm)\n";
+    "usage: nmmm-agent export [--state-dir DIR] > nixos.tar\n\n"
+    "Writes a tar of the generated /etc/nixos files (hardware-configuration.nix, configuration.nix,\n"
+    "plan.json and, after an install, report.json) to stdout, e.g.\n"
+    "  ssh root@HOST nmmm-agent export | tar -x -C hosts/HOST/\n\n"
+    "  --state-dir DIR   where the install keeps its state (default /run/nmmm)\n";
 
 /* The directory the render phase wrote, as recorded in the state file. */
 static int rendered_dir(const char *state_dir, char **dir, struct nm_error *e)
 {
-	struct agent_state st = { 0 };
+	struct agent_state st = {0};
 	int r = agent_state_load(&st, state_dir, e);
 	if (r == -ENOENT)
 		return nm_fail(e, NM_ERR_USAGE, ENOENT,
-		               "%s/%s: no install has run here, so nothing was generated; run 'nmmm-agent install' "
-		               "(or 'nmmm-agent render --out DIR' for the files alone)",
-		               state_dir, AGENT_STATE_FILE);
+			       "%s/%s: no install has run here, so nothing was generated; run 'nmmm-agent install' "
+			       "(or 'nmmm-agent render --out DIR' for the files alone)",
+			       state_dir, AGENT_STATE_FILE);
 	if (r < 0)
 		return r;
 	json_object *products = agent_state_products(&st, "render"), *d = NULL;
@@ -39,9 +39,9 @@ static int rendered_dir(const char *state_dir, char **dir, struct nm_error *e)
 	agent_state_free(&st);
 	if (!*dir)
 		return nm_fail(e, NM_ERR_USAGE, ENOENT,
-		               "the install in %s has not rendered its files yet; wait for the render phase "
-		               "('nmmm-agent status')",
-		               state_dir);
+			       "the install in %s has not rendered its files yet; wait for the render phase "
+			       "('nmmm-agent status')",
+			       state_dir);
 	return 0;
 }
 
@@ -65,16 +65,16 @@ static int add_file(struct archive *a, const char *dir, const char *name, struct
 	archive_entry_free(entry);
 	if (r != ARCHIVE_OK)
 		return nm_fail(e, NM_ERR_RUNTIME, EIO, "export: writing %s to the tar failed: %s", name,
-		               archive_error_string(a));
+			       archive_error_string(a));
 	return 0;
 }
 
 int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
 	static const struct option longopts[] = {
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *state_dir = "/run/nmmm";
 	int c;
@@ -90,8 +90,8 @@ int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		return agent_usage_error(e, "export", "export: unexpected argument '%s'", argv[optind]);
 	if (isatty(STDOUT_FILENO))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-		               "export writes a tar to stdout; redirect it: 'nmmm-agent export > nixos.tar' or "
-		               "'| tar -x -C DIR'");
+			       "export writes a tar to stdout; redirect it: 'nmmm-agent export > nixos.tar' or "
+			       "'| tar -x -C DIR'");
 
 	_cleanup_free_ char *dir = NULL;
 	int r = rendered_dir(state_dir, &dir, e);

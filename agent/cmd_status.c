@@ -14,18 +14,19 @@
 #include "agent/state.h"
 
 static const char status_help[] =
-	"usage: nmmm-agent status [--follow] [--json] [--state-dir DIR]\n\n"
-	"Shows which phases of the current or last install finished, which one runs, and the result.\n\n"
-	"  --follow          print the install log as it grows until the install ends; exit with its\n"
-	"                    exit code (0 done, 1 failed, 2 usage, 3 refused, 4 verification)\n"
-	"  --json            the state file as JSON\n"
-	"  --state-dir DIR   where the install keeps its state (default /run/nmmm)\n";
+    "usage: nmmm-agent status [--follow] [--json] [--state-dir DIR]\n\n"
+    "Shows which phases of the current or last install finished, which one runs, and the result.\n\n"
+    "  --follow          print the install log as it grows until the install ends; exit with its\n"
+    "                    exit code (0 done, 1 failed, 2 usage, 3 refused, 4 verification)\n"
+    "  --json            the state file as JSON\n"
+    "  --state-dir DIR   where the install keeps its state (default /run/nmmm)\n";
 
 static const char *str_field(json_object *o, const char *key)
 {
 	json_object *v = NULL;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-	                                                                                        : NULL;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+	    ? json_object_get_string(v)
+	    : NULL;
 }
 
 static bool pid_alive(json_object *root)
@@ -111,11 +112,11 @@ static void follow_log(const char *dir, long *offset)
 int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
 	static const struct option longopts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"follow", no_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	bool follow = false, json = false;
 	const char *dir = "/run/nmmm";
@@ -132,14 +133,14 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	if (optind < argc)
 		return agent_usage_error(e, "status", "status: unexpected argument '%s'", argv[optind]);
 
-	struct agent_state st = { 0 };
+	struct agent_state st = {0};
 	long offset = 0;
 	for (;;) {
 		int r = agent_state_load(&st, dir, e);
 		if (r == -ENOENT)
 			return nm_fail(e, NM_ERR_USAGE, ENOENT,
-			               "%s/%s: no install has run here; start one with 'nmmm-agent install --yes'", dir,
-			               AGENT_STATE_FILE);
+				       "%s/%s: no install has run here; start one with 'nmmm-agent install --yes'", dir,
+				       AGENT_STATE_FILE);
 		if (r < 0)
 			return r;
 		bool running = strcmp(effective_result(&st), "running") == 0;
@@ -160,6 +161,7 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	int code = result_exit_code(&st);
 	agent_state_free(&st);
 	if (follow && code != 0)
-		return nm_fail(e, (enum nm_err_class)code, EIO, "the install ended with exit code %d (see above)", code);
+		return nm_fail(e, (enum nm_err_class)code, EIO, "the install ended with exit code %d (see above)",
+			       code);
 	return 0;
 }

@@ -5,8 +5,8 @@
 #include <string.h>
 
 static const char *const phase_names[] = {
-	"detect", "plan", "confirm", "fetch", "render", "build", "teardown",
-	"wipe", "partition", "raid", "format", "mount", "install", "handover",
+    "detect", "plan",	   "confirm", "fetch",	"render", "build",   "teardown",
+    "wipe",   "partition", "raid",    "format", "mount",  "install", "handover",
 };
 
 const char *const *agent_phase_names(size_t *n)

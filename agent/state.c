@@ -35,9 +35,9 @@ int agent_state_load(struct agent_state *st, const char *dir, struct nm_error *e
 		json_object_put(st->root);
 		st->root = NULL;
 		return nm_fail(e, NM_ERR_RUNTIME, EBADMSG,
-		               "%s: not a valid state file; move it away to start over (the disks were not touched by "
-		               "reading it)",
-		               rel);
+			       "%s: not a valid state file; move it away to start over (the disks were not touched by "
+			       "reading it)",
+			       rel);
 	}
 	st->dir = strdup(dir);
 	return st->dir ? 0 : -ENOMEM;
@@ -64,7 +64,7 @@ static int write_atomically(const char *dir, const char *text, struct nm_error *
 	char path[PATH_MAX], tmp[PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s", dir, AGENT_STATE_FILE);
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, AGENT_STATE_FILE);
-	const char *mk[] = { "mkdir", "-p", dir, NULL };
+	const char *mk[] = {"mkdir", "-p", dir, NULL};
 	int r = nm_run(mk, NULL, NULL, e);
 	if (r < 0)
 		return r;
@@ -87,7 +87,8 @@ static int write_atomically(const char *dir, const char *text, struct nm_error *
 
 int agent_state_save(const struct agent_state *st, const char *mirror_dir, struct nm_error *e)
 {
-	const char *text = json_object_to_json_string_ext(st->root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+	    json_object_to_json_string_ext(st->root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	int r = write_atomically(st->dir, text, e);
 	if (r == 0 && mirror_dir)
 		r = write_atomically(mirror_dir, text, e);

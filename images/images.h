@@ -29,6 +29,8 @@ int img_nix_from_path(struct img_nix *nix, struct nm_error *e);
  * `store/` and `.reginfo`, possibly under one top directory): its store paths are copied into
  * <nix_root>/nix/store and registered. nix_root is "/" on a rescue system. */
 int img_nix_bootstrap(const char *unpacked_dir, const char *nix_root, struct img_nix *nix, struct nm_error *e);
+/* A Nix whose tools are in bin_dir (a resumed install re-creates its Nix this way). */
+int img_nix_at(const char *bin_dir, struct img_nix *nix, struct nm_error *e);
 void img_nix_free(struct img_nix *nix);
 /* NULL-terminated "NAME=value" list for nm_run (NIX_CONFIG, PATH); caller frees with nm_strv_free. */
 char **img_nix_env(const struct img_nix *nix);
@@ -38,6 +40,11 @@ char **img_nix_env(const struct img_nix *nix);
  * under store_root when it is not NULL. gcroot_dir keeps out-links so nothing is collected. */
 int img_system_build(const struct img_nix *nix, const char *channel_dir, const char *configuration_nix,
 		     const char *store_root, const char *gcroot_dir, struct img_system *sys, struct nm_error *e);
+/* Evaluates the same system without building it (nix-instantiate): catches every error in the
+ * rendered files before the disks are touched when the build itself must wait for the target
+ * store. sys->toplevel and sys->installer are then .drv paths. */
+int img_system_instantiate(const struct img_nix *nix, const char *channel_dir, const char *configuration_nix,
+			   const char *gcroot_dir, struct img_system *sys, struct nm_error *e);
 void img_system_free(struct img_system *sys);
 /* Runs the channel's nixos-install for the built system onto target_root: copies the closure,
  * installs the boot loader (a failure fails the install). */

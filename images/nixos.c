@@ -45,6 +45,14 @@ int img_nix_from_path(struct img_nix *nix, struct nm_error *e)
 		       "/usr/local/bin or /usr/bin; install Nix or drop --nix-from-path to use the pinned tarball");
 }
 
+int img_nix_at(const char *bin_dir, struct img_nix *nix, struct nm_error *e)
+{
+	if (!is_executable(bin_dir, "nix-build") || !is_executable(bin_dir, "nix-store"))
+		return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
+			       "%s: no nix-build/nix-store there any more; start over without --resume", bin_dir);
+	return nix_init(nix, bin_dir) < 0 ? nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory") : 0;
+}
+
 void img_nix_free(struct img_nix *nix)
 {
 	free(nix->bin_dir);
@@ -204,29 +212,33 @@ static int parse_out_paths(const char *out, char **paths, size_t count)
 	return found == count ? 0 : -ENOENT;
 }
 
-int img_system_build(const struct img_nix *nix, const char *channel_dir, const char *configuration_nix,
-		     const char *store_root, const char *gcroot_dir, struct img_system *sys, struct nm_error *e)
+/* nix-build or nix-instantiate of toplevel and nixos-install; both print the two paths. */
+static int system_eval(const struct img_nix *nix, const char *tool, const char *channel_dir,
+		       const char *configuration_nix, const char *store_root, const char *gcroot_dir,
+		       struct img_system *sys, struct nm_error *e)
 {
 	memset(sys, 0, sizeof *sys);
 	_cleanup_free_ char *nixpkgs = nm_strdup_printf("nixpkgs=%s", channel_dir);
 	_cleanup_free_ char *config = nm_strdup_printf("nixos-config=%s", configuration_nix);
 	_cleanup_free_ char *out_link = nm_strdup_printf("%s/system", gcroot_dir);
-	_cleanup_free_ char *nix_build = nm_strdup_printf("%s/nix-build", nix->bin_dir);
-	if (!nixpkgs || !config || !out_link || !nix_build)
+	_cleanup_free_ char *program = nm_strdup_printf("%s/%s", nix->bin_dir, tool);
+	if (!nixpkgs || !config || !out_link || !program)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	const char *argv[16] = {nix_build,    "<nixpkgs/nixos>",
-				"-A",	      "config.system.build.toplevel",
-				"-A",	      "config.system.build.nixos-install",
-				"-I",	      nixpkgs,
-				"-I",	      config,
-				"--out-link", out_link};
-	size_t n = 12;
+	const char *argv[16] = {program, "<nixpkgs/nixos>",
+				"-A",	 "config.system.build.toplevel",
+				"-A",	 "config.system.build.nixos-install",
+				"-I",	 nixpkgs,
+				"-I",	 config};
+	size_t n = 10;
+	if (strcmp(tool, "nix-build") == 0) {
+		argv[n++] = "--out-link";
+		argv[n++] = out_link;
+	} /* nix-instantiate: with --add-root it would print the links, not the .drv paths */
 	if (store_root) {
 		argv[n++] = "--store";
 		argv[n++] = store_root;
 	}
 	struct nm_run_result res = {0};
-	nm_info("build: building the NixOS system of %s", configuration_nix);
 	int r = run_nix(nix, argv, NIX_BUILD_TIMEOUT, NULL, &res, e);
 	if (r < 0) {
 		nm_run_result_free(&res);
@@ -241,12 +253,29 @@ int img_system_build(const struct img_nix *nix, const char *channel_dir, const c
 	if (r < 0) {
 		free(paths[0]);
 		free(paths[1]);
-		return nm_fail(e, NM_ERR_RUNTIME, EPROTO, "nix-build finished but printed no store paths; see the log");
+		return nm_fail(e, NM_ERR_RUNTIME, EPROTO, "%s finished but printed no store paths; see the log", tool);
 	}
 	sys->toplevel = paths[0];
 	sys->installer = paths[1];
-	nm_info("build: system %s", sys->toplevel);
 	return 0;
+}
+
+int img_system_build(const struct img_nix *nix, const char *channel_dir, const char *configuration_nix,
+		     const char *store_root, const char *gcroot_dir, struct img_system *sys, struct nm_error *e)
+{
+	nm_info("build: building the NixOS system of %s%s%s", configuration_nix, store_root ? " into " : "",
+		store_root ? store_root : "");
+	int r = system_eval(nix, "nix-build", channel_dir, configuration_nix, store_root, gcroot_dir, sys, e);
+	if (r == 0)
+		nm_info("build: system %s", sys->toplevel);
+	return r;
+}
+
+int img_system_instantiate(const struct img_nix *nix, const char *channel_dir, const char *configuration_nix,
+			   const char *gcroot_dir, struct img_system *sys, struct nm_error *e)
+{
+	nm_info("build: evaluating the NixOS system of %s", configuration_nix);
+	return system_eval(nix, "nix-instantiate", channel_dir, configuration_nix, NULL, gcroot_dir, sys, e);
 }
 
 void img_system_free(struct img_system *sys)

@@ -166,6 +166,29 @@ static void build_fails_on_evaluation_error(void **state)
 	img_nix_free(&nix);
 }
 
+static void instantiate_evaluates_without_building(void **state)
+{
+	struct img_nix nix = {0};
+	struct img_system sys = {0};
+	struct nm_error e = {0};
+	char cfg[256], gc[256];
+	nix_offline(&nix);
+	write_config("/dev/null", "");
+	snprintf(cfg, sizeof cfg, "%s/configuration.nix", work);
+	snprintf(gc, sizeof gc, "%s/gc", work);
+	assert_int_equal(img_system_instantiate(&nix, channel, cfg, gc, &sys, &e), 0);
+	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-25.05.drv"));
+	assert_non_null(strstr(sys.installer, "-nixos-install-toy.drv"));
+	img_system_free(&sys);
+
+	/* A failed NixOS assertion is an evaluation error: caught without building anything. */
+	write_config("/dev/null", "boot.swraid.enable = true; boot.swraid.mdadmConf = \"HOMEHOST nmmm\";");
+	struct nm_error e2 = {0};
+	assert_true(img_system_instantiate(&nix, channel, cfg, gc, &sys, &e2) < 0);
+	assert_non_null(strstr(e2.msg, "Neither MAILADDR nor PROGRAM has been set"));
+	img_nix_free(&nix);
+}
+
 static void install_fails_when_boot_loader_fails(void **state)
 {
 	struct img_nix nix = {0};
@@ -228,6 +251,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(build_install_and_register_channel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(build_fails_on_evaluation_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(instantiate_evaluates_without_building, setup, teardown),
 	    cmocka_unit_test_setup_teardown(install_fails_when_boot_loader_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bootstrap_registers_tarball_store, setup, teardown),
 	};
