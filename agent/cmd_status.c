@@ -95,17 +95,18 @@ static void follow_log(const char *dir, long *offset)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, AGENT_LOG_FILE);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	FILE *f = fopen(path, "re");
 	if (!f)
 		return;
-	if (fseek(f, *offset, SEEK_SET) != 0)
-		return;
-	char buf[8192];
-	size_t k;
-	while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
-		fwrite(buf, 1, k, stdout);
-		*offset += (long)k;
+	if (fseek(f, *offset, SEEK_SET) == 0) {
+		char buf[8192];
+		size_t k;
+		while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
+			fwrite(buf, 1, k, stdout);
+			*offset += (long)k;
+		}
 	}
+	fclose(f);
 	fflush(stdout);
 }
 
