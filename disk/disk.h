@@ -8,10 +8,26 @@
 
 #include "common/common.h"
 
+/* One thing holding a disk: a mount or active swap on the disk, a partition, or a device
+ * stacked on them (md, dm). */
+struct disk_use {
+	char *device; /* kernel name of what is mounted or swapped on: vda1, md127, dm-0 */
+	char *mountpoint; /* NULL for swap */
+	bool swap;
+};
+
+struct disk_partition_info {
+	char *name; /* nvme0n1p2 */
+	unsigned number;
+	uint64_t start_bytes, size_bytes;
+	char **signatures;
+};
+
 struct disk_info {
 	char *name; /* kernel name: nvme0n1, sda, vda, loop0 */
 	char *path; /* /dev/<name> */
 	char *by_id; /* preferred /dev/disk/by-id link, or NULL */
+	char **by_id_links; /* every /dev/disk/by-id link to the disk (--disks accepts any) */
 	uint64_t size_bytes;
 	unsigned logical_sector_size;
 	unsigned physical_sector_size;
@@ -26,6 +42,13 @@ struct disk_info {
 	bool eligible;
 	char *why_not; /* NULL when eligible */
 	unsigned major, minor;
+	/* Added by the inventory for selection and `detect --json`. */
+	struct disk_use *uses; /* what holds the disk: mounts and swap, structured */
+	size_t n_uses;
+	struct disk_partition_info *partitions;
+	size_t n_partitions;
+	char **holders; /* stacked devices on the disk or its partitions: md127, dm-0, ... */
+	bool holds_root; /* the disk (or a stacked device on it) is mounted at "/" */
 };
 
 struct disk_inventory {
@@ -39,6 +62,54 @@ struct disk_inventory {
 int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_error *e);
 void disk_inventory_free(struct disk_inventory *inv);
 json_object *disk_info_to_json(const struct disk_info *d);
+
+/* ---- the layout config (--config FILE, JSON) ----
+ * What an operator may choose; docs/disk-layout.md documents the format. Sizes in bytes. */
+
+struct disk_extra_part {
+	char *name; /* GPT name and, with several disks, the md array name */
+	uint64_t size;
+	char *filesystem; /* ext4, xfs, btrfs */
+	char *mountpoint; /* absolute, not "/" */
+};
+
+struct disk_config {
+	char **disks; /* disk specs (name, /dev path, by-id path, serial:X), NULL = automatic */
+	int raid_level; /* -1: default (1 with two or more disks) */
+	char *filesystem; /* root filesystem: ext4 (default), xfs, btrfs */
+	uint64_t swap_size; /* 0 = no swap (default) */
+	uint64_t esp_size; /* default 1 GiB */
+	struct disk_extra_part *extra;
+	size_t n_extra;
+	char *homehost; /* md homehost, default "nmmm" */
+	char *hostname; /* NULL when the config does not set one (the renderer reads it) */
+	char *target; /* the agent's own mount root (default /mnt): mounts under it do not block */
+};
+
+#define DISK_MIN_AUTO_SIZE (8ull << 30) /* automatic selection and eligibility */
+#define DISK_MIN_ROOT_SIZE (1ull << 30) /* the root partition (or member) at least */
+#define DISK_MIN_ESP_SIZE (32ull << 20)
+
+/* Fills the defaults (everything automatic, ext4, no swap, 1 GiB ESP, homehost "nmmm"). */
+int disk_config_init(struct disk_config *c);
+/* Reads a JSON config file; every error names the JSON field path and the fix (usage class). */
+int disk_config_load(const char *path, struct disk_config *c, struct nm_error *e);
+int disk_config_from_json(json_object *o, const char *what, struct disk_config *c, struct nm_error *e);
+/* Replaces c->disks with the comma-separated --disks LIST. */
+int disk_config_set_disks(struct disk_config *c, const char *list, struct nm_error *e);
+void disk_config_free(struct disk_config *c);
+/* "8G", "512M", "1T", "1GiB", "0" -> bytes (binary units; plain numbers are bytes). */
+int disk_parse_size(const char *s, uint64_t *bytes);
+
+/* ---- selection ----
+ * Resolves disk specs against the inventory (names, /dev paths, /dev/disk/by-id links,
+ * serial:X); specs NULL picks automatically (exactly two eligible disks within 10% of each
+ * other). Refuses (exit 3) disks that hold the running system or have a mount (outside
+ * `target`) or active swap. Fills *idx with indexes into inv->disks, in the order given. */
+int disk_select(const struct disk_inventory *inv, char *const *specs, const char *target, size_t **idx, size_t *n,
+		struct nm_error *e);
+/* The inventory entry a spec names, or NULL. */
+const struct disk_info *disk_find(const struct disk_inventory *inv, const char *spec);
 
 /* ---- the plan ----
  * What `layout`/`install` will do, decided before anything is touched. UUIDs (arrays,
@@ -105,3 +176,16 @@ struct disk_plan {
 	struct disk_fs_plan *filesystems; /* in mount order: "/" first */
 	size_t n_filesystems;
 };
+
+/* Plans the layout for the config (disks chosen by disk_select from cfg->disks) on a UEFI or
+ * BIOS machine. Fresh random UUIDs each call; nothing on the machine is read or changed. */
+int disk_plan_make(const struct disk_inventory *inv, const struct disk_config *cfg, bool uefi, struct disk_plan *plan,
+		   struct nm_error *e);
+void disk_plan_free(struct disk_plan *plan);
+/* `plan --json` and the state file: every field, so disk_plan_from_json gives the same plan. */
+json_object *disk_plan_to_json(const struct disk_plan *plan);
+int disk_plan_from_json(json_object *o, struct disk_plan *plan, struct nm_error *e);
+/* The planned filesystem mounted at mountpoint, or NULL. */
+const struct disk_fs_plan *disk_plan_fs_at(const struct disk_plan *plan, const char *mountpoint);
+/* Names a partition of a disk the way the kernel does: sda1, nvme0n1p1, loop0p1, mmcblk0p1. */
+char *disk_partition_name(const char *disk, unsigned number);
