@@ -1,9 +1,229 @@
-/* cmd_fetch.c: `nmmm-agent fetch`. Not written yet: it refuses with exit 1 and says so. */
+/* cmd_fetch.c: `nmmm-agent fetch URL --sha256 HEX (--out FILE | --unpack DIR)` — one verified
+ * download, as install does it for the Nix tarball and the channel. Parses options, shows
+ * progress (a line on a terminal, events with --events) and reports; the work is img_fetch().
+ * It never keeps an unverified byte. */
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "images/images.h"
+
+static const char fetch_help[] =
+    "usage: nmmm-agent fetch URL --sha256 HEX (--out FILE | --unpack DIR) [--retries N]\n"
+    "                        [--max-bytes N] [--ca-file FILE] [--size N] [--stall-timeout SEC]\n\n"
+    "Downloads URL (http, https or file) in one streaming pass: the SHA-256 and, with --unpack,\n"
+    "the archive reader (tar with xz, gzip, zstd or bzip2) see the same bytes as they arrive.\n"
+    "Nothing is kept unless the hash matches: FILE.part or DIR.part-XXXXXX is renamed into place\n"
+    "only then, and removed on any failure. A dropped connection is resumed with a Range request.\n\n"
+    "  --sha256 HEX         the expected SHA-256 (mandatory: an unpinned fetch does not exist)\n"
+    "  --out FILE           write the verified file to FILE (replaced atomically)\n"
+    "  --unpack DIR         extract the verified archive into the new directory DIR; entries with\n"
+    "                       absolute paths, '..', escaping symlinks or hardlinks, device nodes,\n"
+    "                       FIFOs or setuid/setgid bits make the archive untrusted (exit 4)\n"
+    "  --retries N          attempts after the first on a dropped or stalled connection (default 5)\n"
+    "  --max-bytes N        limit for the download and for the unpacked total (default 8G;\n"
+    "                       suffixes K, M, G, T are powers of 1024)\n"
+    "  --size N             the exact expected length (checked before and after the download)\n"
+    "  --ca-file FILE       CA bundle (default: /etc/ssl/certs/ca-certificates.crt or\n"
+    "                       /etc/pki/tls/certs/ca-bundle.crt); TLS is always verified\n"
+    "  --stall-timeout SEC  retry when less than 1 KiB/s arrives for SEC seconds (default 30)\n\n"
+    "exit codes: 0 verified, 1 download failed, 2 bad usage, 4 hash, size or archive not trusted\n";
+
+struct fetch_view {
+	struct agent_ctx *ctx;
+	bool tty; /* a progress line on stderr */
+	bool drew;
+};
+
+static void human_bytes(uint64_t n, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < NM_ELEMENTSOF(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void draw_line(struct fetch_view *v, const struct img_progress *p, double rate)
+{
+	char got[32], total[32], speed[32], eta[32] = "";
+	human_bytes(p->bytes, got, sizeof got);
+	human_bytes(p->total, total, sizeof total);
+	human_bytes((uint64_t)rate, speed, sizeof speed);
+	if (p->total > p->bytes && rate > 0) {
+		uint64_t s = (uint64_t)((double)(p->total - p->bytes) / rate);
+		snprintf(eta, sizeof eta, "  ETA %" PRIu64 ":%02" PRIu64, s / 60, s % 60);
+	}
+	fprintf(stderr, "\rfetch: %s / %s  %s/s%s%s\033[K", got, p->total ? total : "?", speed, eta,
+		p->attempt > 1 ? "  (resumed)" : "");
+	if (p->done)
+		fputc('\n', stderr);
+	fflush(stderr);
+	v->drew = !p->done;
+}
+
+static void on_progress(void *userdata, const struct img_progress *p)
+{
+	struct fetch_view *v = userdata;
+	double rate = p->elapsed_sec > 0 ? (double)p->bytes / p->elapsed_sec : 0;
+	if (v->tty)
+		draw_line(v, p, rate);
+	if (p->done)
+		return;
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "bytes", json_object_new_int64((int64_t)p->bytes));
+	json_object_object_add(f, "total", p->total ? json_object_new_int64((int64_t)p->total) : NULL);
+	json_object_object_add(f, "rate", json_object_new_int64((int64_t)rate));
+	json_object_object_add(f, "attempt", json_object_new_int((int)p->attempt));
+	agent_event(v->ctx, "fetch", "progress", f);
+}
+
+/* "64M" → 67108864; suffixes are powers of 1024. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	static const char suffixes[] = "KMGT";
+	const char *u = *end ? strchr(suffixes, *end) : NULL;
+	if (*end && (!u || end[1]))
+		return -EINVAL;
+	unsigned shift = u ? 10u * (unsigned)(u - suffixes + 1) : 0;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	uint64_t v;
+	if (parse_size(s, &v) < 0 || v > max || strspn(s, "0123456789") != strlen(s))
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, const struct img_fetch_result *res)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "url", json_object_new_string(req->url));
+	json_object_object_add(f, "bytes", json_object_new_int64((int64_t)res->bytes));
+	json_object_object_add(f, "sha256", json_object_new_string(res->sha256));
+	json_object_object_add(f, "attempts", json_object_new_int((int)res->attempts));
+	if (req->unpack_dir) {
+		json_object_object_add(f, "unpack", json_object_new_string(req->unpack_dir));
+		json_object_object_add(f, "entries", json_object_new_int64((int64_t)res->entries));
+		json_object_object_add(f, "extracted_bytes", json_object_new_int64((int64_t)res->extracted_bytes));
+	} else {
+		json_object_object_add(f, "out", json_object_new_string(req->out_file));
+	}
+	agent_event(ctx, "fetch", "done", f);
+}
+
+static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, struct nm_error *e)
+{
+	enum { OPT_SHA = 0x100, OPT_OUT, OPT_UNPACK, OPT_RETRIES, OPT_MAX, OPT_CA, OPT_SIZE, OPT_STALL };
+	static const struct option longopts[] = {
+	    {"sha256", required_argument, NULL, OPT_SHA},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"unpack", required_argument, NULL, OPT_UNPACK},
+	    {"retries", required_argument, NULL, OPT_RETRIES},
+	    {"max-bytes", required_argument, NULL, OPT_MAX},
+	    {"ca-file", required_argument, NULL, OPT_CA},
+	    {"size", required_argument, NULL, OPT_SIZE},
+	    {"stall-timeout", required_argument, NULL, OPT_STALL},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c;
+	/* permute: the URL may come before or after the options */
+	while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if (req->url)
+				return agent_usage_error(e, "fetch", "fetch: one URL only ('%s' is extra)", optarg);
+			req->url = optarg;
+			break;
+		case OPT_SHA: req->sha256 = optarg; break;
+		case OPT_OUT: req->out_file = optarg; break;
+		case OPT_UNPACK: req->unpack_dir = optarg; break;
+		case OPT_CA: req->ca_file = optarg; break;
+		case OPT_RETRIES:
+			if (parse_uint(optarg, 100, &req->retries) < 0)
+				return agent_usage_error(e, "fetch", "fetch: --retries %s: give 0 to 100", optarg);
+			req->retries_set = true;
+			break;
+		case OPT_STALL:
+			if (parse_uint(optarg, 3600, &req->stall_sec) < 0 || req->stall_sec == 0)
+				return agent_usage_error(e, "fetch",
+							 "fetch: --stall-timeout %s: give 1 to 3600 seconds", optarg);
+			break;
+		case OPT_MAX:
+			if (parse_size(optarg, &req->max_bytes) < 0 || req->max_bytes == 0)
+				return agent_usage_error(e, "fetch", "fetch: --max-bytes %s: give a size like 512M",
+							 optarg);
+			break;
+		case OPT_SIZE:
+			if (parse_size(optarg, &req->expected_size) < 0 || req->expected_size == 0)
+				return agent_usage_error(e, "fetch", "fetch: --size %s: give the length in bytes",
+							 optarg);
+			break;
+		case 'h': fputs(fetch_help, stdout); return 1;
+		default:
+			return agent_usage_error(e, "fetch", "fetch: unknown or incomplete option '%s'",
+						 argv[optind - 1]);
+		}
+	}
+	if (!req->url)
+		return agent_usage_error(e, "fetch", "fetch: no URL given");
+	if (!req->sha256)
+		return agent_usage_error(
+		    e, "fetch", "fetch: %s: --sha256 HEX is mandatory (an unpinned fetch does not exist)", req->url);
+	if (!req->out_file == !req->unpack_dir)
+		return agent_usage_error(e, "fetch", "fetch: give exactly one of --out FILE and --unpack DIR");
+	return 0;
+}
 
 int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
-	return nm_fail(e, NM_ERR_RUNTIME, ENOSYS, "fetch: not available in this build yet");
+	struct fetch_view view = {.ctx = ctx, .tty = isatty(STDERR_FILENO) && ctx->g.verbosity >= NM_LOG_INFO};
+	struct img_fetch_req req = {.root = ctx->g.root, .progress = on_progress, .progress_data = &view};
+	int r = parse_fetch_args(argc, argv, &req, e);
+	if (r != 0)
+		return r > 0 ? 0 : r;
+
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "url", json_object_new_string(req.url));
+	json_object_object_add(f, "sha256", json_object_new_string(req.sha256));
+	agent_event(ctx, "fetch", "start", f);
+
+	struct img_fetch_result res;
+	r = img_fetch(&req, &res, e);
+	if (view.drew)
+		fputc('\n', stderr);
+	if (r < 0) {
+		json_object *ef = json_object_new_object();
+		json_object_object_add(ef, "url", json_object_new_string(req.url));
+		json_object_object_add(ef, "class", json_object_new_string(nm_err_class_name(e->cls)));
+		json_object_object_add(ef, "message", json_object_new_string(e->msg));
+		agent_event(ctx, "fetch", "error", ef);
+		return r;
+	}
+	event_done(ctx, &req, &res);
+	if (req.unpack_dir)
+		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); %" PRIu64 " entries in %s", req.url,
+			res.bytes, res.sha256, res.attempts, res.attempts == 1 ? "" : "s", res.entries, req.unpack_dir);
+	else
+		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); saved as %s", req.url, res.bytes,
+			res.sha256, res.attempts, res.attempts == 1 ? "" : "s", req.out_file);
+	return 0;
 }

@@ -7,6 +7,102 @@
 
 #include "common/common.h"
 
+/* ---- SHA-256 ---- */
+
+#define IMG_SHA256_HEX_LEN 64
+
+/* True when `hex` is exactly 64 hexadecimal digits (either case). */
+bool img_sha256_hex_valid(const char *hex);
+
+/* ---- pins: what install downloads, compiled in, overridable ---- */
+
+struct img_pin {
+	char *what; /* "channel" or "nix": names the pin in messages */
+	char *url;
+	char sha256[IMG_SHA256_HEX_LEN + 1]; /* lower-case hex; "" = no trusted hash known */
+	uint64_t size; /* bytes; 0 = not known */
+	char *release; /* channel: "25.05" (system.stateVersion); nix: its version */
+};
+
+struct img_pins {
+	struct img_pin channel; /* NixOS channel nixexprs.tar.xz */
+	struct img_pin nix; /* Nix binary tarball, x86_64-linux */
+};
+
+/* Fills `p` with copies of the compiled-in table (pins.c). */
+int img_pins_default(struct img_pins *p, struct nm_error *e);
+void img_pins_free(struct img_pins *p);
+/* Rewrites the pin's scheme://host to `mirror_url`, keeping the path: a mirror is a directory
+ * laid out like the origin (file:///srv/mirror, http://127.0.0.1:8080/base). */
+int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_error *e);
+/* Replaces the pin's URL and hash (both required: a URL without a hash is a usage error) and,
+ * when given, its release. `flag` names the option in messages ("--channel"). */
+int img_pin_override(struct img_pin *pin, const char *flag, const char *url, const char *sha256, const char *release,
+		     struct nm_error *e);
+/* Usage error naming the pin when it has no hash (an unpinned fetch does not exist). */
+int img_pin_check(const struct img_pin *pin, struct nm_error *e);
+json_object *img_pins_to_json(const struct img_pins *p);
+/* Applies the config file's pin section: {"channel": {"url", "sha256", "release"},
+ * "nix": {"url", "sha256"}, "mirror": URL} (every key optional; a url needs its sha256). */
+int img_pins_apply_config(struct img_pins *p, json_object *cfg, struct nm_error *e);
+
+/* ---- verified streaming fetch ---- */
+
+#define IMG_DEFAULT_RETRIES 5
+#define IMG_DEFAULT_MAX_BYTES (8ull << 30) /* compressed stream and extracted total */
+#define IMG_DEFAULT_STALL_SEC 30 /* below 1 KiB/s for this long = stalled */
+
+struct img_progress {
+	uint64_t bytes; /* verified-stream bytes received so far */
+	uint64_t total; /* expected total, 0 = unknown */
+	double elapsed_sec;
+	unsigned attempt; /* 1 for the first try */
+	bool done; /* last call: the transfer finished (hash not yet judged) */
+};
+/* Called at most ~4 times a second and once with done=true. */
+typedef void (*img_progress_fn)(void *userdata, const struct img_progress *p);
+
+struct img_fetch_req {
+	const char *url; /* http, https or file */
+	const char *sha256; /* mandatory, 64 hex digits */
+	const char *out_file; /* exactly one of out_file and unpack_dir */
+	const char *unpack_dir; /* must not exist yet */
+	unsigned retries; /* further attempts after the first; IMG_DEFAULT_RETRIES when retries_set is false */
+	bool retries_set;
+	uint64_t max_bytes; /* 0 = IMG_DEFAULT_MAX_BYTES */
+	uint64_t expected_size; /* 0 = unknown; else the stream must be exactly this long */
+	const char *ca_file; /* NULL = the first of the usual Debian and Red Hat bundles */
+	const char *root; /* where to look for the CA bundle; NULL = "/" */
+	unsigned stall_sec; /* 0 = IMG_DEFAULT_STALL_SEC */
+	unsigned backoff_ms; /* first retry delay, doubled each time; 0 = 500 */
+	/* Absolute symlink targets starting with this prefix are allowed in an unpacked archive
+	 * (the Nix tarball's store links point into /nix/store/); NULL = none are. */
+	const char *symlink_prefix_allowed;
+	img_progress_fn progress;
+	void *progress_data;
+};
+
+struct img_fetch_result {
+	uint64_t bytes; /* length of the verified stream */
+	unsigned attempts;
+	uint64_t entries; /* unpack: archive entries written */
+	uint64_t extracted_bytes; /* unpack: file bytes written */
+	char sha256[IMG_SHA256_HEX_LEN + 1];
+};
+
+/* Downloads `url` in one streaming pass — SHA-256 and (for unpack_dir) libarchive read the same
+ * bytes as they arrive — resuming with HTTP Range after a dropped connection. Only when the hash
+ * matches is FILE.part renamed to out_file, or the staging directory DIR.part-XXXXXX renamed to
+ * unpack_dir. Any failure leaves nothing behind. Errors: NM_ERR_USAGE for a bad request,
+ * NM_ERR_VERIFY for a hash/size mismatch, a size limit or an unsafe archive entry,
+ * NM_ERR_RUNTIME for network and file-system failures. */
+int img_fetch(const struct img_fetch_req *req, struct img_fetch_result *res, struct nm_error *e);
+
+/* The CA bundle a fetch uses when none is given: the first present of
+ * /etc/ssl/certs/ca-certificates.crt (Debian) and /etc/pki/tls/certs/ca-bundle.crt (Red Hat)
+ * under `root`; *path is NULL when neither exists. */
+int img_ca_bundle(const char *root, char **path);
+
 /* ---- Nix: bootstrap, system build, install (nixos.c) ----
  * Nix runs single-user as root. Every nix command goes through nm_run with the environment
  * img_nix_env() makes; nothing here touches a disk: the target is a directory (the mounted

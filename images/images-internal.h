@@ -1,0 +1,28 @@
+/* images-internal.h: private to images/ — the verified byte stream that fetch.c and unpack.c
+ * share. Nothing outside this folder includes it. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "images/images.h"
+
+/* One logical download: consecutive HTTP attempts (resumed with Range) glued into one stream
+ * of bytes, every byte hashed exactly once, in order. */
+struct img_stream;
+
+/* `e` is kept: every later failure of the stream is recorded there. */
+int img_stream_open(const struct img_fetch_req *req, uint64_t max_bytes, struct nm_error *e, struct img_stream **out);
+/* Next bytes of the stream: > 0 bytes at *buf (valid until the next call), 0 at the verified
+ * end of the transfer, < 0 on failure (recorded in the stream's error). */
+ssize_t img_stream_read(struct img_stream *s, const void **buf);
+/* Reads and hashes whatever is left (after an archive ended early), then compares the hash and
+ * the size; NM_ERR_VERIFY on a mismatch. Fills res->bytes, attempts and sha256. */
+int img_stream_finish(struct img_stream *s, struct img_fetch_result *res);
+void img_stream_free(struct img_stream *s);
+/* The URL, for messages. */
+const char *img_stream_url(const struct img_stream *s);
+
+/* Extracts the archive read from `s` into the existing empty directory `staging` (a canonical
+ * path: no symlinks in it), refusing unsafe entries; stops at `max_extracted` bytes. */
+int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch_req *req, uint64_t max_extracted,
+	       struct img_fetch_result *res, struct nm_error *e);

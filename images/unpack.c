@@ -1,0 +1,260 @@
+/* unpack.c: extracts an archive (tar with xz, gzip, zstd or bzip2) read straight from the
+ * verified stream into a staging directory, with libarchive on both sides. Every entry is
+ * judged before it is written: absolute paths, `..`, symlinks or hardlinks that leave the
+ * directory, device nodes, FIFOs, sockets and setuid/setgid bits make the whole archive
+ * untrusted (an error, never a silent skip). Extracted bytes are capped (decompression bombs).
+ * It never writes outside the staging directory and never decides where the result ends up. */
+#include "images/images-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#define UNPACK_FLAGS                                                                                                   \
+	(ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT |                               \
+	 ARCHIVE_EXTRACT_SECURE_SYMLINKS)
+
+struct unpack {
+	struct archive *in;
+	struct archive *out;
+	struct img_stream *s;
+	const struct img_fetch_req *req;
+	const char *staging;
+	uint64_t max_extracted;
+	struct nm_error *e;
+	struct img_fetch_result *res;
+};
+
+static la_ssize_t read_from_stream(struct archive *a, void *userdata, const void **buf)
+{
+	struct unpack *u = userdata;
+	ssize_t n = img_stream_read(u->s, buf);
+	if (n < 0) {
+		archive_set_error(a, EIO, "download failed");
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+/* The number of directory levels below the top a relative path ends at ("." ignored). */
+static int path_depth(const char *p)
+{
+	int depth = 0;
+	while (*p) {
+		size_t len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			depth--;
+		else if (len > 0 && !(len == 1 && p[0] == '.'))
+			depth++;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return depth;
+}
+
+static bool has_dotdot(const char *p)
+{
+	for (const char *q = p; (q = strstr(q, "..")) != NULL; q += 2)
+		if ((q == p || q[-1] == '/') && (q[2] == '\0' || q[2] == '/'))
+			return true;
+	return false;
+}
+
+/* A relative symlink stays inside when it first climbs ("../..") no higher than the top and
+ * then only descends: a ".." after a name could climb back out through another symlink, so it
+ * is not accepted. The link's own directories are real (ARCHIVE_EXTRACT_SECURE_SYMLINKS). */
+static bool symlink_stays_inside(const char *entry, const char *target, const char *prefix_allowed)
+{
+	if (target[0] == '/')
+		return prefix_allowed && strncmp(target, prefix_allowed, strlen(prefix_allowed)) == 0 &&
+		    !has_dotdot(target);
+	int climb = 0;
+	const char *p = target;
+	while (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) {
+		climb++;
+		p += 2;
+		while (*p == '/')
+			p++;
+	}
+	return *target && climb <= path_depth(entry) - 1 && !has_dotdot(p);
+}
+
+static int refuse(struct unpack *u, const char *path, const char *why)
+{
+	return nm_fail(u->e, NM_ERR_VERIFY, EPERM,
+		       "%s: archive entry '%s' %s; the archive is not trusted and nothing was kept", u->req->url, path,
+		       why);
+}
+
+/* Judges one entry; 0 when it may be written. */
+static int check_entry(struct unpack *u, struct archive_entry *ent)
+{
+	const char *path = archive_entry_pathname(ent);
+	if (!path || !*path)
+		return refuse(u, "", "has no name");
+	if (path[0] == '/')
+		return refuse(u, path, "is an absolute path");
+	if (has_dotdot(path))
+		return refuse(u, path, "contains '..'");
+	const char *hardlink = archive_entry_hardlink(ent);
+	if (hardlink && (hardlink[0] == '/' || has_dotdot(hardlink)))
+		return refuse(u, path, "is a hardlink that leaves the directory");
+	mode_t type = archive_entry_filetype(ent);
+	mode_t mode = archive_entry_mode(ent);
+	if (mode & (S_ISUID | S_ISGID))
+		return refuse(u, path, "has a setuid or setgid bit");
+	if (hardlink)
+		return 0;
+	switch (type) {
+	case AE_IFREG:
+	case AE_IFDIR: return 0;
+	case AE_IFLNK: {
+		const char *target = archive_entry_symlink(ent);
+		if (!target || !symlink_stays_inside(path, target, u->req->symlink_prefix_allowed))
+			return refuse(u, path, "is a symlink that leaves the directory");
+		return 0;
+	}
+	case AE_IFCHR:
+	case AE_IFBLK: return refuse(u, path, "is a device node");
+	case AE_IFIFO: return refuse(u, path, "is a FIFO");
+	case AE_IFSOCK: return refuse(u, path, "is a socket");
+	default: return refuse(u, path, "has an unknown file type");
+	}
+}
+
+static char *under_staging(const char *staging, const char *rel)
+{
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	return nm_strdup_printf("%s/%s", staging, rel);
+}
+
+static int archive_failed(struct unpack *u, struct archive *a, const char *doing)
+{
+	if (u->e->cls != NM_ERR_NONE) /* the stream already said what went wrong */
+		return u->e->code;
+	int err = archive_errno(a);
+	const char *msg = archive_error_string(a);
+	if (a == u->in)
+		/* a corrupt stream shows up here first; the hash decides how it is reported */
+		return nm_fail(u->e, NM_ERR_VERIFY, EBADMSG, "%s: %s: %s", u->req->url, doing, msg ? msg : "error");
+	return nm_fail(u->e, NM_ERR_RUNTIME, err > 0 ? err : EIO, "%s: %s: %s", u->staging, doing, msg ? msg : "error");
+}
+
+static int copy_data(struct unpack *u, const char *path)
+{
+	for (;;) {
+		const void *buf;
+		size_t size;
+		la_int64_t offset;
+		int r = archive_read_data_block(u->in, &buf, &size, &offset);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN)
+			return archive_failed(u, u->in, "reading the archive");
+		u->res->extracted_bytes += size;
+		if (u->res->extracted_bytes > u->max_extracted)
+			return nm_fail(u->e, NM_ERR_VERIFY, EFBIG,
+				       "%s: unpacks to more than %" PRIu64
+				       " bytes (at '%s'; --max-bytes); stopped: a decompression bomb or a larger "
+				       "archive than expected",
+				       u->req->url, u->max_extracted, path);
+		if (archive_write_data_block(u->out, buf, size, offset) < ARCHIVE_WARN)
+			return archive_failed(u, u->out, path);
+	}
+}
+
+static int extract_entry(struct unpack *u, struct archive_entry *ent)
+{
+	_cleanup_free_ char *orig = strdup(archive_entry_pathname(ent));
+	if (!orig)
+		return -ENOMEM;
+	int r = check_entry(u, ent);
+	if (r < 0)
+		/* cppcheck-suppress memleak ; _cleanup_free_ frees orig */
+		return r;
+	if (archive_entry_filetype(ent) == AE_IFREG && archive_entry_size_is_set(ent) &&
+	    u->res->extracted_bytes + (uint64_t)archive_entry_size(ent) > u->max_extracted)
+		return nm_fail(u->e, NM_ERR_VERIFY, EFBIG,
+			       "%s: unpacks to more than %" PRIu64
+			       " bytes (at '%s'; --max-bytes); stopped: a decompression bomb or a larger archive than "
+			       "expected",
+			       u->req->url, u->max_extracted, orig);
+	_cleanup_free_ char *dst = under_staging(u->staging, orig);
+	if (!dst)
+		return -ENOMEM;
+	archive_entry_set_pathname(ent, dst);
+	const char *hardlink = archive_entry_hardlink(ent);
+	if (hardlink) {
+		_cleanup_free_ char *hdst = under_staging(u->staging, hardlink);
+		if (!hdst)
+			return -ENOMEM;
+		archive_entry_set_hardlink(ent, hdst);
+	}
+	archive_entry_set_perm(ent, archive_entry_perm(ent) & 0777);
+	if (archive_write_header(u->out, ent) < ARCHIVE_WARN)
+		return archive_failed(u, u->out, orig);
+	if (archive_entry_size(ent) > 0 && (r = copy_data(u, orig)) < 0)
+		return r;
+	if (archive_write_finish_entry(u->out) < ARCHIVE_WARN)
+		return archive_failed(u, u->out, orig);
+	u->res->entries++;
+	return 0;
+}
+
+static int unpack_all(struct unpack *u)
+{
+	if (archive_read_support_format_tar(u->in) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(u->in) != ARCHIVE_OK ||
+	    archive_read_support_filter_gzip(u->in) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(u->in) != ARCHIVE_OK ||
+	    archive_read_support_filter_bzip2(u->in) != ARCHIVE_OK ||
+	    archive_write_disk_set_options(u->out, UNPACK_FLAGS) != ARCHIVE_OK)
+		return nm_fail(u->e, NM_ERR_RUNTIME, ENOTSUP,
+			       "this libarchive lacks tar, xz, gzip, zstd or bzip2 support");
+	if (archive_read_open(u->in, u, NULL, read_from_stream, NULL) != ARCHIVE_OK)
+		return archive_failed(u, u->in, "not a tar archive (xz, gzip, zstd, bzip2 or plain)");
+	for (;;) {
+		struct archive_entry *ent;
+		int r = archive_read_next_header(u->in, &ent);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return archive_failed(u, u->in, "reading the archive");
+		if ((r = extract_entry(u, ent)) < 0)
+			return r;
+	}
+	if (archive_write_close(u->out) != ARCHIVE_OK) /* applies directory modes and times */
+		return archive_failed(u, u->out, "finishing the extraction");
+	return 0;
+}
+
+int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch_req *req, uint64_t max_extracted,
+	       struct img_fetch_result *res, struct nm_error *e)
+{
+	struct unpack u = {
+	    .in = archive_read_new(),
+	    .out = archive_write_disk_new(),
+	    .s = s,
+	    .req = req,
+	    .staging = staging,
+	    .max_extracted = max_extracted,
+	    .e = e,
+	    .res = res,
+	};
+	int r;
+	if (!u.in || !u.out)
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	else
+		r = unpack_all(&u);
+	if (u.in)
+		archive_read_free(u.in);
+	if (u.out)
+		archive_write_free(u.out);
+	return r;
+}
