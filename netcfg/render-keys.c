@@ -1,0 +1,94 @@
+/* render-keys.c: gathers root's authorized keys for the installed system — the rescue's keys,
+ * each --ssh-key and the lines of --ssh-key-file — checked with machine_ssh_key_check. It reads
+ * the operator's key file and nothing else; it never writes a key anywhere. No key is a refusal:
+ * a system without one cannot be logged into after the reboot. */
+#include "netcfg/netcfg.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int add_key(char ***keys, const char *key, struct nm_error *e)
+{
+	if (nm_strv_contains(*keys, key))
+		return 0;
+	if (nm_strv_push(keys, key) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory gathering SSH keys");
+	return 0;
+}
+
+/* Strips the line end and surrounding blanks in place; returns the start of the content. */
+static char *trim(char *line)
+{
+	size_t n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+		line[--n] = '\0';
+	while (*line == ' ' || *line == '\t')
+		line++;
+	return line;
+}
+
+/* The operator's key file: a comment, a blank line or a malformed line is skipped; a malformed
+ * one with a warning naming the file and the line number, so one typo does not stop an install
+ * that other keys can still log into. */
+static int add_key_file(char ***keys, const char *path, struct nm_error *e)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return nm_fail(e, NM_ERR_USAGE, errno,
+			       "--ssh-key-file %s: cannot open: %s; give a readable authorized_keys file", path,
+			       strerror(errno));
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		char *key = trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		struct nm_error bad = {0};
+		if (machine_ssh_key_check(key, &bad) < 0) {
+			nm_warn("%s:%zu: skipped, not a usable SSH public key: %s", path, lineno, bad.msg);
+			continue;
+		}
+		int r = add_key(keys, key, e);
+		if (r < 0)
+			return r;
+	}
+	if (ferror(f))
+		return nm_fail(e, NM_ERR_RUNTIME, EIO, "--ssh-key-file %s: read error; check the file", path);
+	return 0;
+}
+
+int net_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
+			struct nm_error *e)
+{
+	_cleanup_strv_free_ char **all = nm_strv_new();
+	if (!all)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory gathering SSH keys");
+	int r = 0;
+	for (size_t i = 0; r >= 0 && facts && facts->ssh_authorized_keys && facts->ssh_authorized_keys[i]; i++)
+		r = add_key(&all, facts->ssh_authorized_keys[i], e);
+	for (size_t i = 0; r >= 0 && cli_keys && cli_keys[i]; i++) {
+		_cleanup_free_ char *copy = strdup(cli_keys[i]);
+		if (!copy)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory gathering SSH keys");
+		const char *key = trim(copy);
+		r = machine_ssh_key_check(key, e);
+		if (r < 0) {
+			nm_error_prefix(e, "--ssh-key #%zu", i + 1);
+			return r;
+		}
+		r = add_key(&all, key, e);
+	}
+	if (r >= 0 && key_file)
+		r = add_key_file(&all, key_file, e);
+	if (r < 0)
+		return r;
+	if (nm_strv_len(all) == 0)
+		return nm_fail(e, NM_ERR_REFUSED, ENOKEY,
+			       "no SSH key for root: the rescue has none in /root/.ssh/authorized_keys and none was "
+			       "given; the installed system would lock you out. Give --ssh-key 'ssh-ed25519 AAAA...' "
+			       "or --ssh-key-file FILE");
+	*keys = all;
+	all = NULL;
+	return 0;
+}

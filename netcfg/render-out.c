@@ -1,0 +1,93 @@
+/* render-out.c: the growing text buffer behind the Nix renderers (render-internal.h). It writes
+ * nothing to disk and never builds a Nix literal itself: values go through net_nix_string. */
+#include "netcfg/render-internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+void nix_out_init(struct nix_out *o, struct nm_error *e)
+{
+	*o = (struct nix_out){.e = e};
+}
+
+static void append(struct nix_out *o, const char *s, size_t n)
+{
+	if (o->err)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 4096;
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		char *b = realloc(o->buf, cap);
+		if (!b) {
+			o->err = nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
+			return;
+		}
+		o->buf = b;
+		o->cap = cap;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+void nix_out_printf(struct nix_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *s = vformat(fmt, ap);
+	va_end(ap);
+	if (!s && !o->err)
+		o->err = nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
+	if (s)
+		append(o, s, strlen(s));
+}
+
+void nix_out_str(struct nix_out *o, const char *field, const char *s)
+{
+	if (o->err)
+		return;
+	_cleanup_free_ char *lit = NULL;
+	int r = net_nix_string(field, s ? s : "", s ? strlen(s) : 0, &lit, o->e);
+	if (r < 0)
+		o->err = r;
+	else
+		append(o, lit, strlen(lit));
+}
+
+void nix_out_comment(struct nix_out *o, const char *indent, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *s = vformat(fmt, ap);
+	va_end(ap);
+	if (!s) {
+		if (!o->err)
+			o->err = nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
+		return;
+	}
+	nm_sanitize_text(s);
+	append(o, indent, strlen(indent));
+	append(o, "# ", 2);
+	append(o, s, strlen(s));
+	append(o, "\n", 1);
+}
+
+int nix_out_finish(struct nix_out *o, char **out)
+{
+	*out = NULL;
+	if (o->err) {
+		free(o->buf);
+		o->buf = NULL;
+		return o->err;
+	}
+	*out = o->buf ? o->buf : strdup("");
+	o->buf = NULL;
+	return *out ? 0 : nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
+}
