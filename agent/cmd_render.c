@@ -1,9 +1,212 @@
-/* cmd_render.c: `nmmm-agent render`. Not written yet: it refuses with exit 1 and says so. */
+/* cmd_render.c: `nmmm-agent render` — inventory, plan, then the Nix files for that plan in
+ * --out DIR (hardware-configuration.nix, configuration.nix, plan.json). It reads the machine
+ * under --root and writes only into --out; it never touches a disk. */
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "disk/disk.h"
+#include "netcfg/netcfg.h"
+
+/* system.stateVersion when neither --state-version nor a pinned channel says otherwise: the
+ * release of the NixOS channel nmmm installs by default. install passes its pin's release. */
+#define RENDER_DEFAULT_STATE_VERSION "25.05"
+/* networking.hostName when neither --hostname nor the config names one: NixOS's own default. */
+#define RENDER_DEFAULT_HOSTNAME "nixos"
+
+static const char render_help[] =
+    "usage: nmmm-agent render [--config FILE] [--disks LIST] [--uplink MAC|NAME] [--hostname NAME]\n"
+    "                         [--ssh-key KEY]... [--ssh-key-file FILE] [--state-version REL] --out DIR\n\n"
+    "Plans the disks like `plan` and writes the Nix files for that plan into DIR; touches no disk:\n"
+    "  hardware-configuration.nix  disks and filesystems by UUID, RAID, GRUB on every disk, the\n"
+    "                              uplink NIC matched by MAC with static addresses and gateways\n"
+    "  configuration.nix           host name, sshd (keys only), root's SSH keys, stateVersion\n"
+    "  plan.json                   the plan and the facts both files were made from\n\n"
+    "  --config FILE         layout config (JSON; docs/disk-layout.md); its \"hostname\" is used\n"
+    "  --disks LIST          disks to use: kernel names, paths, /dev/disk/by-id/..., serial:XYZ\n"
+    "  --uplink MAC|NAME     the NIC the installed system brings up (default: the one with the\n"
+    "                        default route)\n"
+    "  --hostname NAME       networking.hostName (RFC 1123 label; default: the config's, else nixos)\n"
+    "  --ssh-key KEY         an authorized_keys line for root, added to the rescue's keys (repeatable)\n"
+    "  --ssh-key-file FILE   more keys, one per line; malformed lines are skipped with a warning\n"
+    "  --state-version REL   system.stateVersion (default " RENDER_DEFAULT_STATE_VERSION
+    ", the pinned channel's release)\n"
+    "  --out DIR             where to write (created when missing)\n\n"
+    "Refuses (exit 3) when root would have no SSH key; a bad host name is a usage error (exit 2).\n"
+    "docs/rendered-example.md explains the generated files.\n";
+
+struct render_opts {
+	const char *config, *disks, *uplink, *hostname, *key_file, *state_version, *out;
+	char **keys;
+};
+
+static int parse_opts(int argc, char **argv, struct render_opts *o, struct nm_error *e)
+{
+	enum { OPT_CONFIG = 0x100, OPT_DISKS, OPT_UPLINK, OPT_HOSTNAME, OPT_KEY, OPT_KEY_FILE, OPT_STATE, OPT_OUT };
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"disks", required_argument, NULL, OPT_DISKS},
+	    {"uplink", required_argument, NULL, OPT_UPLINK},
+	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+	    {"ssh-key", required_argument, NULL, OPT_KEY},
+	    {"ssh-key-file", required_argument, NULL, OPT_KEY_FILE},
+	    {"state-version", required_argument, NULL, OPT_STATE},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: o->config = optarg; break;
+		case OPT_DISKS: o->disks = optarg; break;
+		case OPT_UPLINK: o->uplink = optarg; break;
+		case OPT_HOSTNAME: o->hostname = optarg; break;
+		case OPT_KEY:
+			if (nm_strv_push(&o->keys, optarg) < 0)
+				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+			break;
+		case OPT_KEY_FILE: o->key_file = optarg; break;
+		case OPT_STATE: o->state_version = optarg; break;
+		case OPT_OUT: o->out = optarg; break;
+		case 'h': fputs(render_help, stdout); return 1;
+		default:
+			return agent_usage_error(e, "render", "render: unknown or incomplete option '%s'",
+						 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return agent_usage_error(e, "render", "render: unexpected argument '%s'", argv[optind]);
+	if (!o->out)
+		return agent_usage_error(e, "render", "render: --out DIR is required (where to write the files)");
+	return 0;
+}
+
+static json_object *options_to_json(const struct render_opts *o, const char *root)
+{
+	json_object *j = json_object_new_object();
+	const struct {
+		const char *key, *value;
+	} fields[] = {{"root", root},
+		      {"config", o->config},
+		      {"disks", o->disks},
+		      {"uplink", o->uplink},
+		      {"hostname", o->hostname},
+		      {"ssh_key_file", o->key_file},
+		      {"state_version", o->state_version},
+		      {"out", o->out}};
+	for (size_t i = 0; i < NM_ELEMENTSOF(fields); i++)
+		json_object_object_add(j, fields[i].key,
+				       fields[i].value ? json_object_new_string(fields[i].value) : NULL);
+	json_object_object_add(j, "ssh_keys_given", json_object_new_int((int)nm_strv_len(o->keys)));
+	return j;
+}
+
+static void print_summary(const struct render_opts *o, const struct net_render_input *in)
+{
+	const struct disk_plan *p = in->plan;
+	printf("wrote %s/hardware-configuration.nix, %s/configuration.nix and %s/plan.json\n", o->out, o->out, o->out);
+	printf("  disks:    ");
+	for (size_t i = 0; i < p->n_disks; i++)
+		printf("%s%s", i ? ", " : "", p->disks[i].name);
+	printf(" (%s, GRUB on every disk)\n", p->uefi ? "UEFI" : "BIOS");
+	for (size_t i = 0; i < p->n_filesystems; i++) {
+		const struct disk_fs_plan *fs = &p->filesystems[i];
+		/* BIOS plans format each ESP (for a later switch to UEFI) without mounting it. */
+		const char *where = fs->mountpoint ? fs->mountpoint : strcmp(fs->fstype, "swap") == 0 ? "swap" : "-";
+		printf("  %-9s %-5s on %s, UUID %s\n", where, fs->fstype, fs->device, fs->uuid);
+	}
+	printf("  uplink:   %s (NixOS: %s) MAC %s\n", in->uplink->name,
+	       in->uplink->predicted_name ? in->uplink->predicted_name : "-", in->uplink->mac);
+	printf("  host:     %s, %zu SSH key(s) for root, stateVersion %s\n", in->hostname, nm_strv_len(in->ssh_keys),
+	       in->state_version);
+}
+
+/* Gathers what the render needs and writes the files; everything it allocates is in the
+ * caller's structures so one cleanup path frees it. */
+static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct disk_inventory *disks,
+		      struct net_inventory *net, struct machine_facts *m, struct disk_config *cfg,
+		      struct disk_plan *plan, char ***keys, struct nm_error *e)
+{
+	const char *root = ctx->g.root;
+	int r = disk_inventory_read(root, disks, e);
+	if (r >= 0)
+		r = net_inventory_read(root, net, e);
+	if (r >= 0)
+		r = machine_facts_read(root, m, e);
+	if (r >= 0)
+		r = o->config ? disk_config_load(o->config, cfg, e) : 0;
+	if (r >= 0 && o->disks)
+		r = disk_config_set_disks(cfg, o->disks, e);
+	if (r >= 0)
+		r = disk_plan_make(disks, cfg, m->boot_mode && strcmp(m->boot_mode, "uefi") == 0, plan, e);
+	const struct net_nic *uplink = NULL;
+	if (r >= 0)
+		r = net_uplink_select(net, o->uplink, &uplink, e);
+	const char *hostname = o->hostname ? o->hostname : cfg->hostname ? cfg->hostname : RENDER_DEFAULT_HOSTNAME;
+	if (r >= 0) {
+		r = net_hostname_check(hostname, e);
+		if (r < 0)
+			nm_error_prefix(e, "%s",
+					o->hostname	    ? "--hostname"
+					    : cfg->hostname ? "config \"hostname\""
+							    : "hostname");
+	}
+	if (r >= 0)
+		r = net_ssh_keys_gather(m, o->keys, o->key_file, keys, e);
+	if (r < 0)
+		return r;
+	json_object *plan_json = disk_plan_to_json(plan);
+	json_object *options = options_to_json(o, root);
+	struct net_render_input in = {
+	    .plan = plan,
+	    .inv = net,
+	    .facts = m,
+	    .uplink = uplink,
+	    .hostname = hostname,
+	    .ssh_keys = *keys,
+	    .state_version = o->state_version ? o->state_version : RENDER_DEFAULT_STATE_VERSION,
+	    .plan_json = plan_json,
+	    .options = options,
+	};
+	r = net_render(&in, o->out, e);
+	json_object_put(plan_json);
+	json_object_put(options);
+	if (r < 0)
+		return r;
+	print_summary(o, &in);
+	json_object *ev = json_object_new_object();
+	json_object_object_add(ev, "out", json_object_new_string(o->out));
+	agent_event(ctx, "render", "done", ev);
+	return 0;
+}
 
 int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
-	return nm_fail(e, NM_ERR_RUNTIME, ENOSYS, "render: not available in this build yet");
+	struct render_opts o = {0};
+	int r = parse_opts(argc, argv, &o, e);
+	if (r != 0) {
+		nm_strv_free(o.keys);
+		return r < 0 ? r : 0;
+	}
+	struct disk_inventory disks = {0};
+	struct net_inventory net = {0};
+	struct machine_facts m = {0};
+	struct disk_config cfg = {0};
+	struct disk_plan plan = {0};
+	_cleanup_strv_free_ char **keys = NULL;
+	r = disk_config_init(&cfg);
+	if (r < 0)
+		r = nm_fail(e, NM_ERR_RUNTIME, -r, "render: cannot set up the layout config");
+	else
+		r = render_run(ctx, &o, &disks, &net, &m, &cfg, &plan, &keys, e);
+	disk_plan_free(&plan);
+	disk_config_free(&cfg);
+	machine_facts_free(&m);
+	net_inventory_free(&net);
+	disk_inventory_free(&disks);
+	nm_strv_free(o.keys);
+	return r;
 }
