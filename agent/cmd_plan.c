@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "disk/disk.h"
+#include "netcfg/netcfg.h"
 
 static const char plan_help[] =
     "usage: nmmm-agent plan [--config FILE] [--disks LIST] [--json]\n\n"
@@ -83,11 +84,14 @@ static void print_human(const struct disk_plan *p)
 	printf("\nnothing was changed; 'nmmm-agent install --yes' with the same options does this.\n");
 }
 
-/* Until the machine facts land in netcfg, the boot mode is read here: a kernel booted by
- * UEFI firmware exposes /sys/firmware/efi. */
-static bool booted_uefi(const char *root)
+/* The boot mode decides whether the ESPs are mounted (UEFI) or only created (BIOS). */
+static int read_boot_mode(const char *root, bool *uefi, struct nm_error *e)
 {
-	return nm_exists(root, "/sys/firmware/efi");
+	struct machine_facts m = {0};
+	int r = machine_facts_read(root, &m, e);
+	*uefi = r >= 0 && m.boot_mode && strcmp(m.boot_mode, "uefi") == 0;
+	machine_facts_free(&m);
+	return r < 0 ? r : 0;
 }
 
 int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
@@ -128,8 +132,11 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = disk_config_set_disks(&cfg, disks, e);
 	if (r == 0)
 		r = disk_inventory_read(ctx->g.root, &inv, e);
+	bool uefi = false;
 	if (r == 0)
-		r = disk_plan_make(&inv, &cfg, booted_uefi(ctx->g.root), &plan, e);
+		r = read_boot_mode(ctx->g.root, &uefi, e);
+	if (r == 0)
+		r = disk_plan_make(&inv, &cfg, uefi, &plan, e);
 	if (r == 0) {
 		if (json) {
 			json_object *o = disk_plan_to_json(&plan);

@@ -102,7 +102,7 @@ static int choose_level(const struct disk_inventory *inv, const struct disk_conf
 
 /* Sizes: the disks must be within MAX_SIZE_RATIO of each other, and the smallest must hold
  * the layout with at least DISK_MIN_ROOT_SIZE for "/". */
-static int check_sizes(const struct disk_inventory *inv, const size_t *idx, size_t n, uint64_t *smallest,
+static int check_sizes(const struct disk_inventory *inv, const size_t *idx, size_t n, size_t *smallest,
 		       struct nm_error *e)
 {
 	size_t small = idx[0], big = idx[0];
@@ -126,7 +126,7 @@ static int check_sizes(const struct disk_inventory *inv, const size_t *idx, size
 			nm_warn("%s: only %s; fine for a rehearsal, too small for a real NixOS system", d->name,
 				disk_human_size(d->size_bytes, ss, sizeof ss));
 	}
-	*smallest = s->size_bytes;
+	*smallest = small;
 	return 0;
 }
 
@@ -136,9 +136,10 @@ static void add_slot(struct layout *l, struct slot s)
 }
 
 /* The per-disk template: numbers, roles, sizes and types, the same on every disk. */
-static int make_layout(const struct disk_inventory *inv, const struct disk_config *cfg, const size_t *idx, size_t n,
-		       uint64_t smallest, struct layout *l, struct nm_error *e)
+static int make_layout(const struct disk_config *cfg, const struct disk_info *smallest_disk, size_t n, struct layout *l,
+		       struct nm_error *e)
 {
+	uint64_t smallest = smallest_disk->size_bytes;
 	bool raid = n >= 2;
 	const char *data_guid = raid ? GUID_LINUX_RAID : GUID_LINUX_FS;
 	add_slot(l, (struct slot){1, DISK_PART_BIOS_BOOT, MiB, "bios", GUID_BIOS_BOOT, NULL, NULL, NULL, NULL});
@@ -172,7 +173,7 @@ static int make_layout(const struct disk_inventory *inv, const struct disk_confi
 			       "%s: %s is too small for this layout, which needs at least %s (ESP, swap and extra "
 			       "partitions, and %llu GiB for /); choose a bigger disk or a smaller esp_size, "
 			       "swap_size or extra_partitions",
-			       inv->disks[idx[0]].name, disk_human_size(smallest, have, sizeof have),
+			       smallest_disk->name, disk_human_size(smallest, have, sizeof have),
 			       disk_human_size(fixed + DISK_MIN_ROOT_SIZE, need, sizeof need),
 			       (unsigned long long)(DISK_MIN_ROOT_SIZE >> 30));
 	l->slots[root_slot].size = usable - fixed;
@@ -360,12 +361,12 @@ int disk_plan_make(const struct disk_inventory *inv, const struct disk_config *c
 	if (r < 0)
 		return r;
 	struct layout l = {.n_disks = n};
-	uint64_t smallest = 0;
+	size_t smallest = 0;
 	r = n >= 2 || cfg->raid_level >= 0 ? choose_level(inv, cfg, idx, n, &l.level, e) : 0;
 	if (r == 0)
 		r = check_sizes(inv, idx, n, &smallest, e);
 	if (r == 0)
-		r = make_layout(inv, cfg, idx, n, smallest, &l, e);
+		r = make_layout(cfg, &inv->disks[smallest], n, &l, e);
 	if (r == 0)
 		r = fill_plan(inv, cfg, idx, n, &l, plan, e);
 	if (r < 0)
