@@ -8,11 +8,9 @@
 #include <string.h>
 
 #include "disk/disk.h"
+#include "images/images.h"
 #include "netcfg/netcfg.h"
 
-/* system.stateVersion when neither --state-version nor a pinned channel says otherwise: the
- * release of the NixOS channel nmmm installs by default. install passes its pin's release. */
-#define RENDER_DEFAULT_STATE_VERSION "25.05"
 /* networking.hostName when neither --hostname nor the config names one: NixOS's own default. */
 #define RENDER_DEFAULT_HOSTNAME "nixos"
 
@@ -31,8 +29,7 @@ static const char render_help[] =
     "  --hostname NAME       networking.hostName (RFC 1123 label; default: the config's, else nixos)\n"
     "  --ssh-key KEY         an authorized_keys line for root, added to the rescue's keys (repeatable)\n"
     "  --ssh-key-file FILE   more keys, one per line; malformed lines are skipped with a warning\n"
-    "  --state-version REL   system.stateVersion (default " RENDER_DEFAULT_STATE_VERSION
-    ", the pinned channel's release)\n"
+    "  --state-version REL   system.stateVersion (default: the release of the pinned NixOS channel)\n"
     "  --out DIR             where to write (created when missing)\n\n"
     "Refuses (exit 3) when root would have no SSH key; a bad host name is a usage error (exit 2).\n"
     "docs/rendered-example.md explains the generated files.\n";
@@ -124,11 +121,27 @@ static void print_summary(const struct render_opts *o, const struct net_render_i
 	       in->state_version);
 }
 
+/* system.stateVersion without --state-version: the release of the channel install would
+ * install — the compiled-in pin, or the config file's "channel" pin when it names one. */
+static int pinned_release(const char *config, struct img_pins *pins, struct nm_error *e)
+{
+	int r = img_pins_default(pins, e);
+	if (r < 0 || !config)
+		return r;
+	json_object *cfg = json_object_from_file(config);
+	if (!cfg)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "--config %s: not readable JSON: %s", config,
+			       json_util_get_last_err());
+	r = img_pins_apply_config(pins, cfg, e);
+	json_object_put(cfg);
+	return r;
+}
+
 /* Gathers what the render needs and writes the files; everything it allocates is in the
  * caller's structures so one cleanup path frees it. */
 static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct disk_inventory *disks,
 		      struct net_inventory *net, struct machine_facts *m, struct disk_config *cfg,
-		      struct disk_plan *plan, char ***keys, struct nm_error *e)
+		      struct disk_plan *plan, char ***keys, struct img_pins *pins, struct nm_error *e)
 {
 	const char *root = ctx->g.root;
 	int r = disk_inventory_read(root, disks, e);
@@ -156,6 +169,8 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	}
 	if (r >= 0)
 		r = net_ssh_keys_gather(m, o->keys, o->key_file, keys, e);
+	if (r >= 0 && !o->state_version)
+		r = pinned_release(o->config, pins, e);
 	if (r < 0)
 		return r;
 	json_object *plan_json = disk_plan_to_json(plan);
@@ -167,7 +182,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	    .uplink = uplink,
 	    .hostname = hostname,
 	    .ssh_keys = *keys,
-	    .state_version = o->state_version ? o->state_version : RENDER_DEFAULT_STATE_VERSION,
+	    .state_version = o->state_version ? o->state_version : pins->channel.release,
 	    .plan_json = plan_json,
 	    .options = options,
 	};
@@ -196,12 +211,14 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	struct machine_facts m = {0};
 	struct disk_config cfg = {0};
 	struct disk_plan plan = {0};
+	struct img_pins pins = {0};
 	_cleanup_strv_free_ char **keys = NULL;
 	r = disk_config_init(&cfg);
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, -r, "render: cannot set up the layout config");
 	else
-		r = render_run(ctx, &o, &disks, &net, &m, &cfg, &plan, &keys, e);
+		r = render_run(ctx, &o, &disks, &net, &m, &cfg, &plan, &keys, &pins, e);
+	img_pins_free(&pins);
 	disk_plan_free(&plan);
 	disk_config_free(&cfg);
 	machine_facts_free(&m);
