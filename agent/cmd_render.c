@@ -149,6 +149,12 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 		r = net_inventory_read(root, net, e);
 	if (r >= 0)
 		r = machine_facts_read(root, m, e);
+	/* What the inventory could not read, and the rescue's skipped key lines, matter to the files
+	 * written: say them (disk warnings are for detect and the planner). */
+	for (char **w = net->warnings; r >= 0 && w && *w; w++)
+		nm_warn("%s", *w);
+	for (char **w = m->warnings; r >= 0 && w && *w; w++)
+		nm_warn("%s", *w);
 	if (r >= 0)
 		r = o->config ? disk_config_load(o->config, cfg, e) : 0;
 	if (r >= 0 && o->disks)
