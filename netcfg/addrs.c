@@ -87,6 +87,12 @@ static unsigned mask_prefix(uint32_t mask_host_order)
 	return (unsigned)__builtin_popcount(mask_host_order);
 }
 
+/* 169.254.0.0/16: what a BMC's USB NIC or a failed DHCP leaves; never copied */
+static bool ipv4_link_local(uint32_t host_order)
+{
+	return (host_order >> 16) == 0xa9fe;
+}
+
 static int ipv4_read_live(struct net_inventory *inv)
 {
 	struct ifaddrs *all = NULL;
@@ -102,7 +108,9 @@ static int ipv4_read_live(struct net_inventory *inv)
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)i->ifa_addr;
 		const struct sockaddr_in *mask = (const struct sockaddr_in *)(const void *)i->ifa_netmask;
 		inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
-		struct net_addr a = {.address = buf, .prefix = mask_prefix(ntohl(mask->sin_addr.s_addr))};
+		struct net_addr a = {.address = buf,
+				     .prefix = mask_prefix(ntohl(mask->sin_addr.s_addr)),
+				     .link_local = ipv4_link_local(ntohl(sin->sin_addr.s_addr))};
 		r = add_addr(inv, i->ifa_name, false, &a);
 	}
 	freeifaddrs(all);
@@ -163,7 +171,8 @@ static int ipv4_read_captured(const char *root, struct net_inventory *inv)
 				 locals[i]);
 			continue;
 		}
-		struct net_addr a = {.address = locals[i], .prefix = mask_prefix(best->mask)};
+		struct net_addr a = {
+		    .address = locals[i], .prefix = mask_prefix(best->mask), .link_local = ipv4_link_local(host)};
 		if (add_addr(inv, best->dev, false, &a) < 0)
 			return -ENOMEM;
 	}

@@ -18,7 +18,9 @@ void net_warn(char ***warnings, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0)
 		return;
-	(void)nm_strv_push(warnings, s);
+	/* two readers of one broken file (/proc/net/route) say it once */
+	if (!nm_strv_contains(*warnings, s))
+		(void)nm_strv_push(warnings, s);
 	free(s);
 }
 

@@ -50,6 +50,21 @@ static bool nearest_pci_device(char *path, struct pci_addr *a)
 	}
 }
 
+/* The bus a device sits on (its subsystem link); a device directory named like a PCI
+ * address is PCI even when a damaged tree lacks the link. */
+static int device_subsystem(const char *root, const char *dev, char **subsystem)
+{
+	char rel[PATH_MAX];
+	struct pci_addr a;
+	snprintf(rel, sizeof rel, "%s/subsystem", dev);
+	if (nm_readlink_base(root, rel, subsystem) == 0)
+		return 0;
+	if (!parse_pci_addr(base_name(dev), &a))
+		return -ENOENT;
+	*subsystem = strdup("pci");
+	return *subsystem ? 0 : -ENOMEM;
+}
+
 int net_pci_slot_of(const char *root, const char *ifname, char **slot)
 {
 	*slot = NULL;
@@ -58,8 +73,7 @@ int net_pci_slot_of(const char *root, const char *ifname, char **slot)
 	_cleanup_free_ char *dev = NULL, *subsystem = NULL;
 	if (nm_realpath(root, rel, &dev) < 0)
 		return 0;
-	snprintf(rel, sizeof rel, "%s/subsystem", dev);
-	if (nm_readlink_base(root, rel, &subsystem) < 0)
+	if (device_subsystem(root, dev, &subsystem) < 0)
 		return 0;
 	/* a USB NIC hangs off its controller's PCI device, which is not the NIC's slot */
 	if (strcmp(subsystem, "pci") != 0 && strcmp(subsystem, "virtio") != 0)
@@ -174,8 +188,7 @@ int net_predict_name(const char *root, const char *ifname, char **name, struct n
 	_cleanup_free_ char *dev = NULL, *subsystem = NULL;
 	if (nm_realpath(root, rel, &dev) < 0)
 		return 0; /* virtual interface: no rule applies */
-	snprintf(rel, sizeof rel, "%s/subsystem", dev);
-	if (nm_readlink_base(root, rel, &subsystem) < 0)
+	if (device_subsystem(root, dev, &subsystem) < 0)
 		return 0;
 
 	char usb[64] = "";

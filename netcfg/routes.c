@@ -18,6 +18,7 @@ struct default_route {
 	char dev[IF_NAMESIZE + 1];
 	char gateway[INET6_ADDRSTRLEN]; /* "" for an on-link default route */
 	unsigned metric;
+	size_t seq; /* position in the kernel's table: the tie-break between equal metrics */
 };
 
 int net_route4_table_read(const char *root, struct net_route4 **v, size_t *n, char ***warnings)
@@ -60,14 +61,17 @@ int net_route4_table_read(const char *root, struct net_route4 **v, size_t *n, ch
 static int cmp_metric(const void *a, const void *b)
 {
 	const struct default_route *x = a, *y = b;
-	return x->metric < y->metric ? -1 : x->metric > y->metric;
+	if (x->metric != y->metric)
+		return x->metric < y->metric ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Sorts by metric (stable enough for equal ones: the table's order) and fills the gateway
+/* Sorts by metric (equal ones in the table's order) and fills the gateway
  * and the list of interfaces. */
 static int keep_defaults(struct default_route *v, size_t n, struct net_gateway *gw, char ***devs)
 {
-	qsort(v, n, sizeof *v, cmp_metric);
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_metric);
 	*devs = nm_strv_new();
 	if (!*devs)
 		return -ENOMEM;
@@ -98,6 +102,7 @@ static int ipv4_defaults(const char *root, struct net_inventory *inv)
 		snprintf(defs[n].dev, sizeof defs[n].dev, "%s", routes[i].dev);
 		if (routes[i].gateway)
 			inet_ntop(AF_INET, &in, defs[n].gateway, sizeof defs[n].gateway);
+		defs[n].seq = n;
 		defs[n++].metric = routes[i].metric;
 	}
 	return keep_defaults(defs, n, &inv->ipv4_gateway, &inv->ipv4_default_devs);
@@ -140,7 +145,7 @@ static int ipv6_defaults(const char *root, struct net_inventory *inv)
 				return -ENOMEM;
 			defs = nv;
 		}
-		defs[n] = (struct default_route){.metric = metric};
+		defs[n] = (struct default_route){.metric = metric, .seq = n};
 		snprintf(defs[n].dev, sizeof defs[n].dev, "%s", dev);
 		if (!all_zero(&hop))
 			inet_ntop(AF_INET6, &hop, defs[n].gateway, sizeof defs[n].gateway);

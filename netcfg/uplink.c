@@ -18,7 +18,7 @@ static const char *why_not_uplink(const struct net_nic *n)
 	if (n->bmc)
 		return "the BMC's USB NIC";
 	if (!n->up)
-		return "link down";
+		return "down";
 	return NULL;
 }
 
