@@ -6,6 +6,8 @@
 # mount namespace, by one holding a known authorized_keys, so the host's own keys never leak in.
 # The rendered files are parsed and evaluated by the real nix-instantiate as functions of stub
 # module arguments (nixpkgs cannot exist here), and python3 asserts on the evaluated values.
+# A second render fakes UEFI firmware (an empty /sys/firmware with efi/) and takes the host name
+# from --config: GRUB on every ESP through mirroredBoots, each ESP mounted nofail.
 # Also: malformed key-file lines are skipped with a warning naming the line; no key is refused
 # (exit 3); a bad host name is a usage error (exit 2); and render never writes to the disks.
 set -euo pipefail
@@ -64,18 +66,21 @@ printf '%s\nssh-ed25519 truncated\n' "$key1" >"$tmp/home/.ssh/authorized_keys"
 printf '# operator keys\n\nnot a key at all\n%s\n%s\n' "$key3" "$key1" >"$tmp/keys.txt"
 
 # Runs the agent inside the namespace (ip netns exec gives it the namespace's /sys/class/net and
-# resolv.conf) with $1 mounted over /root in a private mount namespace.
+# resolv.conf), in a private mount namespace with $2 mounted over /root and the firmware mode $1
+# ("bios" or "uefi") made by an empty /sys/firmware with or without efi/, whatever the host is.
 agent_in_ns() {
-	local home=$1
-	shift
-	ip netns exec "$ns" unshare --mount --propagation private \
-		bash -c 'mount --bind "$0" /root && exec "$@"' "$home" "$NMMM_AGENT" "$@"
+	local mode=$1 home=$2
+	shift 2
+	ip netns exec "$ns" unshare --mount --propagation private bash -c '
+		mount --bind "$1" /root && mount -t tmpfs nmmm-test /sys/firmware || exit 1
+		if [ "$0" = uefi ]; then mkdir /sys/firmware/efi || exit 1; fi
+		shift; exec "$@"' "$mode" "$home" "$NMMM_AGENT" "$@"
 }
 
 before=$(for l in "${loops[@]}"; do dd if="$l" bs=1M count=4 status=none | sha256sum; done)
 
 rc=0
-agent_in_ns "$tmp/home" render --disks "$disks" --uplink nr-up0 --hostname web-1 \
+agent_in_ns bios "$tmp/home" render --disks "$disks" --uplink nr-up0 --hostname web-1 \
 	--ssh-key "$key2" --ssh-key-file "$tmp/keys.txt" --out "$tmp/out" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
 cat "$tmp/stdout" "$tmp/stderr"
 [ "$rc" -eq 0 ] || { echo "FAIL: render exited $rc"; exit 1; }
@@ -85,25 +90,27 @@ grep -q "authorized_keys line 2 skipped" "$tmp/stderr" || { echo "FAIL: no warni
 after=$(for l in "${loops[@]}"; do dd if="$l" bs=1M count=4 status=none | sha256sum; done)
 [ "$before" = "$after" ] || { echo "FAIL: render wrote to a disk"; exit 1; }
 
-for f in hardware-configuration.nix configuration.nix; do
-	nix-instantiate --parse "$tmp/out/$f" >/dev/null
-done
-boot_mode=bios
-[ -d /sys/firmware/efi ] && boot_mode=uefi
+# Parses both files and evaluates them as functions of stub module arguments into $1/eval.json.
+evaluate() {
+	local out=$1
+	for f in hardware-configuration.nix configuration.nix; do
+		nix-instantiate --parse "$out/$f" >/dev/null
+	done
+	nix-instantiate --eval --strict --json -E "
+	  let lib = { mkDefault = x: x; mkForce = x: x; };
+	      args = { config = { hardware.enableRedistributableFirmware = true; }; inherit lib; pkgs = { };
+	               modulesPath = \"/m\"; };
+	      conf = import $out/configuration.nix args;
+	  in { hw = import $out/hardware-configuration.nix args;
+	       conf = conf // { imports = map toString conf.imports; }; }" >"$out/eval.json"
+}
+evaluate "$tmp/out"
 
-nix-instantiate --eval --strict --json -E "
-  let lib = { mkDefault = x: x; mkForce = x: x; };
-      args = { config = { hardware.enableRedistributableFirmware = true; }; inherit lib; pkgs = { };
-               modulesPath = \"/m\"; };
-      conf = import $tmp/out/configuration.nix args;
-  in { hw = import $tmp/out/hardware-configuration.nix args;
-       conf = conf // { imports = map toString conf.imports; }; }" >"$tmp/eval.json"
-
-python3 - "$tmp/eval.json" "$tmp/out/plan.json" "$boot_mode" "${loops[0]}" "${loops[1]}" "$key1" "$key2" "$key3" <<'PY'
+python3 - "$tmp/out/eval.json" "$tmp/out/plan.json" "${loops[0]}" "${loops[1]}" "$key1" "$key2" "$key3" <<'PY'
 import json, sys
 ev = json.load(open(sys.argv[1]))
 plan = json.load(open(sys.argv[2]))
-boot_mode, loop0, loop1, key1, key2, key3 = sys.argv[3:9]
+loop0, loop1, key1, key2, key3 = sys.argv[3:8]
 hw, conf = ev["hw"], ev["conf"]
 
 def eq(what, got, want):
@@ -134,13 +141,9 @@ eq("mdadm ARRAY", lines[2], f"ARRAY {arr['device']} metadata=1.2 UUID={u[0:8]}:{
 
 grub = hw["boot"]["loader"]["grub"]
 eq("grub enable", grub["enable"], True)
-if boot_mode == "bios":
-    # No udev here, so no by-id links: each loop device by its kernel path.
-    eq("grub devices", grub["devices"], [loop0, loop1])
-else:
-    eq("grub device", grub["device"], "nodev")
-    eq("mirroredBoots paths", [m["path"] for m in grub["mirroredBoots"]],
-       sorted(m for m in pfs if m.startswith("/boot") and m != "/boot"))
+# BIOS: GRUB on every disk. No udev here, so no by-id links: each loop device by its kernel path.
+eq("grub devices", grub["devices"], [loop0, loop1])
+eq("no ESP mounted on BIOS", [m for m in hw["fileSystems"] if m != "/"], [])
 
 eq("hostName", conf["networking"]["hostName"], "web-1")
 eq("keys", conf["users"]["users"]["root"]["openssh"]["authorizedKeys"]["keys"], [key1, key2, key3])
@@ -151,15 +154,49 @@ eq("plan.json uplink", plan["uplink"]["mac"], "3c:7c:3f:12:34:56")
 print("render_netns_loop: evaluated values as expected")
 PY
 
+# ---- UEFI: GRUB on every ESP, the host name from the config file ----
+printf '{ "hostname": "db-2" }\n' >"$tmp/config.json"
+agent_in_ns uefi "$tmp/home" render --config "$tmp/config.json" --disks "$disks" --uplink nr-up0 \
+	--out "$tmp/out-uefi" >"$tmp/stdout" 2>"$tmp/stderr" || { cat "$tmp/stderr"; echo "FAIL: UEFI render"; exit 1; }
+evaluate "$tmp/out-uefi"
+python3 - "$tmp/out-uefi/eval.json" "$tmp/out-uefi/plan.json" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))
+plan = json.load(open(sys.argv[2]))["plan"]
+hw, conf = ev["hw"], ev["conf"]
+
+def eq(what, got, want):
+    if got != want:
+        sys.exit(f"FAIL: {what}: want {want!r}, got {got!r}")
+
+grub = hw["boot"]["loader"]["grub"]
+eq("efiSupport", grub["efiSupport"], True)
+eq("efiInstallAsRemovable", grub["efiInstallAsRemovable"], True)
+eq("canTouchEfiVariables", hw["boot"]["loader"]["efi"]["canTouchEfiVariables"], False)
+eq("grub device", grub["device"], "nodev")
+esps = [fs for fs in plan["filesystems"] if fs["fstype"] == "vfat" and fs.get("mountpoint")]
+eq("ESPs planned", len(esps), 2)
+eq("first ESP", esps[0]["mountpoint"], "/boot")
+eq("mirroredBoots", grub["mirroredBoots"],
+   [{"devices": ["nodev"], "path": fs["mountpoint"], "efiSysMountPoint": fs["mountpoint"]} for fs in esps[1:]])
+for fs in esps:
+    got = hw["fileSystems"][fs["mountpoint"]]
+    eq(fs["mountpoint"] + " device", got["device"], "/dev/disk/by-uuid/" + fs["uuid"])
+    eq(fs["mountpoint"] + " fsType", got["fsType"], "vfat")
+    eq(fs["mountpoint"] + " nofail", "nofail" in got["options"], True)
+eq("hostName from the config", conf["networking"]["hostName"], "db-2")
+print("render_netns_loop: UEFI values as expected")
+PY
+
 # ---- refusals: nothing written ----
 rc=0
-agent_in_ns "$tmp/nokeys" render --disks "$disks" --uplink nr-up0 --out "$tmp/out-nokey" 2>"$tmp/stderr" || rc=$?
+agent_in_ns bios "$tmp/nokeys" render --disks "$disks" --uplink nr-up0 --out "$tmp/out-nokey" 2>"$tmp/stderr" || rc=$?
 [ "$rc" -eq 3 ] || { cat "$tmp/stderr"; echo "FAIL: no SSH key: want exit 3, got $rc"; exit 1; }
 grep -q -- "--ssh-key" "$tmp/stderr" || { echo "FAIL: refusal does not name --ssh-key"; exit 1; }
 [ ! -e "$tmp/out-nokey/configuration.nix" ] || { echo "FAIL: files written despite the refusal"; exit 1; }
 
 rc=0
-agent_in_ns "$tmp/home" render --disks "$disks" --uplink nr-up0 --hostname web_1 --out "$tmp/out-bad" \
+agent_in_ns bios "$tmp/home" render --disks "$disks" --uplink nr-up0 --hostname web_1 --out "$tmp/out-bad" \
 	2>"$tmp/stderr" || rc=$?
 [ "$rc" -eq 2 ] || { cat "$tmp/stderr"; echo "FAIL: bad host name: want exit 2, got $rc"; exit 1; }
 grep -q "RFC 1123" "$tmp/stderr" || { cat "$tmp/stderr"; echo "FAIL: usage error does not name the rule"; exit 1; }
