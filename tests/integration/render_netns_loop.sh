@@ -188,6 +188,31 @@ eq("hostName from the config", conf["networking"]["hostName"], "db-2")
 print("render_netns_loop: UEFI values as expected")
 PY
 
+# ---- both renders through the miniature channel (the install tests' stand-in for nixpkgs):
+# its module merge and NixOS's own assertions (root filesystem, stateVersion, a GRUB target,
+# mdadm's MAILADDR/PROGRAM) must accept the files as install will hand them over ----
+for out in "$tmp/out" "$tmp/out-uefi"; do
+	nix-instantiate --eval --strict --json -E "
+	  let c = (import $NMMM_FIXTURES/mini-channel/nixos { configuration = $out/configuration.nix; }).config;
+	  in { host = c.networking.hostName; root = c.fileSystems.\"/\".device;
+	       grub = c.boot.loader.grub; state = c.system.stateVersion; }" >"$out/mini.json"
+	python3 - "$out/mini.json" "$out/plan.json" <<'PY'
+import json, sys
+got = json.load(open(sys.argv[1]))
+rec = json.load(open(sys.argv[2]))
+root = next(fs for fs in rec["plan"]["filesystems"] if fs.get("mountpoint") == "/")
+want = {"host": rec["hostname"], "root": "/dev/disk/by-uuid/" + root["uuid"], "state": rec["state_version"]}
+for k, v in want.items():
+    if got[k] != v:
+        sys.exit(f"FAIL: mini-channel {k}: want {v!r}, got {got[k]!r}")
+grub = got["grub"]
+targets = grub.get("devices", []) + [m["path"] for m in grub.get("mirroredBoots", [])]
+if len(targets) != 2 and not (grub.get("device") == "nodev" and len(targets) == 1):
+    sys.exit(f"FAIL: mini-channel: GRUB does not cover both disks: {grub!r}")
+PY
+done
+echo "render_netns_loop: the miniature channel accepts both renders"
+
 # ---- refusals: nothing written ----
 rc=0
 agent_in_ns bios "$tmp/nokeys" render --disks "$disks" --uplink nr-up0 --out "$tmp/out-nokey" 2>"$tmp/stderr" || rc=$?
