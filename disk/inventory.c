@@ -252,7 +252,8 @@ static void warnf(struct disk_reader *rd, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A text attribute of the disk, sanitised; non-UTF-8 bytes become '?' with a warning. */
+/* A text attribute of the disk, sanitised; non-UTF-8 bytes become '?' with a warning. Empty
+ * (or all blanks, as unset SCSI fields are) gives NULL. */
 static char *read_text(struct disk_reader *rd, const char *attr)
 {
 	char rel[PATH_MAX];
@@ -261,6 +262,9 @@ static char *read_text(struct disk_reader *rd, const char *attr)
 	size_t len = 0;
 	if (nm_read_file(rd->root, rel, 4096, &s, &len) < 0)
 		return NULL;
+	/* sysfs ends values with a newline, which the sanitiser would turn into '?'. */
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		s[--len] = '\0';
 	if (!nm_utf8_valid(s, len) || strlen(s) != len)
 		warnf(rd, "%s: not UTF-8 text; unreadable bytes are shown as '?'", rel);
 	nm_sanitize_text(s);
@@ -307,9 +311,11 @@ static char *serial_from_vpd80(struct disk_reader *rd)
 	return s;
 }
 
-static char *read_serial(struct disk_reader *rd)
+static char *read_serial(struct disk_reader *rd, bool nvme)
 {
 	char *s = read_text(rd, "device/serial"); /* NVMe */
+	if (!s && nvme)
+		s = read_text(rd, "../serial"); /* NVMe multipath head under nvme-subsysN */
 	if (!s)
 		s = read_text(rd, "serial"); /* virtio */
 	if (!s)
@@ -474,7 +480,7 @@ static void read_partitions(struct disk_reader *rd, struct disk_info *d, struct 
 
 /* ---- one disk ---- */
 
-static void set_why_not(struct disk_info *d)
+static void set_why_not(struct disk_info *d, bool size_known)
 {
 	const char *kind = disk_virtual_kind(d->name);
 	char sz[32];
@@ -490,7 +496,9 @@ static void set_why_not(struct disk_info *d)
 			if (d->uses[i].mountpoint && strcmp(d->uses[i].mountpoint, "/") == 0)
 				dev = d->uses[i].device;
 		d->why_not = nm_strdup_printf("holds the running system (%s is mounted at /)", dev);
-	} else if (d->size_bytes < DISK_MIN_AUTO_SIZE)
+	} else if (!size_known)
+		d->why_not = nm_strdup_printf("size unknown (/sys/block/%s/size unreadable)", d->name);
+	else if (d->size_bytes < DISK_MIN_AUTO_SIZE)
 		d->why_not =
 		    nm_strdup_printf("too small (%s; at least 8 GiB)", disk_human_size(d->size_bytes, sz, sizeof sz));
 	d->eligible = d->why_not == NULL;
@@ -516,16 +524,19 @@ static void read_signatures(struct disk_reader *rd, struct disk_info *d)
 	}
 }
 
-static void read_sizes(struct disk_reader *rd, struct disk_info *d)
+/* Returns whether the size could be read. */
+static bool read_sizes(struct disk_reader *rd, struct disk_info *d)
 {
 	uint64_t v = 0;
-	if (read_number(rd, "size", &v, true))
+	bool size_known = read_number(rd, "size", &v, true);
+	if (size_known)
 		d->size_bytes = v * 512; /* sysfs counts 512-byte units whatever the sector size */
 	d->logical_sector_size = read_number(rd, "queue/logical_block_size", &v, true) ? (unsigned)v : 512;
 	d->physical_sector_size =
 	    read_number(rd, "queue/physical_block_size", &v, false) ? (unsigned)v : d->logical_sector_size;
 	d->rotational = read_number(rd, "queue/rotational", &v, false) && v != 0;
 	d->removable = read_number(rd, "removable", &v, true) && v != 0;
+	return size_known;
 }
 
 static int read_disk(const char *root, const char *name, const struct mounts *mounts, struct disk_info *d,
@@ -538,14 +549,19 @@ static int read_disk(const char *root, const char *name, const struct mounts *mo
 	d->in_use = nm_strv_new();
 	if (!d->name || !d->path || !d->in_use)
 		return -ENOMEM;
-	read_sizes(&rd, d);
+	bool size_known = read_sizes(&rd, d);
 	if (!read_dev_numbers(root, rd.sysdir, &d->major, &d->minor))
 		warnf(&rd, "%s/dev: cannot read the device number; mounts on %s may go unnoticed", rd.sysdir, name);
-	d->model = read_text(&rd, "device/model");
-	d->serial = read_serial(&rd);
 	_cleanup_free_ char *devpath = NULL;
 	nm_realpath(root, rd.sysdir, &devpath);
 	d->transport = strdup(transport_of(name, devpath));
+	if (!d->transport)
+		return -ENOMEM;
+	bool nvme = strcmp(d->transport, "nvme") == 0;
+	d->model = read_text(&rd, "device/model");
+	if (!d->model && nvme)
+		d->model = read_text(&rd, "../model");
+	d->serial = read_serial(&rd, nvme);
 	d->driver = controller_driver(&rd);
 	if (!d->serial && !disk_virtual_kind(name) && strcmp(d->transport, "loop") != 0)
 		warnf(&rd,
@@ -567,7 +583,7 @@ static int read_disk(const char *root, const char *name, const struct mounts *mo
 	if (r < 0)
 		return r;
 	read_signatures(&rd, d);
-	set_why_not(d);
+	set_why_not(d, size_known);
 	return 0;
 }
 
