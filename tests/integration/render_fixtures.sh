@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# render_fixtures.sh: `nmmm-agent render --root FIXTURE` for each captured machine in
+# tests/fixtures (dual stack on an onboard NIC; a Hetzner AX with a BMC USB NIC and temporary,
+# deprecated and tentative IPv6 addresses; an IPv6-only UEFI machine with multi-function NICs).
+# The fixtures hold no disks, so each is copied and given two NVMe disks in sysfs, one with a
+# hostile /dev/disk/by-id name ('"', '${', '$'). Every value of the rendered files, evaluated by
+# the real nix-instantiate, is compared with what `detect --json` reports for the same tree:
+# the uplink's MAC, its usable addresses (IPv4 as /32), gateways, resolvers, modules, microcode,
+# GRUB targets and root's keys — nothing here is a hard-coded expectation of the fixture.
+set -euo pipefail
+
+: "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
+: "${NMMM_FIXTURES:?set NMMM_FIXTURES to tests/fixtures}"
+export NIX_CONFIG=$'build-users-group =\nsandbox = false\nsubstituters ='
+
+tmp=$(mktemp -d /tmp/nix-render-fixtures.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+# add_disk TREE N BY_ID: an NVMe namespace nvme<N>n1 of 512 GB under a PCI device, and its by-id link.
+add_disk() {
+	local tree=$1 n=$2 by_id=$3
+	local ctrl="$tree/sys/devices/pci0000:00/0000:0$((n + 4)):00.0/nvme/nvme$n"
+	local dev="$ctrl/nvme${n}n1"
+	mkdir -p "$dev/queue" "$tree/sys/block" "$tree/dev/disk/by-id"
+	echo 1000215216 >"$dev/size"
+	echo 0 >"$dev/removable"
+	echo 512 >"$dev/queue/logical_block_size"
+	echo 512 >"$dev/queue/physical_block_size"
+	echo 0 >"$dev/queue/rotational"
+	echo "259:$n" >"$dev/dev"
+	echo "SAMSUNG MZVL2512HCJQ-00B00" >"$ctrl/model"
+	echo "S6$n" >"$ctrl/serial"
+	ln -s "../devices/pci0000:00/0000:0$((n + 4)):00.0/nvme/nvme$n/nvme${n}n1" "$tree/sys/block/nvme${n}n1"
+	ln -s "../../nvme${n}n1" "$tree/dev/disk/by-id/$by_id"
+}
+
+checked=0
+for fx in nvme-onboard sata-pcie-bmc uefi-multifunction; do
+	[ -d "$NMMM_FIXTURES/$fx/root" ] || { echo "FAIL: fixture $fx is missing"; exit 1; }
+	tree="$tmp/$fx/root"
+	out="$tmp/$fx/out"
+	mkdir -p "$tmp/$fx"
+	cp -a "$NMMM_FIXTURES/$fx/root" "$tree"
+	add_disk "$tree" 0 "nvme-SAMSUNG_MZVL2512HCJQ-00B00_S60"
+	# shellcheck disable=SC2016 # a literal '${' is the point: it must survive escaping
+	add_disk "$tree" 1 'nvme-Odd"Vendor_${x}_$y_S61'
+
+	"$NMMM_AGENT" --root "$tree" detect --json >"$tmp/$fx/detect.json" 2>/dev/null
+	"$NMMM_AGENT" --root "$tree" render --disks nvme0n1,nvme1n1 --hostname "$fx" --out "$out" \
+		>"$tmp/$fx/stdout" 2>"$tmp/$fx/stderr" || { cat "$tmp/$fx/stderr"; echo "FAIL: $fx: render"; exit 1; }
+	for f in hardware-configuration.nix configuration.nix; do
+		nix-instantiate --parse "$out/$f" >/dev/null
+	done
+	nix-instantiate --eval --strict --json -E "
+	  let lib = { mkDefault = x: x; mkForce = x: x; };
+	      args = { config = { hardware.enableRedistributableFirmware = true; }; inherit lib; pkgs = { };
+	               modulesPath = \"/m\"; };
+	  in { hw = import $out/hardware-configuration.nix args; conf = import $out/configuration.nix args; }" \
+		>"$out/eval.json"
+
+	python3 - "$fx" "$out/eval.json" "$tmp/$fx/detect.json" "$out/plan.json" "$out/hardware-configuration.nix" <<'PY'
+import json, sys
+fx, ev, det, rec = sys.argv[1], *[json.load(open(p)) for p in sys.argv[2:5]]
+hw_text = open(sys.argv[5]).read()
+hw, conf = ev["hw"], ev["conf"]
+
+def eq(what, got, want):
+    if got != want:
+        sys.exit(f"FAIL: {fx}: {what}: want {want!r}, got {got!r}")
+
+# The uplink is the NIC carrying the default route (IPv4 first, else IPv6).
+gw4, gw6 = det.get("ipv4_gateway"), det.get("ipv6_gateway")
+up_name = (gw4 or gw6)["dev"]
+nic = next(n for n in det["nics"] if n["name"] == up_name)
+v4 = [a for a in nic["ipv4"] if a["usable"]]
+v6 = [a for a in nic["ipv6"] if a["usable"]]
+net = hw["systemd"]["network"]["networks"]["10-uplink"]
+eq("uplink MAC", net["matchConfig"]["MACAddress"], nic["mac"])
+eq("addresses", net["address"], [a["address"] + "/32" for a in v4] + [f"{a['address']}/{a['prefix']}" for a in v6])
+routes = []
+if v4 and gw4 and gw4["dev"] == up_name:
+    routes.append({"Gateway": gw4["address"], "GatewayOnLink": True})
+if v6 and gw6 and gw6["dev"] == up_name:
+    routes.append({"Gateway": gw6["address"]})
+eq("routes", net["routes"], routes)
+want_ns = [s for s in det["nameservers"] if (":" in s and v6) or (":" not in s and v4)]
+eq("nameservers", hw["networking"]["nameservers"], want_ns)
+eq("uplink in plan.json", rec["uplink"]["predicted_name"], nic["predicted_name"])
+if f"NixOS will name it {nic['predicted_name']}" not in hw_text:
+    sys.exit(f"FAIL: {fx}: the predicted name {nic['predicted_name']} is not in the uplink comment")
+
+eq("initrd modules", hw["boot"]["initrd"]["availableKernelModules"], det["initrd_modules"])
+eq("kernel modules", hw["boot"]["kernelModules"], det["kernel_modules"])
+if det["virtualisation"] == "none" and det["cpu_vendor"] in ("intel", "amd"):
+    eq("microcode", hw["hardware"]["cpu"][det["cpu_vendor"]]["updateMicrocode"], True)
+    eq("imports", hw["imports"], ["/m/installer/scan/not-detected.nix"])
+
+by_id = {d["name"]: d["by_id"] for d in det["disks"]}
+grub = hw["boot"]["loader"]["grub"]
+if det["boot_mode"] == "bios":
+    eq("grub devices", grub["devices"], [by_id["nvme0n1"], by_id["nvme1n1"]])
+else:
+    eq("grub device", grub["device"], "nodev")
+    esps = [fs for fs in rec["plan"]["filesystems"] if fs["fstype"] == "vfat" and fs.get("mountpoint")]
+    eq("mirroredBoots", [m["path"] for m in grub["mirroredBoots"]], [fs["mountpoint"] for fs in esps[1:]])
+eq("swraid", hw["boot"]["swraid"]["enable"], True)
+eq("hostName", conf["networking"]["hostName"], fx)
+eq("keys", conf["users"]["users"]["root"]["openssh"]["authorizedKeys"]["keys"], det["ssh_authorized_keys"])
+print(f"render_fixtures: {fx}: {det['boot_mode']}, uplink {up_name} ({nic['predicted_name']}), "
+      f"{len(v4)} IPv4 + {len(v6)} IPv6, {len(routes)} routes: as detected")
+PY
+	checked=$((checked + 1))
+done
+[ "$checked" -eq 3 ] || { echo "FAIL: checked $checked fixtures"; exit 1; }
+echo "render_fixtures: ok"
