@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# rescue-vm.d/image.sh: builds the simulated Hetzner rescue image — a Debian bookworm minbase
+# userland (debootstrap from the mirror apt uses here) with the packages in ./packages and the
+# kernel modules in ./modules, trimmed and packed as an uncompressed initramfs — and caches it in
+# /var/cache/nmmm/rescue/<hash of the recipe>/ {vmlinuz, base.cpio, kver}. Never writes into the
+# repository and never installs anything on the host. Sourced by scripts/rescue-vm.
+
+# The bookworm mirror apt uses (deb822 or one-line sources), e.g. http://deb.debian.org/debian.
+image_mirror() {
+  local m
+  m=$(awk '/^URIs:/ {u=$2} /^Suites:/ && / bookworm( |$)/ {print u; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$m" ] || m=$(awk '$1=="deb" && $3=="bookworm" {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# Non-comment lines of a recipe file, one a line.
+recipe_list() { sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$1"; }
+
+# The cache key: every input of the image (recipe files, this builder, kernel version, mirror).
+image_key() {
+  local here=$1 kdir=$2
+  { cat "$here/packages" "$here/modules" "$here/image.sh"; basename "$kdir"; image_mirror; } |
+    sha256sum | cut -c1-16
+}
+
+# Copies the modules named in ./modules and everything they depend on into ROOT, then depmod.
+image_add_modules() {
+  local here=$1 kdir=$2 root=$3 work=$4 kver m f
+  kver=$(basename "$(ls -d "$kdir"/lib/modules/*)")
+  # A hard-linked copy of the shared cache, so depmod can write modules.dep without touching it.
+  mkdir -p "$work/lib/modules"
+  cp -al "$kdir/lib/modules/$kver" "$work/lib/modules/$kver"
+  depmod -b "$work" "$kver"
+  mkdir -p "$root/lib/modules/$kver"
+  for m in $(recipe_list "$here/modules"); do
+    modprobe -d "$work" -S "$kver" --show-depends "$m" | awk '$1=="insmod" {print $2}'
+  done | sort -u | while read -r f; do
+    f=${f#"$work"}
+    mkdir -p "$root$(dirname "$f")"
+    cp "$work$f" "$root$f"
+  done
+  cp "$kdir/lib/modules/$kver"/modules.order "$kdir/lib/modules/$kver"/modules.builtin* "$root/lib/modules/$kver/"
+  depmod -b "$root" "$kver"
+  echo "$kver"
+}
+
+# Removes what a rescue in RAM does not need: docs, man pages, locales, apt caches, the hwdb,
+# Python (pulled in by xfsprogs for xfs_scrub_all only), Perl (debconf only), iconv modules.
+image_trim() {
+  local root=$1
+  rm -rf "$root"/usr/lib/python3* "$root"/usr/bin/python3* "$root"/usr/lib/x86_64-linux-gnu/perl-base \
+    "$root"/usr/lib/x86_64-linux-gnu/gconv "$root"/usr/share/perl5
+  rm -rf "$root"/usr/share/{doc,man,info,locale,i18n,lintian,linda,zoneinfo,bash-completion,zsh} \
+    "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/cache/debconf/*-old \
+    "$root"/var/log/* "$root"/etc/udev/hwdb.bin "$root"/usr/lib/udev/hwdb.d \
+    "$root"/usr/lib/udev/hwdb.bin "$root"/var/lib/dpkg/info/*.md5sums
+}
+
+# Ensures the image for the current recipe exists; prints its cache directory.
+image_build() {
+  local here=$1 kdir=$2 key dir tmp kwork packages kver t0
+  key=$(image_key "$here" "$kdir")
+  dir=/var/cache/nmmm/rescue/$key
+  if [ -s "$dir/base.cpio" ]; then
+    echo "$dir"
+    return 0
+  fi
+  t0=$(date +%s)
+  mkdir -p /var/cache/nmmm/rescue
+  # The userland is assembled in RAM (the disk here is slow and shared), then packed into the cache.
+  tmp=$(mktemp -d /dev/shm/nmmm-vm-image.XXXXXX)
+  # shellcheck disable=SC2064 # expand now: the trap must remove this very directory
+  [ -n "${NMMM_VM_KEEP_BUILD:-}" ] || trap "rm -rf '$tmp'" RETURN
+  packages=$(recipe_list "$here/packages" | paste -sd,)
+  echo "rescue-vm: building the rescue image $key (debootstrap bookworm from $(image_mirror))" >&2
+  if ! debootstrap --variant=minbase --include="$packages" bookworm "$tmp/root" "$(image_mirror)" \
+    >"$tmp/debootstrap.log" 2>&1; then
+    tail -n 20 "$tmp/debootstrap.log" >&2
+    echo "rescue-vm: debootstrap failed (log above); check the mirror and ./packages" >&2
+    return 1
+  fi
+  image_trim "$tmp/root"
+  # depmod's scratch copy is hard-linked, so it must sit on the kernel cache's filesystem.
+  kwork=$(mktemp -d /var/cache/nmmm/kernel/.depmod-vm.XXXXXX)
+  kver=$(image_add_modules "$here" "$kdir" "$tmp/root" "$kwork")
+  rm -rf "$kwork"
+  mkdir -p "$tmp/out"
+  cp "$kdir/boot/vmlinuz-$kver" "$tmp/out/vmlinuz"
+  echo "$kver" >"$tmp/out/kver"
+  # Uncompressed: boots fastest under TCG. Padded to 512 bytes so a per-run cpio can be appended.
+  (cd "$tmp/root" && find . -print0 | cpio --null -o -H newc --quiet) >"$tmp/out/base.cpio"
+  truncate -s %512 "$tmp/out/base.cpio"
+  mkdir -p "$dir.tmp.$$"
+  cp "$tmp/out"/* "$dir.tmp.$$/"
+  mv -T "$dir.tmp.$$" "$dir" 2>/dev/null || rm -rf "$dir.tmp.$$"
+  echo "rescue-vm: image $key built in $(($(date +%s) - t0)) s ($(du -m "$dir/base.cpio" | cut -f1) MB)" >&2
+  echo "$dir"
+}
