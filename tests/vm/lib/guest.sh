@@ -1,0 +1,160 @@
+# shellcheck shell=bash
+# tests/vm/lib/guest.sh: assertions the VM scenarios run inside the simulated rescue (sourced from
+# /nmmm/lib/guest.sh). They read the disks with the rescue's own tools (blkid -p, mdadm, lsblk,
+# wipefs) and compare with what the agent planned (plan --json, the saved state) and rendered.
+# They only read; the agent is the only writer. Each failure names the disk or field.
+set -uo pipefail
+agent=${NMMM_AGENT:-/nmmm/bin/nmmm-agent}
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+ok() { echo "ok: $*"; }
+# Runs a command, echoing it; its status is returned.
+step() {
+  echo "+ $*"
+  "$@"
+}
+# Ends the scenario: non-zero when any assertion failed.
+finish() {
+  if [ "$failures" -gt 0 ]; then
+    echo "$failures assertion(s) failed"
+    exit 1
+  fi
+  echo "all assertions held"
+  exit 0
+}
+
+# The kernel name of the disk with this serial (nvme0n1, sda, vdb), empty if none.
+disk_by_serial() {
+  lsblk -dnpo NAME,SERIAL | awk -v s="$1" '$2==s {print $1; exit}'
+}
+
+# A property of a block device as blkid's low-level probe sees it (no cache): KEY DEV.
+probe() { blkid -p -o export "$2" 2>/dev/null | sed -n "s/^$1=//p" | head -n1; }
+
+# mdadm prints array UUIDs as 4 groups of 8 hex digits joined by ':'.
+md_uuid() { local u=${1//-/}; echo "${u:0:8}:${u:8:8}:${u:16:8}:${u:24:8}"; }
+
+# The plan the agent used for the disks it laid out: the saved state (DESIGN: /run/nmmm/state.json).
+saved_plan() {
+  local f
+  for f in /run/nmmm/state.json /mnt/var/lib/nmmm/state.json; do
+    if [ -s "$f" ] && jq -e '.plan' "$f" >/dev/null 2>&1; then
+      jq '.plan' "$f"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Asserts that the disks carry the plan (JSON on stdin): every partition at its offset, size,
+# type and PARTUUID; every array with its UUID, level and members; every filesystem with its
+# type and UUID. With CHECK_UUIDS=0 only the structure (offsets, sizes, types) is compared.
+assert_disks_match_plan() {
+  local plan dev n i j want got part
+  plan=$(cat)
+  n=$(jq ".disks | length" <<<"$plan" 2>/dev/null)
+  n=${n:-0}
+  [ "$n" -gt 0 ] || { fail "the plan names no disks"; return; }
+  for ((i = 0; i < n; i++)); do
+    for ((j = 0; j < $(jq ".disks[$i].partitions | length" <<<"$plan"); j++)); do
+      part=$(jq -r ".disks[$i].partitions[$j].path" <<<"$plan")
+      [ -b "$part" ] || { fail "$part: planned partition does not exist"; continue; }
+      want=$(jq -r ".disks[$i].partitions[$j] | \"\(.start / 512) \(.size / 512) \(.type_guid | ascii_downcase)\"" <<<"$plan")
+      got="$(probe PART_ENTRY_OFFSET "$part") $(probe PART_ENTRY_SIZE "$part") $(probe PART_ENTRY_TYPE "$part")"
+      [ "$want" = "$got" ] && ok "$part: offset/size/type $got" || fail "$part: offset/size/type '$got', planned '$want'"
+      if [ "${CHECK_UUIDS:-1}" = 1 ]; then
+        want=$(jq -r ".disks[$i].partitions[$j].part_uuid | ascii_downcase" <<<"$plan")
+        got=$(probe PART_ENTRY_UUID "$part")
+        [ "$want" = "$got" ] && ok "$part: PARTUUID $got" || fail "$part: PARTUUID '$got', planned '$want'"
+      fi
+    done
+  done
+  for ((i = 0; i < $(jq '.arrays | length' <<<"$plan"); i++)); do
+    dev=$(jq -r ".arrays[$i].device" <<<"$plan")
+    [ -e "$dev" ] || { fail "$dev: planned array is not there"; continue; }
+    local md
+    md=$(mdadm --detail --export "$dev")
+    want="raid$(jq -r ".arrays[$i].level" <<<"$plan") $(jq -r ".arrays[$i].members | length" <<<"$plan")"
+    got="$(sed -n 's/^MD_LEVEL=//p' <<<"$md") $(sed -n 's/^MD_DEVICES=//p' <<<"$md")"
+    [ "$want" = "$got" ] && ok "$dev: $got members" || fail "$dev: level/members '$got', planned '$want'"
+    for part in $(jq -r ".arrays[$i].members[]" <<<"$plan"); do
+      grep -q "=$part\$" <<<"$md" && ok "$dev: member $part" || fail "$dev: $part is not a member"
+    done
+    if [ "${CHECK_UUIDS:-1}" = 1 ]; then
+      want=$(md_uuid "$(jq -r ".arrays[$i].uuid" <<<"$plan")")
+      got=$(sed -n 's/^MD_UUID=//p' <<<"$md")
+      [ "$want" = "$got" ] && ok "$dev: array UUID $got" || fail "$dev: array UUID '$got', planned '$want'"
+    fi
+  done
+  for ((i = 0; i < $(jq '.filesystems | length' <<<"$plan"); i++)); do
+    dev=$(jq -r ".filesystems[$i].device" <<<"$plan")
+    want=$(jq -r ".filesystems[$i].fstype" <<<"$plan")
+    got=$(probe TYPE "$dev")
+    [ "$want" = "$got" ] && ok "$dev: $got" || fail "$dev: filesystem '$got', planned '$want'"
+    if [ "${CHECK_UUIDS:-1}" = 1 ]; then
+      want=$(jq -r ".filesystems[$i].uuid" <<<"$plan")
+      got=$(probe UUID "$dev")
+      [ "${want,,}" = "${got,,}" ] && ok "$dev: UUID $got" || fail "$dev: UUID '$got', planned '$want'"
+    fi
+  done
+}
+
+# Asserts that every filesystem UUID of the plan is what the rendered config mounts:
+# fileSystems."<mountpoint>".device = "/dev/disk/by-uuid/<uuid>".
+assert_rendered_matches_plan() {
+  local plan=$1 hw=$2 i uuid mp
+  [ -s "$hw" ] || { fail "$hw: not rendered"; return; }
+  for ((i = 0; i < $(jq '.filesystems | length' <<<"$plan"); i++)); do
+    uuid=$(jq -r ".filesystems[$i].uuid" <<<"$plan")
+    mp=$(jq -r ".filesystems[$i].mountpoint // \"swap\"" <<<"$plan")
+    grep -q "/dev/disk/by-uuid/$uuid" "$hw" && ok "rendered $mp by-uuid/$uuid" ||
+      fail "$hw: no /dev/disk/by-uuid/$uuid for $mp"
+  done
+}
+
+# Asserts that the md array is clean or still resyncing with all members active.
+assert_array_healthy() {
+  local dev=$1 state
+  state=$(mdadm --detail "$dev" | sed -n 's/^ *State : //p')
+  case $state in
+  clean | active | "clean, resyncing"* | "active, resyncing"*)
+    ok "$dev: state '$state'" ;;
+  *) fail "$dev: state '$state' (want clean or resyncing)" ;;
+  esac
+}
+
+# Asserts that nothing on DEV (whole disk or region OFFSET SIZE) carries a signature.
+assert_no_signature() {
+  local dev=$1 found
+  found=$(wipefs -n --no-act "$dev" 2>/dev/null | tail -n +2)
+  [ -z "$found" ] && ok "$dev: no signature" || fail "$dev: signatures left: $found"
+}
+assert_region_clean() {
+  local dev=$1 off=$2 size=$3 what
+  what=$(blkid -p -O "$off" -S "$size" -o export "$dev" 2>/dev/null | grep -E '^(TYPE|PTTYPE)=' | tr '\n' ' ')
+  [ -z "$what" ] && ok "$dev @$off: old region clean" || fail "$dev @$off+$size: old signature still there: $what"
+}
+
+# Sets $plan to the plan the layout used, or — when the agent saved none — to a fresh
+# `plan --json` for the same disks with UUID checks off (the structure is still compared; the
+# missing state is a failure of its own).
+layout_plan() {
+  local disks=$1
+  if plan=$(saved_plan); then
+    ok "layout saved its plan"
+    return 0
+  fi
+  fail "layout left no plan in /run/nmmm/state.json; comparing the structure with plan --json only"
+  CHECK_UUIDS=0
+  plan=$("$agent" plan --disks "$disks" --json)
+}
+
+# Partition sizes of a plan by disk, "number:role:size" per line, for comparing two plans' shapes.
+plan_shape() { jq -r '.disks[] | .partitions[] | "\(.number):\(.role):\(.start):\(.size)"' | sort -u; }
+
+# The devices a rendered hardware-configuration.nix mounts or swaps on.
+rendered_devices() { grep -o '/dev/disk/by-uuid/[^"]*' "$1" | sort -u; }
