@@ -1,0 +1,178 @@
+/* guard.c: the one gate every write of the disk engine passes. A device is written only when it
+ * is a planned disk, a partition of one, or an md array built only from those, and never when it
+ * holds the running system or the agent binary. Opens for writing are exclusive (O_EXCL), so
+ * nothing can mount or claim the device while the engine works on it. Never writes anything. */
+#include "disk/ops-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+static bool is_planned_disk(const struct disk_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n_disks; i++)
+		if (plan->disks[i].name && strcmp(plan->disks[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static char *planned_names(const struct disk_plan *plan)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < plan->n_disks; i++)
+		len += strlen(plan->disks[i].name) + 2;
+	char *s = calloc(1, len);
+	for (size_t i = 0; s && i < plan->n_disks; i++) {
+		if (i)
+			strcat(s, ", ");
+		strcat(s, plan->disks[i].name);
+	}
+	return s;
+}
+
+/* The whole disk(s) under a block device: itself, its parent for a partition, the disks of its
+ * slaves for md/dm. Appends kernel names to *disks. */
+static int underlying_disks(const char *root, const char *name, char ***disks, unsigned depth)
+{
+	char rel[256];
+	if (depth > 16)
+		return -ELOOP;
+	snprintf(rel, sizeof rel, "/sys/class/block/%s/partition", name);
+	if (nm_exists(root, rel)) {
+		_cleanup_free_ char *target = NULL;
+		snprintf(rel, sizeof rel, "/sys/class/block/%s", name);
+		int r = nm_readlink(root, rel, &target);
+		if (r < 0)
+			return r;
+		/* .../block/<disk>/<partition> */
+		char *slash = strrchr(target, '/');
+		if (!slash)
+			return -EINVAL;
+		*slash = '\0';
+		const char *parent = strrchr(target, '/');
+		parent = parent ? parent + 1 : target;
+		return nm_strv_contains(*disks, parent) ? 0 : nm_strv_push(disks, parent);
+	}
+	_cleanup_strv_free_ char **slaves = NULL;
+	snprintf(rel, sizeof rel, "/sys/block/%s/slaves", name);
+	if (nm_list_dir(root, rel, &slaves) == 0 && slaves[0]) {
+		for (size_t i = 0; slaves[i]; i++) {
+			int r = underlying_disks(root, slaves[i], disks, depth + 1);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	return nm_strv_contains(*disks, name) ? 0 : nm_strv_push(disks, name);
+}
+
+static int name_of_devnum(const char *root, dev_t dev, char **name)
+{
+	char rel[64];
+	snprintf(rel, sizeof rel, "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	return nm_readlink_base(root, rel, name);
+}
+
+/* Refuses `disk` when it carries the running system ("/") or the agent's own binary (the
+ * rescue's media). Both sit on block devices only when the machine runs from a disk. */
+static int refuse_running_system(const char *root, const char *disk, struct nm_error *e)
+{
+	static const struct {
+		const char *path;
+		const char *what;
+	} held[] = {
+	    {"/", "the running system's root filesystem"},
+	    {"/proc/self/exe", "the nmmm-agent binary being run"},
+	};
+	for (size_t i = 0; i < NM_ELEMENTSOF(held); i++) {
+		char p[PATH_MAX];
+		struct stat sb;
+		if (nm_root_path(root, held[i].path, p, sizeof p) < 0 || stat(p, &sb) < 0 || major(sb.st_dev) == 0)
+			continue;
+		_cleanup_free_ char *name = NULL;
+		_cleanup_strv_free_ char **disks = nm_strv_new();
+		if (!disks)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+		if (name_of_devnum(root, sb.st_dev, &name) < 0 || underlying_disks(root, name, &disks, 0) < 0)
+			continue;
+		if (nm_strv_contains(disks, disk))
+			return nm_fail(e, NM_ERR_REFUSED, EBUSY,
+				       "%s: holds %s (%s); nmmm never writes to it — run from the rescue system "
+				       "or leave %s out of --disks",
+				       disk, held[i].what, held[i].path, disk);
+	}
+	return 0;
+}
+
+int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out,
+		size_t name_size, struct nm_error *e)
+{
+	char p[PATH_MAX];
+	struct stat sb;
+	if (nm_root_path(root, dev_path, p, sizeof p) < 0 || stat(p, &sb) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno ? errno : ENAMETOOLONG, "%s: cannot find the device node: %s",
+			       dev_path, strerror(errno));
+	if (!S_ISBLK(sb.st_mode))
+		return nm_fail(e, NM_ERR_REFUSED, ENOTBLK, "%s: not a block device; nmmm writes only to planned disks",
+			       dev_path);
+	_cleanup_free_ char *name = NULL;
+	if (name_of_devnum(root, sb.st_rdev, &name) < 0)
+		return nm_fail(e, NM_ERR_REFUSED, ENODEV,
+			       "%s: the kernel does not list device %u:%u in /sys/dev/block; refusing to write to it",
+			       dev_path, major(sb.st_rdev), minor(sb.st_rdev));
+	_cleanup_strv_free_ char **disks = nm_strv_new();
+	if (!disks)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	int r = underlying_disks(root, name, &disks, 0);
+	if (r < 0)
+		return nm_fail(e, NM_ERR_REFUSED, -r, "%s: cannot tell which disks it sits on (%s); refusing to write",
+			       dev_path, strerror(-r));
+	for (size_t i = 0; disks[i]; i++) {
+		if (!is_planned_disk(plan, disks[i])) {
+			_cleanup_free_ char *planned = planned_names(plan);
+			return nm_fail(e, NM_ERR_REFUSED, EPERM,
+				       "%s: sits on %s, which is not in the plan (planned: %s); nmmm never writes to "
+				       "a disk outside --disks",
+				       dev_path, disks[i], planned ? planned : "?");
+		}
+		r = refuse_running_system(root, disks[i], e);
+		if (r < 0)
+			return r;
+	}
+	if (name_out)
+		snprintf(name_out, name_size, "%s", name);
+	return 0;
+}
+
+int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e)
+{
+	char name[64];
+	int r = guard_check(root, plan, dev_path, name, sizeof name, e);
+	if (r < 0)
+		return r;
+	char p[PATH_MAX];
+	nm_root_path(root, dev_path, p, sizeof p);
+	int fd = open(p, O_RDWR | O_EXCL | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		if (err == EBUSY)
+			return nm_fail(e, NM_ERR_REFUSED, err,
+				       "%s: busy — mounted, part of an array, or held open by a program; find the "
+				       "holder with 'fuser -vm %s' or 'ls /sys/class/block/%s/holders'",
+				       dev_path, dev_path, name);
+		return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot open for writing: %s", dev_path, strerror(err));
+	}
+	return fd;
+}
+
+int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
+	      struct nm_error *e)
+{
+	int r = guard_check(root, plan, dev_path, NULL, 0, e);
+	if (r < 0)
+		return r;
+	return nm_run(argv, NULL, NULL, e);
+}

@@ -1,0 +1,78 @@
+/* ops-internal.h: private to the disk engine's destructive half (teardown, wipe, partition, raid,
+ * format, mount). The storage stack on the planned disks as sysfs shows it, and the guard that
+ * every write goes through. Nothing outside disk/ includes this. */
+#pragma once
+
+#include "disk/disk.h"
+
+#include <sys/types.h>
+
+enum stack_kind {
+	STACK_DISK, /* a planned whole disk */
+	STACK_PART, /* a partition of a planned disk */
+	STACK_DM,   /* device-mapper: LUKS, LVM, other */
+	STACK_MD,   /* an md array */
+};
+
+/* One block device on (or stacked on) the planned disks. */
+struct stack_dev {
+	char name[64]; /* kernel name: loop0, loop0p1, dm-0, md127 */
+	char disk[64]; /* the planned disk it belongs to (first one found for stacked devices) */
+	enum stack_kind kind;
+	unsigned major, minor;
+	uint64_t start, size; /* bytes; start only for partitions */
+	unsigned partno;      /* partition number, for partitions */
+	unsigned depth;       /* 0 disk, 1 partition, 2+ stacked above */
+};
+
+struct disk_stack {
+	struct stack_dev *devs;
+	size_t n;
+};
+
+/* Walks /sys/block for every planned disk: its partitions, then holders recursively. */
+int stack_read(const char *root, const struct disk_plan *plan, struct disk_stack *st, struct nm_error *e);
+void stack_free(struct disk_stack *st);
+const struct stack_dev *stack_find(const struct disk_stack *st, const char *name);
+const struct stack_dev *stack_find_devnum(const struct disk_stack *st, unsigned major, unsigned minor);
+
+/* The device node of a kernel name, under root ("/dev/loop0p1"). */
+int dev_node_path(const char *root, const char *name, char *buf, size_t size);
+
+/* ---- the guard: the one gate for writes ----
+ * Resolves a device path to its kernel name and accepts it only when it is a planned disk, a
+ * partition of one, or an md array whose every member is such a partition; never the disk that
+ * holds the running system or the agent itself. */
+int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out,
+		size_t name_size, struct nm_error *e);
+/* guard_check, then open(2) O_RDWR|O_EXCL|O_CLOEXEC (exclusive: no mount, no other exclusive
+ * opener meanwhile). Returns the fd. */
+int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e);
+/* guard_check on `dev_path`, then nm_run(argv). For external tools that write to the device. */
+int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
+	      struct nm_error *e);
+
+/* /proc/self/mountinfo (under root), unescaped. */
+struct mount_entry {
+	int id;
+	unsigned major, minor;
+	char *mountpoint;
+	char *source;
+};
+struct mount_table {
+	struct mount_entry *v;
+	size_t n;
+};
+int mount_table_read(const char *root, struct mount_table *t, struct nm_error *e);
+void mount_table_free(struct mount_table *t);
+/* path is dir or below it. */
+bool path_under(const char *path, const char *dir);
+
+/* Polls until `done(arg)` says so or timeout_ms passes; returns true when done. */
+bool poll_until(bool (*done)(const void *arg), const void *arg, unsigned timeout_ms);
+
+/* md name of /dev/md/NAME or mdX: true when the kernel has an md driver (/proc/mdstat). */
+bool md_driver_present(const char *root);
+
+/* Splits an LVM device-mapper name ("vg--a-lv") into the VG name ("vg-a"); false if not LVM-shaped. */
+bool lvm_vg_from_dm_name(const char *dm_name, char *vg, size_t size);

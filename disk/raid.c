@@ -1,0 +1,117 @@
+/* raid.c: creates the planned md arrays with mdadm — name, homehost, UUID and metadata from the
+ * plan, so the rendered configuration finds them — waits for their device nodes, and throttles
+ * the initial resync while the install writes (restored afterwards). Every member must pass the
+ * guard; it never creates an array over anything outside the plan. */
+#include "disk/ops-internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ARRAY_NODE_TIMEOUT_MS 30000
+#define SPEED_LIMIT_MAX "/proc/sys/dev/raid/speed_limit_max"
+/* KiB/s per device while installing: resync keeps going but leaves the disks to the install. */
+#define INSTALL_RESYNC_LIMIT 10000UL
+
+static int write_proc(const char *root, const char *rel, unsigned long value, struct nm_error *e)
+{
+	char p[PATH_MAX];
+	nm_root_path(root, rel, p, sizeof p);
+	_cleanup_fclose_ FILE *f = fopen(p, "we");
+	if (!f || fprintf(f, "%lu\n", value) < 0 || fflush(f) != 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot write %lu: %s", rel, value, strerror(errno));
+	return 0;
+}
+
+static int throttle_resync(const char *root, struct disk_raid_throttle *t, struct nm_error *e)
+{
+	uint64_t cur = 0;
+	if (nm_read_u64(root, SPEED_LIMIT_MAX, &cur) < 0)
+		return 0; /* nothing to throttle: the kernel decides */
+	t->speed_limit_max = (unsigned long)cur;
+	t->saved = true;
+	nm_info("md resync limited to %lu KiB/s during the install (was %lu)", INSTALL_RESYNC_LIMIT,
+		t->speed_limit_max);
+	return write_proc(root, SPEED_LIMIT_MAX, INSTALL_RESYNC_LIMIT, e);
+}
+
+int disk_raid_unthrottle(const struct disk_run_opts *o, const struct disk_raid_throttle *t, struct nm_error *e)
+{
+	if (!t || !t->saved)
+		return 0;
+	nm_info("md resync limit restored to %lu KiB/s", t->speed_limit_max);
+	return write_proc(o->root, SPEED_LIMIT_MAX, t->speed_limit_max, e);
+}
+
+struct array_wait {
+	const char *root;
+	const char *device;
+};
+
+static bool array_node_ready(const void *arg)
+{
+	const struct array_wait *w = arg;
+	char p[PATH_MAX];
+	struct stat sb;
+	return nm_root_path(w->root, w->device, p, sizeof p) == 0 && stat(p, &sb) == 0 && S_ISBLK(sb.st_mode);
+}
+
+static int create_array(const char *root, const struct disk_plan *plan, const struct disk_array_plan *a,
+			struct nm_error *e)
+{
+	size_t n = nm_strv_len(a->members);
+	if (n == 0)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "array %s: no members in the plan", a->name);
+	for (size_t i = 0; i < n; i++) {
+		int r = guard_check(root, plan, a->members[i], NULL, 0, e);
+		if (r < 0)
+			return nm_error_prefix(e, "array %s: ", a->name), r;
+	}
+	char level[24], count[24];
+	snprintf(level, sizeof level, "%u", a->level);
+	snprintf(count, sizeof count, "%zu", n);
+	const char *head[] = {
+	    "mdadm",      "--create",   a->device,
+	    "--name",     a->name,      "--homehost",
+	    plan->homehost ? plan->homehost : "any", "--uuid", a->uuid,
+	    "--metadata", a->metadata[0] ? a->metadata : "1.2", "--level",
+	    level,        "--raid-devices", count,
+	    "--run", /* no question about members that look used: the wipe proved they are not */
+	};
+	const char **argv = calloc(NM_ELEMENTSOF(head) + n + 1, sizeof *argv);
+	if (!argv)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	memcpy(argv, head, sizeof head);
+	for (size_t i = 0; i < n; i++)
+		argv[NM_ELEMENTSOF(head) + i] = a->members[i];
+	nm_info("array %s: creating RAID-%u over %zu members as %s", a->name, a->level, n, a->device);
+	int r = nm_run(argv, &(struct nm_run_opts){.timeout_sec = 120}, NULL, e);
+	free(argv);
+	if (r < 0)
+		return r;
+	/* mdadm makes /dev/md/NAME itself (no udev needed), but the node can trail its exit. */
+	struct array_wait w = {root, a->device};
+	if (!poll_until(array_node_ready, &w, ARRAY_NODE_TIMEOUT_MS))
+		return nm_fail(e, NM_ERR_RUNTIME, ETIME,
+			       "array %s: %s did not appear within %u s after mdadm --create; check "
+			       "'cat /proc/mdstat' and 'ls /dev/md'",
+			       a->name, a->device, ARRAY_NODE_TIMEOUT_MS / 1000);
+	return 0;
+}
+
+int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struct disk_raid_throttle *t,
+	      struct nm_error *e)
+{
+	if (plan->n_arrays == 0)
+		return 0;
+	if (!md_driver_present(o->root))
+		return nm_fail(e, NM_ERR_RUNTIME, ENODEV,
+			       "this kernel has no md driver (no /proc/mdstat); load md_mod/raid1 "
+			       "('modprobe raid1') or choose a one-disk layout");
+	int r = throttle_resync(o->root, t, e);
+	for (size_t i = 0; r == 0 && i < plan->n_arrays; i++)
+		r = create_array(o->root, plan, &plan->arrays[i], e);
+	return r;
+}
