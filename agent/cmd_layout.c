@@ -1,9 +1,154 @@
-/* cmd_layout.c: `nmmm-agent layout`. Not written yet: it refuses with exit 1 and says so. */
+/* cmd_layout.c: `nmmm-agent layout` — the disk phases of install and nothing else: teardown,
+ * wipe, partition, raid, format, mount, stopping cleanly after --until PHASE. For rehearsing a
+ * layout in QEMU or on spare disks without fetching or installing. Without --yes it lists the
+ * disks and exits 3 having written nothing. */
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "agent/disk-phases.h"
+#include "disk/disk.h"
+
+static const char layout_help[] =
+    "usage: nmmm-agent layout [--config FILE] [--disks LIST] --yes [--until PHASE] [--target DIR]\n\n"
+    "Plans the layout (as 'nmmm-agent plan' shows it), then erases the planned disks and builds it:\n"
+    "teardown, wipe, partition, raid, format, mount (under --target). Nothing is fetched or installed.\n\n"
+    "  --config FILE   layout config (JSON, docs/disk-layout.md)\n"
+    "  --disks LIST    comma-separated disks: kernel names, /dev paths, by-id links, serial:X\n"
+    "  --yes           really erase the disks; without it the plan is listed and nothing is changed\n"
+    "  --until PHASE   stop after teardown|wipe|partition|raid|format|mount (default mount)\n"
+    "  --target DIR    where the new filesystems are mounted (default /mnt)\n";
+
+static const struct {
+	const char *name;
+	agent_disk_phase_fn fn;
+} layout_phases[] = {
+    {"teardown", disk_teardown}, {"wipe", disk_wipe},	  {"partition", disk_partition},
+    {"raid", disk_raid},	 {"format", disk_format}, {"mount", disk_mount},
+};
+
+static int phase_index(const char *name)
+{
+	for (size_t i = 0; i < NM_ELEMENTSOF(layout_phases); i++)
+		if (strcmp(layout_phases[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void print_layout(const struct disk_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_disks; i++)
+		for (size_t j = 0; j < plan->disks[i].n_parts; j++) {
+			const struct disk_part_plan *q = &plan->disks[i].parts[j];
+			printf("  new %-16s %8llu MiB at %8llu MiB  %s\n", q->path, (unsigned long long)(q->size >> 20),
+			       (unsigned long long)(q->start >> 20), q->name ? q->name : "");
+		}
+	for (size_t i = 0; i < plan->n_arrays; i++)
+		printf("  new array %s raid%u\n", plan->arrays[i].device, plan->arrays[i].level);
+	for (size_t i = 0; i < plan->n_filesystems; i++)
+		printf("  new %s on %s, UUID %s, %s\n", plan->filesystems[i].fstype, plan->filesystems[i].device,
+		       plan->filesystems[i].uuid,
+		       plan->filesystems[i].mountpoint ? plan->filesystems[i].mountpoint : "not mounted");
+	printf("('nmmm-agent plan' with the same options shows every detail)\n");
+}
+
+static int run_phases(struct agent_ctx *ctx, const struct disk_plan *plan, const struct disk_run_opts *opts, int last,
+		      struct nm_error *e)
+{
+	struct disk_raid_throttle throttle = {0};
+	struct disk_run_opts run = *opts;
+	run.throttle = &throttle;
+	const struct disk_run_opts *o = &run;
+	int r = 0;
+	for (int i = 0; r == 0 && i <= last; i++)
+		r = agent_disk_phase_run(ctx, layout_phases[i].name, layout_phases[i].fn, plan, o, e);
+	/* layout installs nothing: the resync may run at full speed again. */
+	struct nm_error restore_err = {0};
+	if (disk_raid_unthrottle(o, &throttle, &restore_err) < 0)
+		nm_warn("%s", restore_err.msg);
+	if (r == 0)
+		printf("layout: done through %s%s%s\n", layout_phases[last].name,
+		       last == (int)NM_ELEMENTSOF(layout_phases) - 1 ? ", mounted under " : "",
+		       last == (int)NM_ELEMENTSOF(layout_phases) - 1 ? o->target : "");
+	return r;
+}
 
 int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
-	return nm_fail(e, NM_ERR_RUNTIME, ENOSYS, "layout: not available in this build yet");
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"disks", required_argument, NULL, 'd'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"until", required_argument, NULL, 'u'},
+	    {"target", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *config = NULL, *disks = NULL, *until = "mount";
+	struct disk_run_opts o = {.root = ctx->g.root, .target = "/mnt"};
+	bool yes = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'd': disks = optarg; break;
+		case 'y': yes = true; break;
+		case 'u': until = optarg; break;
+		case 't': o.target = optarg; break;
+		case 'h': return fputs(layout_help, stdout), 0;
+		default:
+			return agent_usage_error(e, "layout", "layout: unknown or incomplete option '%s'",
+						 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return agent_usage_error(e, "layout", "layout: unexpected argument '%s'", argv[optind]);
+	int last = phase_index(until);
+	if (last < 0)
+		return agent_usage_error(e, "layout",
+					 "layout: --until %s is not a layout phase (teardown, wipe, partition, raid, "
+					 "format, mount)",
+					 until);
+	if (agent_disk_target_check("layout", o.target, e) < 0)
+		return e->code;
+
+	struct disk_config cfg;
+	struct disk_inventory inv = {0};
+	struct disk_plan plan = {0};
+	int r = disk_config_init(&cfg);
+	if (r < 0)
+		r = nm_fail(e, NM_ERR_RUNTIME, r, "layout: out of memory");
+	if (r == 0 && config)
+		r = disk_config_load(config, &cfg, e);
+	if (r == 0 && disks)
+		r = disk_config_set_disks(&cfg, disks, e);
+	if (r == 0) {
+		free(cfg.target);
+		cfg.target = strdup(o.target);
+		if (!cfg.target)
+			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "layout: out of memory");
+	}
+	if (r == 0)
+		r = disk_inventory_read(ctx->g.root, &inv, e);
+	if (r == 0)
+		r = disk_plan_make(&inv, &cfg, nm_exists(ctx->g.root, "/sys/firmware/efi"), &plan, e);
+	if (r == 0) {
+		/* The plan (with its UUIDs, fresh each run) in the event stream, for scripts and tests. */
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "plan", disk_plan_to_json(&plan));
+		agent_event(ctx, "plan", "done", f);
+		agent_disk_confirm_print(&plan, &inv);
+		print_layout(&plan);
+		r = disk_teardown_check(&plan, &o, e);
+	}
+	if (r == 0 && !yes)
+		r = agent_disk_unconfirmed("layout", e);
+	if (r == 0)
+		r = run_phases(ctx, &plan, &o, last, e);
+	disk_plan_free(&plan);
+	disk_inventory_free(&inv);
+	disk_config_free(&cfg);
+	return r < 0 ? r : 0;
 }

@@ -189,17 +189,25 @@ int disk_plan_from_json(json_object *o, struct disk_plan *plan, struct nm_error 
 const struct disk_fs_plan *disk_plan_fs_at(const struct disk_plan *plan, const char *mountpoint);
 /* Names a partition of a disk the way the kernel does: sda1, nvme0n1p1, loop0p1, mmcblk0p1. */
 char *disk_partition_name(const char *disk, unsigned number);
+
 /* ---- the destructive phases: teardown, wipe, partition, raid, format, mount ----
  * One function per phase, each taking the plan; agent/ sequences them. Every write passes one
  * guard that accepts only planned disks, their partitions and arrays built from them; opens for
  * writing are exclusive. A refusal (disk in use outside the target, running system) is
  * NM_ERR_REFUSED and happens before anything is changed. */
 
+/* The md resync speed limit (/proc/sys/dev/raid/speed_limit_max) before disk_raid lowered it. */
+struct disk_raid_throttle {
+	bool saved;
+	unsigned long speed_limit_max;
+};
+
 struct disk_run_opts {
-	const char *root;   /* --root; device nodes and /sys, /proc are read under it */
+	const char *root; /* --root; device nodes and /sys, /proc are read under it */
 	const char *target; /* the agent's own mount tree (--target), default "/mnt" */
-	bool discard;       /* wipe: BLKDISCARD the whole disk when it supports discard */
-	bool swapon;        /* mount: also enable planned swap */
+	bool discard; /* wipe: BLKDISCARD the whole disk when it supports discard */
+	bool swapon; /* mount: also enable planned swap */
+	struct disk_raid_throttle *throttle; /* raid: where the resync limit it replaced is kept, or NULL */
 };
 
 /* Checks, changing nothing, that teardown may proceed: no partition or stacked device of a
@@ -217,16 +225,10 @@ int disk_wipe(const struct disk_plan *plan, const struct disk_run_opts *o, struc
  * kernel, waits for the partition nodes and reads the table back to check it. */
 int disk_partition(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 
-/* The md resync speed limit (/proc/sys/dev/raid/speed_limit_max) before disk_raid lowered it. */
-struct disk_raid_throttle {
-	bool saved;
-	unsigned long speed_limit_max;
-};
 /* Creates the planned md arrays (mdadm --create ... --run), waits for their device nodes and
- * lowers the resync speed for the install; NM_ERR_RUNTIME naming md_mod when the kernel has no
- * md driver. A plan without arrays does nothing. */
-int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struct disk_raid_throttle *t,
-	      struct nm_error *e);
+ * lowers the resync speed for the install (the old limit kept in o->throttle); NM_ERR_RUNTIME
+ * naming md_mod when the kernel has no md driver. A plan without arrays does nothing. */
+int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Puts the resync speed limit back (after the install). */
 int disk_raid_unthrottle(const struct disk_run_opts *o, const struct disk_raid_throttle *t, struct nm_error *e);
 /* Makes the planned filesystems and swap with the planned UUIDs and labels, then checks them. */

@@ -55,8 +55,9 @@ static int mkfs_argv(const struct disk_fs_plan *fs, const char *argv[16], char *
 			argv[n++] = "-L", argv[n++] = label;
 	} else if (strcmp(fs->fstype, "vfat") == 0) {
 		if (vfat_volume_id(fs->uuid, scratch) < 0)
-			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: vfat UUID \"%s\" is not XXXX-XXXX (hex); fix the plan",
-				       fs->device, fs->uuid);
+			return nm_fail(e, NM_ERR_USAGE, EINVAL,
+				       "%s: vfat UUID \"%s\" is not XXXX-XXXX (hex); fix the plan", fs->device,
+				       fs->uuid);
 		argv[n++] = "mkfs.vfat";
 		argv[n++] = "-F";
 		argv[n++] = "32";
@@ -82,17 +83,10 @@ static int mkfs_argv(const struct disk_fs_plan *fs, const char *argv[16], char *
 /* What libblkid sees on the device now must be what was planned. */
 static int check_filesystem(const char *root, const struct disk_fs_plan *fs, struct nm_error *e)
 {
-	char p[PATH_MAX];
-	nm_root_path(root, fs->device, p, sizeof p);
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot reopen to check the new %s: %s", fs->device,
-			       fs->fstype, strerror(errno));
-	blkid_probe pr = blkid_new_probe();
-	if (!pr || blkid_probe_set_device(pr, fd, 0, 0) != 0) {
-		blkid_free_probe(pr);
-		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot start libblkid probing", fs->device);
-	}
+	_cleanup_close_ int fd = -1;
+	blkid_probe pr = probe_device_ro(root, fs->device, "check the new filesystem", &fd, e);
+	if (!pr)
+		return -EIO;
 	blkid_probe_enable_superblocks(pr, 1);
 	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID);
 	const char *type = NULL, *uuid = NULL;
@@ -103,8 +97,9 @@ static int check_filesystem(const char *root, const struct disk_fs_plan *fs, str
 	}
 	bool ok = r == 0 && type && strcmp(type, fs->fstype) == 0 && uuid && strcasecmp(uuid, fs->uuid) == 0;
 	if (!ok)
-		r = nm_fail(e, NM_ERR_VERIFY, EIO, "%s: after mkfs libblkid sees %s with UUID %s, planned %s with UUID %s",
-			    fs->device, type ? type : "nothing", uuid ? uuid : "-", fs->fstype, fs->uuid);
+		r = nm_fail(e, NM_ERR_VERIFY, EIO,
+			    "%s: after mkfs libblkid sees %s with UUID %s, planned %s with UUID %s", fs->device,
+			    type ? type : "nothing", uuid ? uuid : "-", fs->fstype, fs->uuid);
 	else
 		r = 0;
 	blkid_free_probe(pr);

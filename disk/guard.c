@@ -107,8 +107,8 @@ static int refuse_running_system(const char *root, const char *disk, struct nm_e
 	return 0;
 }
 
-int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out,
-		size_t name_size, struct nm_error *e)
+int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out, size_t name_size,
+		struct nm_error *e)
 {
 	char p[PATH_MAX];
 	struct stat sb;

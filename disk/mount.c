@@ -64,8 +64,8 @@ static char *join_options(char *const *opts)
 	return s;
 }
 
-static int mount_one(const char *root, const struct disk_plan *plan, const char *target,
-		     const struct disk_fs_plan *fs, struct nm_error *e)
+static int mount_one(const char *root, const struct disk_plan *plan, const char *target, const struct disk_fs_plan *fs,
+		     struct nm_error *e)
 {
 	char dir[PATH_MAX];
 	int n = snprintf(dir, sizeof dir, "%s%s", target, strcmp(fs->mountpoint, "/") == 0 ? "" : fs->mountpoint);
@@ -86,7 +86,8 @@ int disk_mount(const struct disk_plan *plan, const struct disk_run_opts *o, stru
 {
 	const char *target = o->target && *o->target ? o->target : "/mnt";
 	if (strcmp(target, "/") == 0 || target[0] != '/')
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "--target %s: must be an absolute directory other than /", target);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "--target %s: must be an absolute directory other than /",
+			       target);
 	int r = refuse_busy_target(o->root, target, e);
 	if (r < 0)
 		return r;

@@ -5,13 +5,14 @@
 
 #include "disk/disk.h"
 
+#include <blkid/blkid.h>
 #include <sys/types.h>
 
 enum stack_kind {
 	STACK_DISK, /* a planned whole disk */
 	STACK_PART, /* a partition of a planned disk */
-	STACK_DM,   /* device-mapper: LUKS, LVM, other */
-	STACK_MD,   /* an md array */
+	STACK_DM, /* device-mapper: LUKS, LVM, other */
+	STACK_MD, /* an md array */
 };
 
 /* One block device on (or stacked on) the planned disks. */
@@ -21,8 +22,8 @@ struct stack_dev {
 	enum stack_kind kind;
 	unsigned major, minor;
 	uint64_t start, size; /* bytes; start only for partitions */
-	unsigned partno;      /* partition number, for partitions */
-	unsigned depth;       /* 0 disk, 1 partition, 2+ stacked above */
+	unsigned partno; /* partition number, for partitions */
+	unsigned depth; /* 0 disk, 1 partition, 2+ stacked above */
 };
 
 struct disk_stack {
@@ -43,8 +44,8 @@ int dev_node_path(const char *root, const char *name, char *buf, size_t size);
  * Resolves a device path to its kernel name and accepts it only when it is a planned disk, a
  * partition of one, or an md array whose every member is such a partition; never the disk that
  * holds the running system or the agent itself. */
-int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out,
-		size_t name_size, struct nm_error *e);
+int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out, size_t name_size,
+		struct nm_error *e);
 /* guard_check, then open(2) O_RDWR|O_EXCL|O_CLOEXEC (exclusive: no mount, no other exclusive
  * opener meanwhile). Returns the fd. */
 int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e);
@@ -67,6 +68,10 @@ int mount_table_read(const char *root, struct mount_table *t, struct nm_error *e
 void mount_table_free(struct mount_table *t);
 /* path is dir or below it. */
 bool path_under(const char *path, const char *dir);
+
+/* Opens a device read-only and starts a libblkid probe on it (nothing enabled yet); *fd is the
+ * caller's to close, the probe to free. `why` completes "cannot reopen to ...". */
+blkid_probe probe_device_ro(const char *root, const char *path, const char *why, int *fd, struct nm_error *e);
 
 /* Polls until `done(arg)` says so or timeout_ms passes; returns true when done. */
 bool poll_until(bool (*done)(const void *arg), const void *arg, unsigned timeout_ms);

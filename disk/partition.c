@@ -138,7 +138,7 @@ static int set_uuid_and_type(const char *root, const struct disk_plan *plan, con
 		snprintf(num, sizeof num, "%u", pp->number);
 		if (pp->part_uuid[0]) {
 			const char *argv[] = {"sfdisk", "--no-reread", "--no-tell-kernel", "--part-uuid",
-					      m->path,  num,           pp->part_uuid,      NULL};
+					      m->path,	num,	       pp->part_uuid,	   NULL};
 			int r = guard_run(root, plan, m->path, argv, e);
 			if (r < 0)
 				return r;
@@ -146,7 +146,7 @@ static int set_uuid_and_type(const char *root, const struct disk_plan *plan, con
 		bool is_default = false;
 		if (flag_for_type(pp->type_guid, &is_default) < 0 && !is_default) {
 			const char *argv[] = {"sfdisk", "--no-reread", "--no-tell-kernel", "--part-type",
-					      m->path,  num,           pp->type_guid,      NULL};
+					      m->path,	num,	       pp->type_guid,	   NULL};
 			int r = guard_run(root, plan, m->path, argv, e);
 			if (r < 0)
 				return r;
@@ -233,17 +233,10 @@ static int check_one(const struct disk_member_plan *m, blkid_partition bp, struc
 /* Reads the table back with libblkid (independent of libparted) and compares it to the plan. */
 static int check_table(const char *root, const struct disk_member_plan *m, struct nm_error *e)
 {
-	char p[PATH_MAX];
-	nm_root_path(root, m->path, p, sizeof p);
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot reopen to check the GPT: %s", m->name,
-			       strerror(errno));
-	blkid_probe pr = blkid_new_probe();
-	if (!pr || blkid_probe_set_device(pr, fd, 0, 0) != 0) {
-		blkid_free_probe(pr);
-		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot start libblkid probing", m->name);
-	}
+	_cleanup_close_ int fd = -1;
+	blkid_probe pr = probe_device_ro(root, m->path, "check the GPT", &fd, e);
+	if (!pr)
+		return -EIO;
 	blkid_partlist ls = blkid_probe_get_partitions(pr);
 	blkid_parttable tab = ls ? blkid_partlist_get_table(ls) : NULL;
 	const char *tt = tab ? blkid_parttable_get_type(tab) : NULL;

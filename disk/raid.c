@@ -19,8 +19,12 @@ static int write_proc(const char *root, const char *rel, unsigned long value, st
 {
 	char p[PATH_MAX];
 	nm_root_path(root, rel, p, sizeof p);
-	_cleanup_fclose_ FILE *f = fopen(p, "we");
-	if (!f || fprintf(f, "%lu\n", value) < 0 || fflush(f) != 0)
+	FILE *f = fopen(p, "we");
+	if (!f)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot open for writing: %s", rel, strerror(errno));
+	bool ok = fprintf(f, "%lu\n", value) > 0;
+	ok = fclose(f) == 0 && ok; /* a /proc write reports its error at flush */
+	if (!ok)
 		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot write %lu: %s", rel, value, strerror(errno));
 	return 0;
 }
@@ -73,11 +77,21 @@ static int create_array(const char *root, const struct disk_plan *plan, const st
 	snprintf(level, sizeof level, "%u", a->level);
 	snprintf(count, sizeof count, "%zu", n);
 	const char *head[] = {
-	    "mdadm",      "--create",   a->device,
-	    "--name",     a->name,      "--homehost",
-	    plan->homehost ? plan->homehost : "any", "--uuid", a->uuid,
-	    "--metadata", a->metadata[0] ? a->metadata : "1.2", "--level",
-	    level,        "--raid-devices", count,
+	    "mdadm",
+	    "--create",
+	    a->device,
+	    "--name",
+	    a->name,
+	    "--homehost",
+	    plan->homehost ? plan->homehost : "any",
+	    "--uuid",
+	    a->uuid,
+	    "--metadata",
+	    a->metadata[0] ? a->metadata : "1.2",
+	    "--level",
+	    level,
+	    "--raid-devices",
+	    count,
 	    "--run", /* no question about members that look used: the wipe proved they are not */
 	};
 	const char **argv = calloc(NM_ELEMENTSOF(head) + n + 1, sizeof *argv);
@@ -101,8 +115,7 @@ static int create_array(const char *root, const struct disk_plan *plan, const st
 	return 0;
 }
 
-int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struct disk_raid_throttle *t,
-	      struct nm_error *e)
+int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)
 {
 	if (plan->n_arrays == 0)
 		return 0;
@@ -110,7 +123,8 @@ int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struc
 		return nm_fail(e, NM_ERR_RUNTIME, ENODEV,
 			       "this kernel has no md driver (no /proc/mdstat); load md_mod/raid1 "
 			       "('modprobe raid1') or choose a one-disk layout");
-	int r = throttle_resync(o->root, t, e);
+	struct disk_raid_throttle ignored = {0};
+	int r = throttle_resync(o->root, o->throttle ? o->throttle : &ignored, e);
 	for (size_t i = 0; r == 0 && i < plan->n_arrays; i++)
 		r = create_array(o->root, plan, &plan->arrays[i], e);
 	return r;

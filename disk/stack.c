@@ -4,6 +4,8 @@
 #include "disk/ops-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -210,4 +212,21 @@ bool lvm_vg_from_dm_name(const char *dm_name, char *vg, size_t size)
 		vg[o++] = *p;
 	}
 	return false;
+}
+
+blkid_probe probe_device_ro(const char *root, const char *path, const char *why, int *fd, struct nm_error *e)
+{
+	char p[PATH_MAX];
+	*fd = -1;
+	if (nm_root_path(root, path, p, sizeof p) < 0 || (*fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+		nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot reopen to %s: %s", path, why, strerror(errno));
+		return NULL;
+	}
+	blkid_probe pr = blkid_new_probe();
+	if (!pr || blkid_probe_set_device(pr, *fd, 0, 0) != 0) {
+		blkid_free_probe(pr);
+		nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot start libblkid probing", path);
+		return NULL;
+	}
+	return pr;
 }

@@ -103,8 +103,8 @@ static const char *kind_word(enum stack_kind k)
 	return "device";
 }
 
-static int check_mounts(const char *root, const struct disk_stack *st, const struct mount_table *mt,
-			const char *target, struct nm_error *e)
+static int check_mounts(const char *root, const struct disk_stack *st, const struct mount_table *mt, const char *target,
+			struct nm_error *e)
 {
 	int r = 0;
 	for (size_t i = 0; i < mt->n; i++) {
@@ -143,8 +143,8 @@ int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts
 		snprintf(path, sizeof path, "/dev/%s", st.devs[i].name);
 		r = guard_check(o->root, plan, path, NULL, 0, e);
 		if (r < 0)
-			nm_error_prefix(e, "%s: %s %s is stacked on it and", st.devs[i].disk, kind_word(st.devs[i].kind),
-					st.devs[i].name);
+			nm_error_prefix(e, "%s: %s %s is stacked on it and", st.devs[i].disk,
+					kind_word(st.devs[i].kind), st.devs[i].name);
 	}
 	mount_table_free(&mt);
 	stack_free(&st);
@@ -348,7 +348,8 @@ static int assert_free(const struct disk_plan *plan, const struct disk_run_opts 
 		return r;
 	for (size_t i = 0; r == 0 && i < st.n; i++)
 		if (st.devs[i].kind == STACK_DM || st.devs[i].kind == STACK_MD)
-			r = nm_fail(e, NM_ERR_RUNTIME, EBUSY, "%s: %s %s is still stacked on it after teardown; remove it by hand",
+			r = nm_fail(e, NM_ERR_RUNTIME, EBUSY,
+				    "%s: %s %s is still stacked on it after teardown; remove it by hand",
 				    st.devs[i].disk, kind_word(st.devs[i].kind), st.devs[i].name);
 	struct mount_table mt = {0};
 	if (r == 0)

@@ -97,6 +97,50 @@ static int probe_leftovers(int fd, uint64_t offset, uint64_t size, const char *r
 	return 0;
 }
 
+/* A GPT header whose partition array no longer checks out (an md v1.0 superblock written over
+ * the backup array does that) is not a GPT to libblkid, so blkid_do_wipe leaves it — yet gdisk
+ * and others "recover" the old table from it. The headers live at LBA 1 and the last LBA; their
+ * magic is removed here, the same 8 bytes wipefs would erase. */
+#define GPT_MAGIC "EFI PART"
+
+static int gpt_header_offsets(int fd, uint64_t disk_size, uint64_t off[2])
+{
+	int lss = 512;
+	if (ioctl(fd, BLKSSZGET, &lss) < 0 || lss < 512)
+		lss = 512;
+	off[0] = (uint64_t)lss;
+	off[1] = disk_size - (uint64_t)lss;
+	return lss;
+}
+
+static bool gpt_magic_at(int fd, uint64_t off)
+{
+	char buf[8];
+	return pread(fd, buf, sizeof buf, (off_t)off) == (ssize_t)sizeof buf && memcmp(buf, GPT_MAGIC, 8) == 0;
+}
+
+static int wipe_stray_gpt_headers(int fd, const struct stack_dev *disk, struct nm_error *e)
+{
+	uint64_t off[2];
+	gpt_header_offsets(fd, disk->size, off);
+	static const char zero[8];
+	int n = 0;
+	for (size_t i = 0; i < 2; i++) {
+		if (!gpt_magic_at(fd, off[i]))
+			continue;
+		nm_info("%s: removing a GPT header libblkid did not accept (offset %llu)", disk->name,
+			(unsigned long long)off[i]);
+		if (pwrite(fd, zero, sizeof zero, (off_t)off[i]) != (ssize_t)sizeof zero)
+			return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot erase the GPT header at offset %llu: %s",
+				       disk->name, (unsigned long long)off[i], strerror(errno));
+		n++;
+	}
+	if (n && fsync(fd) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: flushing the wipe failed: %s", disk->name,
+			       strerror(errno));
+	return n;
+}
+
 static int count_kernel_partitions(const char *root, const char *disk)
 {
 	struct disk_plan one = {0};
@@ -166,11 +210,18 @@ static int verify_clean(const char *root, const struct disk_stack *old, const ch
 	dev_node_path(root, disk, p, sizeof p);
 	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot reopen to check the wipe: %s", disk, strerror(errno));
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot reopen to check the wipe: %s", disk,
+			       strerror(errno));
 	_cleanup_strv_free_ char **found = nm_strv_new();
 	if (!found)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	int r = probe_leftovers(fd, 0, 0, "the whole disk", &found);
+	uint64_t gpt_off[2];
+	const struct stack_dev *d = stack_find(old, disk);
+	gpt_header_offsets(fd, d ? d->size : 0, gpt_off);
+	for (size_t i = 0; r == 0 && d && i < 2; i++)
+		if (gpt_magic_at(fd, gpt_off[i]))
+			r = nm_strv_push(&found, i ? "GPT backup header in the last sector" : "GPT header at LBA 1");
 	for (size_t i = 0; r == 0 && i < old->n; i++) {
 		const struct stack_dev *part = &old->devs[i];
 		if (part->kind != STACK_PART || strcmp(part->disk, disk) != 0 || part->size == 0)
@@ -220,6 +271,10 @@ static int wipe_one_disk(const struct disk_plan *plan, const struct disk_run_opt
 	if (fd < 0)
 		return fd;
 	int n = wipe_signatures(fd, disk->name, e);
+	if (n >= 0) {
+		total += n;
+		n = wipe_stray_gpt_headers(fd, disk, e);
+	}
 	if (n < 0)
 		return n;
 	total += n;
