@@ -144,6 +144,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 		      struct disk_plan *plan, char ***keys, struct img_pins *pins, struct nm_error *e)
 {
 	const char *root = ctx->g.root;
+	agent_event(ctx, "render", "start", NULL);
 	int r = disk_inventory_read(root, disks, e);
 	if (r >= 0)
 		r = net_inventory_read(root, net, e);
@@ -200,6 +201,8 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	print_summary(o, &in);
 	json_object *ev = json_object_new_object();
 	json_object_object_add(ev, "out", json_object_new_string(o->out));
+	json_object_object_add(ev, "hostname", json_object_new_string(hostname));
+	json_object_object_add(ev, "uplink_mac", json_object_new_string(uplink->mac));
 	agent_event(ctx, "render", "done", ev);
 	return 0;
 }
@@ -224,6 +227,12 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		r = nm_fail(e, NM_ERR_RUNTIME, -r, "render: cannot set up the layout config");
 	else
 		r = render_run(ctx, &o, &disks, &net, &m, &cfg, &plan, &keys, &pins, e);
+	if (r < 0) {
+		json_object *ev = json_object_new_object();
+		json_object_object_add(ev, "message", json_object_new_string(e->msg));
+		json_object_object_add(ev, "exit_code", json_object_new_int(nm_exit_code(e)));
+		agent_event(ctx, "render", "error", ev);
+	}
 	img_pins_free(&pins);
 	disk_plan_free(&plan);
 	disk_config_free(&cfg);

@@ -27,10 +27,16 @@ int net_hostname_check(const char *name, struct nm_error *e)
 				       "give the part before the first dot with --hostname (the domain goes in "
 				       "networking.domain)",
 				       i + 1);
+		unsigned char u = (unsigned char)c;
+		if (u > 0x20 && u < 0x7f)
+			return nm_fail(e, NM_ERR_USAGE, EINVAL,
+				       "host name: character %zu ('%c') is not allowed by RFC 1123 (only lower-case "
+				       "a-z, 0-9 and '-'); fix --hostname",
+				       i + 1, c);
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "host name has character %zu not allowed by RFC 1123 (only lower-case a-z, 0-9 "
+			       "host name: byte %zu (0x%02x) is not allowed by RFC 1123 (only lower-case a-z, 0-9 "
 			       "and '-'); fix --hostname",
-			       i + 1);
+			       i + 1, u);
 	}
 	if (name[0] == '-' || name[len - 1] == '-')
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,

@@ -54,6 +54,13 @@ static void json_add_str(json_object *o, const char *key, const char *s)
 	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
 }
 
+static void sync_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)fsync(fd);
+}
+
 static json_object *strv_to_json(char *const *v)
 {
 	json_object *a = json_object_new_array();
@@ -110,5 +117,7 @@ int net_render(const struct net_render_input *in, const char *out_dir, struct nm
 		r = write_atomic(out_dir, "configuration.nix", conf, e);
 	if (r >= 0)
 		r = write_atomic(out_dir, "plan.json", json_nl, e);
+	if (r >= 0)
+		sync_dir(out_dir); /* the renames themselves survive a power cut on the target disk */
 	return r;
 }
