@@ -502,6 +502,47 @@ static void uplink_without_global_address_is_refused(void **state)
 	fixture_free(f);
 }
 
+static char *read_all(const char *dir, const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	char *text = NULL;
+	assert_int_equal(nm_read_file("/", path, 0, &text, NULL), 0);
+	return text;
+}
+
+static void render_writes_exactly_three_files_and_a_refused_render_keeps_them(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct nm_error e = {0};
+	assert_int_equal(net_render(&f->in, f->dir, &e), 0);
+	char **names = NULL;
+	assert_int_equal(nm_list_dir("/", f->dir, &names), 0);
+	/* No temporary file is left behind. */
+	assert_int_equal(nm_strv_len(names), 3);
+	assert_string_equal(names[0], "configuration.nix");
+	assert_string_equal(names[1], "hardware-configuration.nix");
+	assert_string_equal(names[2], "plan.json");
+	nm_strv_free(names);
+	char path[128];
+	snprintf(path, sizeof path, "%s/configuration.nix", f->dir);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+
+	_cleanup_free_ char *conf = read_all(f->dir, "configuration.nix");
+	_cleanup_free_ char *hw = read_all(f->dir, "hardware-configuration.nix");
+	f->in.ssh_keys = NULL; /* refused: no key */
+	struct nm_error e2 = {0};
+	assert_true(net_render(&f->in, f->dir, &e2) < 0);
+	assert_int_equal(nm_exit_code(&e2), 3);
+	_cleanup_free_ char *conf2 = read_all(f->dir, "configuration.nix");
+	_cleanup_free_ char *hw2 = read_all(f->dir, "hardware-configuration.nix");
+	assert_string_equal(conf, conf2);
+	assert_string_equal(hw, hw2);
+	fixture_free(f);
+}
+
 /* ---- keys ---- */
 
 static void key_file_malformed_lines_are_skipped_and_no_key_is_refused(void **state)
@@ -553,6 +594,7 @@ int main(void)
 	    cmocka_unit_test(hostile_strings_in_keys_paths_and_names_survive_escaping),
 	    cmocka_unit_test(invalid_hostname_is_a_usage_error_naming_the_rule),
 	    cmocka_unit_test(uplink_without_global_address_is_refused),
+	    cmocka_unit_test(render_writes_exactly_three_files_and_a_refused_render_keeps_them),
 	    cmocka_unit_test(key_file_malformed_lines_are_skipped_and_no_key_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
