@@ -10,12 +10,15 @@
 #include "netcfg/netcfg.h"
 
 static const char detect_help[] =
-    "usage: nmmm-agent detect [--json]\n\n"
+    "usage: nmmm-agent detect [--json] [--uplink MAC|NAME]\n\n"
     "Inventories this machine and changes nothing: disks (size, model, serial, transport,\n"
     "signatures, whether the installer may use them and why not), NICs (MAC, driver, PCI slot,\n"
     "the name NixOS will give them, addresses), default gateways, nameservers, boot mode, CPU,\n"
-    "virtualisation, kernel modules for the initrd and root's SSH keys.\n\n"
-    "  --json   one JSON object on stdout (field names as in docs/detect.md)\n";
+    "virtualisation, kernel modules for the initrd and root's SSH keys, and the uplink the\n"
+    "installed system would be configured on.\n\n"
+    "  --json              one JSON object on stdout (fields in docs/network.md and docs/detect.md)\n"
+    "  --uplink MAC|NAME   check this choice of uplink (any interface) instead of the automatic one\n"
+    "                      (the physical NIC carrying the default route)\n";
 
 static void add_warnings(json_object *arr, char *const *w)
 {
@@ -79,14 +82,18 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 {
 	static const struct option longopts[] = {
 	    {"json", no_argument, NULL, 'j'},
+	    {"uplink", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	bool json = false;
+	const char *want_uplink = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
+		else if (c == 'u')
+			want_uplink = optarg;
 		else if (c == 'h')
 			return fputs(detect_help, stdout), 0;
 		else
@@ -106,7 +113,19 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	r = keep_going(disk_inventory_read(ctx->g.root, &disks, &part[0]), &part[0], r, e, &failed);
 	r = keep_going(net_inventory_read(ctx->g.root, &net, &part[1]), &part[1], r, e, &failed);
 	r = keep_going(machine_facts_read(ctx->g.root, &m, &part[2]), &part[2], r, e, &failed);
-	{
+	/* An automatic uplink that cannot be decided is a warning here (install refuses later);
+	 * an --uplink that names nothing is the operator's mistake: exit 2. */
+	const struct net_nic *uplink = NULL;
+	struct nm_error uplink_err = {0};
+	if (net_uplink_select(&net, want_uplink, &uplink, &uplink_err) < 0) {
+		if (want_uplink && r >= 0) {
+			*e = uplink_err;
+			r = uplink_err.code;
+		} else {
+			(void)nm_strv_push(&failed, uplink_err.msg);
+		}
+	}
+	if (!want_uplink || uplink) { /* a bad --uplink prints nothing but the error */
 		if (json) {
 			json_object *o = json_object_new_object();
 			machine_facts_to_json(&m, o);
@@ -115,6 +134,7 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 				json_object_array_add(arr, disk_info_to_json(&disks.disks[i]));
 			json_object_object_add(o, "disks", arr);
 			net_inventory_to_json(&net, o);
+			json_object_object_add(o, "uplink", uplink ? net_uplink_to_json(uplink) : NULL);
 			json_object *w = json_object_new_array();
 			add_warnings(w, disks.warnings);
 			add_warnings(w, net.warnings);
@@ -125,6 +145,9 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 			json_object_put(o);
 		} else {
 			print_human(&disks, &net, &m);
+			if (uplink)
+				printf("uplink: %s (%s), NixOS name %s\n", uplink->name, or_dash(uplink->mac),
+				       or_dash(uplink->predicted_name));
 			for (char **w = disks.warnings; w && *w; w++)
 				nm_warn("%s", *w);
 			for (char **w = net.warnings; w && *w; w++)

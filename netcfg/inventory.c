@@ -169,3 +169,28 @@ json_object *net_inventory_to_json(const struct net_inventory *inv, json_object 
 	json_object_object_add(into, "nameservers", net_strv_to_json(inv->nameservers));
 	return into;
 }
+
+static json_object *usable_to_json(const struct net_nic *nic, bool ipv6)
+{
+	const struct net_addr *v[64];
+	size_t n = net_nic_usable_addrs(nic, ipv6, v, NM_ELEMENTSOF(v));
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < n && i < NM_ELEMENTSOF(v); i++) {
+		json_object *a = json_object_new_object();
+		json_object_object_add(a, "address", json_object_new_string(v[i]->address));
+		json_object_object_add(a, "prefix", json_object_new_int((int)v[i]->prefix));
+		json_object_array_add(arr, a);
+	}
+	return arr;
+}
+
+json_object *net_uplink_to_json(const struct net_nic *nic)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(nic->name));
+	json_object_object_add(o, "mac", str_or_null(nic->mac));
+	json_object_object_add(o, "predicted_name", str_or_null(nic->predicted_name));
+	json_object_object_add(o, "ipv4", usable_to_json(nic, false));
+	json_object_object_add(o, "ipv6", usable_to_json(nic, true));
+	return o;
+}

@@ -85,6 +85,8 @@ int net_predict_name(const char *root, const char *ifname, char **name, struct n
  * IPv6 one). None or ambiguous: a usage error naming the candidates and --uplink MAC|NAME. */
 int net_uplink_select(const struct net_inventory *inv, const char *want, const struct net_nic **nic,
 		      struct nm_error *e);
+/* {name, mac, predicted_name, ipv4[], ipv6[]} of the uplink, with only its usable addresses. */
+json_object *net_uplink_to_json(const struct net_nic *nic);
 /* Whether an address may be copied into the installed system's configuration: never
  * link-local, temporary, deprecated or tentative. */
 bool net_addr_usable(const struct net_addr *a);
