@@ -51,12 +51,7 @@ for fx in nvme-onboard sata-pcie-bmc uefi-multifunction; do
 	for f in hardware-configuration.nix configuration.nix; do
 		nix-instantiate --parse "$out/$f" >/dev/null
 	done
-	nix-instantiate --eval --strict --json -E "
-	  let lib = { mkDefault = x: x; mkForce = x: x; };
-	      args = { config = { hardware.enableRedistributableFirmware = true; }; inherit lib; pkgs = { };
-	               modulesPath = \"/m\"; };
-	  in { hw = import $out/hardware-configuration.nix args; conf = import $out/configuration.nix args; }" \
-		>"$out/eval.json"
+	nix-instantiate --eval --strict --json "$NMMM_FIXTURES/render-eval.nix" --argstr dir "$out" >"$out/eval.json"
 
 	python3 - "$fx" "$out/eval.json" "$tmp/$fx/detect.json" "$out/plan.json" "$out/hardware-configuration.nix" <<'PY'
 import json, sys

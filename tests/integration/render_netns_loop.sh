@@ -13,6 +13,7 @@
 set -euo pipefail
 
 : "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
+: "${NMMM_FIXTURES:?set NMMM_FIXTURES to tests/fixtures}"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop devices, network namespaces)"; exit 77; }
 
 tag="nix-render-$$"
@@ -90,19 +91,14 @@ grep -q "authorized_keys line 2 skipped" "$tmp/stderr" || { echo "FAIL: no warni
 after=$(for l in "${loops[@]}"; do dd if="$l" bs=1M count=4 status=none | sha256sum; done)
 [ "$before" = "$after" ] || { echo "FAIL: render wrote to a disk"; exit 1; }
 
-# Parses both files and evaluates them as functions of stub module arguments into $1/eval.json.
+# Parses both files and evaluates them as functions of stub module arguments into $1/eval.json
+# (tests/fixtures/render-eval.nix).
 evaluate() {
 	local out=$1
 	for f in hardware-configuration.nix configuration.nix; do
 		nix-instantiate --parse "$out/$f" >/dev/null
 	done
-	nix-instantiate --eval --strict --json -E "
-	  let lib = { mkDefault = x: x; mkForce = x: x; };
-	      args = { config = { hardware.enableRedistributableFirmware = true; }; inherit lib; pkgs = { };
-	               modulesPath = \"/m\"; };
-	      conf = import $out/configuration.nix args;
-	  in { hw = import $out/hardware-configuration.nix args;
-	       conf = conf // { imports = map toString conf.imports; }; }" >"$out/eval.json"
+	nix-instantiate --eval --strict --json "$NMMM_FIXTURES/render-eval.nix" --argstr dir "$out" >"$out/eval.json"
 }
 evaluate "$tmp/out"
 

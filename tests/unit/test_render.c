@@ -183,16 +183,9 @@ static json_object *render_and_eval(struct fixture *f)
 		const char *argv[] = {"nix-instantiate", "--parse", path, NULL};
 		free(run_nix(argv, true));
 	}
-	char expr[1024];
-	snprintf(expr, sizeof expr,
-		 "let lib = { mkDefault = x: x; mkForce = x: x; };\n"
-		 "    args = { config = { hardware.enableRedistributableFirmware = true; }; inherit lib; pkgs = { };\n"
-		 "             modulesPath = \"/m\"; };\n"
-		 "    conf = import %s/configuration.nix args;\n"
-		 "in { hw = import %s/hardware-configuration.nix args;\n"
-		 "     conf = conf // { imports = map toString conf.imports; }; }\n",
-		 f->dir, f->dir);
-	const char *argv[] = {"nix-instantiate", "--eval", "--strict", "--json", "-E", expr, NULL};
+	/* The stub module arguments live in one place for the unit and integration tests. */
+	const char *argv[] = {"nix-instantiate", "--eval", "--strict", "--json", NMMM_FIXTURES "/render-eval.nix",
+			      "--argstr",	 "dir",	   f->dir,     NULL};
 	char *out = run_nix(argv, true);
 	char *last = out;
 	for (char *nl = strchr(out, '\n'); nl && nl[1]; nl = strchr(nl + 1, '\n'))
