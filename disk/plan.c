@@ -341,13 +341,15 @@ static int fill_plan(const struct disk_inventory *inv, const struct disk_config 
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 0; n >= 2 && i < l->n_slots; i++) {
-		if (!l->slots[i].array)
-			continue;
-		int r = add_array(p, &l->slots[i], l->level, i, e);
-		if (r < 0)
-			return r;
-	}
+	/* "root" first, as the one array every plan has; then swap and the extras. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; n >= 2 && i < l->n_slots; i++) {
+			if (!l->slots[i].array || (l->slots[i].role == DISK_PART_ROOT) != (pass == 0))
+				continue;
+			int r = add_array(p, &l->slots[i], l->level, i, e);
+			if (r < 0)
+				return r;
+		}
 	return fill_filesystems(p, l, e);
 }
 
