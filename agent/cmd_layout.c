@@ -143,6 +143,9 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		print_layout(&plan);
 		r = disk_teardown_check(&plan, &o, e);
 	}
+	/* An array this kernel cannot build must fail before the disks are erased. */
+	if (r == 0 && last >= phase_index("raid"))
+		r = disk_raid_check(&plan, &o, e);
 	if (r == 0 && !yes)
 		r = agent_disk_unconfirmed("layout", e);
 	if (r == 0)

@@ -229,6 +229,9 @@ int disk_partition(const struct disk_plan *plan, const struct disk_run_opts *o, 
  * lowers the resync speed for the install (the old limit kept in o->throttle); NM_ERR_RUNTIME
  * naming md_mod when the kernel has no md driver. A plan without arrays does nothing. */
 int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
+/* Checks, changing nothing, that disk_raid can run: with arrays planned the kernel must have
+ * an md driver. Run it before teardown so a missing driver fails before anything is erased. */
+int disk_raid_check(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Puts the resync speed limit back (after the install). */
 int disk_raid_unthrottle(const struct disk_run_opts *o, const struct disk_raid_throttle *t, struct nm_error *e);
 /* Makes the planned filesystems and swap with the planned UUIDs and labels, then checks them. */

@@ -115,16 +115,25 @@ static int create_array(const char *root, const struct disk_plan *plan, const st
 	return 0;
 }
 
+int disk_raid_check(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)
+{
+	if (plan->n_arrays == 0 || md_driver_present(o->root))
+		return 0;
+	return nm_fail(e, NM_ERR_RUNTIME, ENODEV,
+		       "this kernel has no md driver (no /proc/mdstat) for the planned array %s; load "
+		       "md_mod/raid1 ('modprobe raid1') or choose a one-disk layout",
+		       plan->arrays[0].device);
+}
+
 int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)
 {
 	if (plan->n_arrays == 0)
 		return 0;
-	if (!md_driver_present(o->root))
-		return nm_fail(e, NM_ERR_RUNTIME, ENODEV,
-			       "this kernel has no md driver (no /proc/mdstat); load md_mod/raid1 "
-			       "('modprobe raid1') or choose a one-disk layout");
+	int r = disk_raid_check(plan, o, e);
+	if (r < 0)
+		return r;
 	struct disk_raid_throttle ignored = {0};
-	int r = throttle_resync(o->root, o->throttle ? o->throttle : &ignored, e);
+	r = throttle_resync(o->root, o->throttle ? o->throttle : &ignored, e);
 	for (size_t i = 0; r == 0 && i < plan->n_arrays; i++)
 		r = create_array(o->root, plan, &plan->arrays[i], e);
 	return r;

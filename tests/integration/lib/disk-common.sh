@@ -16,6 +16,7 @@ set -euo pipefail
 DISK_TMP=$(mktemp -d /dev/shm/disk-ops-test.XXXXXX)
 
 disk_cleanup() {
+	set +e # undo everything possible, whatever fails
 	local l m loops=()
 	# Swap, mounts and loops of our own only: everything lives under DISK_TMP or is listed in
 	# DISK_TMP/loops (disk_new runs in a subshell, so a shell array would not see them).
@@ -81,8 +82,11 @@ disk_regions() {
 	done
 }
 
+# disk_sha DEV: the checksum of a loop device's backing file, over its allocated extents only
+# (see sparse-sha.py; sha256sum of a multi-GiB device is far too slow here).
 disk_sha() {
-	sha256sum "$1" | cut -d' ' -f1
+	sync
+	python3 "$NMMM_SRC/tests/integration/lib/sparse-sha.py" "$(losetup --noheadings --output BACK-FILE "$1")"
 }
 
 # assert_signature DEV TYPE: libblkid sees TYPE on DEV (before a wipe: the dirt is real).
