@@ -84,6 +84,21 @@ static void print_human(const struct disk_plan *p)
 	printf("\nnothing was changed; 'nmmm-agent install --yes' with the same options does this.\n");
 }
 
+/* {"erases": [{"name", "serial"}, ...]} for the done event. */
+static json_object *erased_disks(const struct disk_plan *p)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	for (size_t i = 0; i < p->n_disks; i++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "name", json_object_new_string(p->disks[i].name));
+		json_object_object_add(d, "serial",
+				       p->disks[i].serial ? json_object_new_string(p->disks[i].serial) : NULL);
+		json_object_array_add(a, d);
+	}
+	json_object_object_add(o, "erases", a);
+	return o;
+}
+
 /* The boot mode decides whether the ESPs are mounted (UEFI) or only created (BIOS). */
 static int read_boot_mode(const char *root, bool *uefi, struct nm_error *e)
 {
@@ -130,8 +145,11 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = disk_config_load(config, &cfg, e);
 	if (r == 0 && disks)
 		r = disk_config_set_disks(&cfg, disks, e);
+	agent_event(ctx, "plan", "start", NULL);
 	if (r == 0)
 		r = disk_inventory_read(ctx->g.root, &inv, e);
+	for (char **w = inv.warnings; w && *w; w++)
+		nm_debug("%s", *w); /* detect shows them; here they would bury the plan */
 	bool uefi = false;
 	if (r == 0)
 		r = read_boot_mode(ctx->g.root, &uefi, e);
@@ -145,7 +163,11 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		} else {
 			print_human(&plan);
 		}
-		agent_event(ctx, "plan", "done", NULL);
+		agent_event(ctx, "plan", "done", erased_disks(&plan));
+	} else {
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "message", json_object_new_string(e->msg));
+		agent_event(ctx, "plan", "error", f);
 	}
 	disk_plan_free(&plan);
 	disk_inventory_free(&inv);
