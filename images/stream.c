@@ -8,16 +8,19 @@
 #include "images/images-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
 #define STREAM_BUF_HIGH (1u << 20) /* pause the transfer while this much waits for the reader */
-#define STREAM_CURL_BUFFER 131072L /* libcurl's receive chunk */
+#define STREAM_CURL_BUFFER 131072L
+#define STREAM_FILE_CHUNK (256u << 10) /* read size for file:// */ /* libcurl's receive chunk */
 #define STREAM_MAX_REDIRS 5L
 #define STREAM_CONNECT_TIMEOUT 30L
 #define STREAM_LOW_SPEED 1024L /* bytes/s below which a transfer counts as stalled */
@@ -37,6 +40,7 @@ struct img_stream {
 	CURLM *multi;
 	CURL *easy;
 	EVP_MD_CTX *md;
+	int file_fd; /* file:// URLs are read directly (libcurl's file reader cannot pause), -1 otherwise */
 	bool in_flight; /* easy is attached to multi */
 	bool paused; /* the write callback asked libcurl to hold data */
 	bool done; /* every byte of the stream has arrived */
@@ -118,6 +122,37 @@ static bool http_status_retryable(long code)
 	return code >= 500 || code == 408 || code == 429;
 }
 
+/* Checks a length the source announces against the pin, the limit and earlier attempts. */
+static int accept_length(struct img_stream *s, uint64_t announced)
+{
+	const char *url = s->req->url;
+	if (announced == 0)
+		return 0;
+	if (s->req->expected_size && announced != s->req->expected_size) {
+		stream_fail_flag(s);
+		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG,
+			       "%s: the server announces %" PRIu64 " bytes, the pin says %" PRIu64
+			       "; the file is not the pinned one",
+			       url, announced, s->req->expected_size);
+	}
+	if (announced > s->max_bytes) {
+		stream_fail_flag(s);
+		return nm_fail(s->e, NM_ERR_VERIFY, EFBIG,
+			       "%s: the server announces %" PRIu64 " bytes, more than the limit of %" PRIu64
+			       " (--max-bytes); raise the limit if this file really is that large",
+			       url, announced, s->max_bytes);
+	}
+	if (s->total && announced != s->total) {
+		stream_fail_flag(s);
+		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG,
+			       "%s: the length changed between attempts (%" PRIu64 ", then %" PRIu64
+			       " bytes); the file changed on the server",
+			       url, s->total, announced);
+	}
+	s->total = announced;
+	return 0;
+}
+
 /* Records what this response announces (length, offset) and rejects what cannot be used. */
 static int check_response(struct img_stream *s)
 {
@@ -166,34 +201,8 @@ static int check_response(struct img_stream *s)
 			return nm_fail(s->e, NM_ERR_RUNTIME, EPROTO,
 				       "%s: unexpected HTTP status %ld; expected 200 or 206", url, code);
 		}
-	} else if (cl >= 0) {
-		announced = s->attempt_start + (uint64_t)cl; /* file:// reports what is left */
 	}
-	if (announced == 0)
-		return 0;
-	if (s->req->expected_size && announced != s->req->expected_size) {
-		stream_fail_flag(s);
-		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG,
-			       "%s: the server announces %" PRIu64 " bytes, the pin says %" PRIu64
-			       "; the file is not the pinned one",
-			       url, announced, s->req->expected_size);
-	}
-	if (announced > s->max_bytes) {
-		stream_fail_flag(s);
-		return nm_fail(s->e, NM_ERR_VERIFY, EFBIG,
-			       "%s: the server announces %" PRIu64 " bytes, more than the limit of %" PRIu64
-			       " (--max-bytes); raise the limit if this file really is that large",
-			       url, announced, s->max_bytes);
-	}
-	if (s->total && announced != s->total) {
-		stream_fail_flag(s);
-		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG,
-			       "%s: the length changed between attempts (%" PRIu64 ", then %" PRIu64
-			       " bytes); the file changed on the server",
-			       url, s->total, announced);
-	}
-	s->total = announced;
-	return 0;
+	return accept_length(s, announced);
 }
 
 static int reserve(struct img_stream *s, size_t need)
@@ -211,7 +220,34 @@ static int reserve(struct img_stream *s, size_t need)
 	return 0;
 }
 
-/* libcurl's write callback: the only place bytes enter the stream. */
+/* Accepts the next bytes of the stream: limits, buffer, hash. The only way bytes enter it. */
+static int take(struct img_stream *s, const char *data, size_t keep)
+{
+	if (s->consumed + keep > s->max_bytes) {
+		stream_fail_flag(s);
+		return nm_fail(s->e, NM_ERR_VERIFY, EFBIG,
+			       "%s: more than %" PRIu64 " bytes (--max-bytes); stopped; raise the limit if this file "
+			       "really is that large",
+			       s->req->url, s->max_bytes);
+	}
+	if (s->total && s->consumed + keep > s->total) {
+		stream_fail_flag(s);
+		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG, "%s: more bytes than the %" PRIu64 " announced; stopped",
+			       s->req->url, s->total);
+	}
+	if (reserve(s, s->len + keep) < 0) {
+		stream_fail_flag(s);
+		return nm_fail(s->e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory", s->req->url);
+	}
+	if (data != (const char *)s->buf + s->len)
+		memcpy(s->buf + s->len, data, keep);
+	EVP_DigestUpdate(s->md, data, keep);
+	s->len += keep;
+	s->consumed += keep;
+	return 0;
+}
+
+/* libcurl's write callback. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct img_stream *s = userdata;
@@ -229,29 +265,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	size_t keep = n - drop;
 	if (keep == 0)
 		return n;
-	if (s->consumed + keep > s->max_bytes) {
-		stream_fail_flag(s);
-		nm_fail(s->e, NM_ERR_VERIFY, EFBIG,
-			"%s: more than %" PRIu64 " bytes (--max-bytes); stopped; raise the limit if this file really "
-			"is that large",
-			s->req->url, s->max_bytes);
+	if (take(s, data + drop, keep) < 0)
 		return 0;
-	}
-	if (s->total && s->consumed + keep > s->total) {
-		stream_fail_flag(s);
-		nm_fail(s->e, NM_ERR_VERIFY, EBADMSG, "%s: more bytes than the %" PRIu64 " announced; stopped",
-			s->req->url, s->total);
-		return 0;
-	}
-	if (reserve(s, s->len + keep) < 0) {
-		stream_fail_flag(s);
-		nm_fail(s->e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory", s->req->url);
-		return 0;
-	}
-	memcpy(s->buf + s->len, data + drop, keep);
-	EVP_DigestUpdate(s->md, data + drop, keep);
-	s->len += keep;
-	s->consumed += keep;
 	return n;
 }
 
@@ -379,6 +394,60 @@ static int on_attempt_done(struct img_stream *s, CURLcode rc)
 	return start_attempt(s);
 }
 
+/* file:// — the local path of the URL (percent-decoded; host empty or localhost). */
+static int file_open(struct img_stream *s)
+{
+	CURLU *u = curl_url();
+	char *path = NULL, *host = NULL;
+	int r = 0;
+	if (!u || curl_url_set(u, CURLUPART_URL, s->req->url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
+		r = nm_fail(s->e, NM_ERR_USAGE, EINVAL, "%s: not a usable file:// URL", s->req->url);
+	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host && strcmp(host, "localhost") != 0)
+		r = nm_fail(s->e, NM_ERR_USAGE, EINVAL, "%s: file:// URLs name a local path (file:///path)",
+			    s->req->url);
+	else if ((s->file_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		r = nm_fail(s->e, NM_ERR_RUNTIME, errno, "%s: cannot open %s: %s; check the path (or --mirror)",
+			    s->req->url, path, strerror(errno));
+	struct stat st;
+	if (r == 0 && (fstat(s->file_fd, &st) < 0 || !S_ISREG(st.st_mode)))
+		r = nm_fail(s->e, NM_ERR_RUNTIME, EINVAL, "%s: %s is not a regular file", s->req->url, path);
+	s->attempt = 1;
+	if (r == 0)
+		r = accept_length(s, (uint64_t)st.st_size);
+	curl_free(path);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static int file_pump(struct img_stream *s)
+{
+	if (reserve(s, s->len + STREAM_FILE_CHUNK) < 0) {
+		s->failed = true;
+		return nm_fail(s->e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory", s->req->url);
+	}
+	ssize_t n;
+	do
+		n = read(s->file_fd, s->buf + s->len, STREAM_FILE_CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		s->failed = true;
+		return nm_fail(s->e, NM_ERR_RUNTIME, errno, "%s: read failed: %s", s->req->url, strerror(errno));
+	}
+	if (n == 0) {
+		if (s->consumed != s->total) {
+			s->failed = true;
+			return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: the file shrank while being read", s->req->url);
+		}
+		s->done = true;
+		return 0;
+	}
+	int r = take(s, (const char *)s->buf + s->len, (size_t)n);
+	report_progress(s, false);
+	return r;
+}
+
 /* Lets libcurl move data until something arrived, the stream ended or it failed. */
 static int pump(struct img_stream *s)
 {
@@ -408,7 +477,7 @@ ssize_t img_stream_read(struct img_stream *s, const void **buf)
 		curl_easy_pause(s->easy, CURLPAUSE_CONT); /* may refill the buffer at once */
 	}
 	while (s->len == 0 && !s->done && !s->failed)
-		if (pump(s) < 0)
+		if ((s->file_fd >= 0 ? file_pump(s) : pump(s)) < 0)
 			break;
 	if (s->failed)
 		return s->e->code ? s->e->code : -EIO;
@@ -511,14 +580,29 @@ int img_stream_open(const struct img_fetch_req *req, uint64_t max_bytes, struct 
 	s->e = e;
 	s->max_bytes = max_bytes;
 	s->t0_ms = s->last_progress_ms = now_ms();
+	s->file_fd = -1;
 	bool https = strncasecmp(req->url, "https://", 8) == 0;
-	int r = choose_ca(s, https);
+	s->md = EVP_MD_CTX_new();
+	if (!s->md || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+		img_stream_free(s);
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "cannot set up SHA-256");
+	}
+	int r;
+	if (strncasecmp(req->url, "file://", 7) == 0) {
+		r = file_open(s);
+		if (r < 0) {
+			img_stream_free(s);
+			return r;
+		}
+		*out = s;
+		return 0;
+	}
+	r = choose_ca(s, https);
 	if (r >= 0) {
-		s->md = EVP_MD_CTX_new();
 		s->multi = curl_multi_init();
 		s->easy = curl_easy_init();
-		if (!s->md || !s->multi || !s->easy || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
-			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot set up libcurl or SHA-256", req->url);
+		if (!s->multi || !s->easy)
+			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot set up libcurl", req->url);
 	}
 	if (r >= 0)
 		r = setup_easy(s, https);
@@ -543,6 +627,8 @@ void img_stream_free(struct img_stream *s)
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
 	EVP_MD_CTX_free(s->md);
+	if (s->file_fd >= 0)
+		close(s->file_fd);
 	free(s->ca_file);
 	free(s->buf);
 	free(s);

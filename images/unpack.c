@@ -134,6 +134,16 @@ static char *under_staging(const char *staging, const char *rel)
 	return nm_strdup_printf("%s/%s", staging, rel);
 }
 
+/* Failures of the machine (full, read-only, out of memory) as opposed to refusals. */
+static bool err_is_system(int err)
+{
+	static const int system_errors[] = {ENOSPC, EDQUOT, EIO, EROFS, ENOMEM, EMFILE, ENFILE, EACCES, ENAMETOOLONG};
+	for (size_t i = 0; i < NM_ELEMENTSOF(system_errors); i++)
+		if (err == system_errors[i])
+			return true;
+	return false;
+}
+
 static int archive_failed(struct unpack *u, struct archive *a, const char *doing)
 {
 	if (u->e->cls != NM_ERR_NONE) /* the stream already said what went wrong */
@@ -143,7 +153,13 @@ static int archive_failed(struct unpack *u, struct archive *a, const char *doing
 	if (a == u->in)
 		/* a corrupt stream shows up here first; the hash decides how it is reported */
 		return nm_fail(u->e, NM_ERR_VERIFY, EBADMSG, "%s: %s: %s", u->req->url, doing, msg ? msg : "error");
-	return nm_fail(u->e, NM_ERR_RUNTIME, err > 0 ? err : EIO, "%s: %s: %s", u->staging, doing, msg ? msg : "error");
+	if (err_is_system(err))
+		return nm_fail(u->e, NM_ERR_RUNTIME, err, "%s: %s: %s", u->staging, doing, msg ? msg : "error");
+	/* libarchive's own secure-extraction refusals (writing through a symlink, ...) */
+	return nm_fail(u->e, NM_ERR_VERIFY, EPERM,
+		       "%s: archive entry '%s' refused by secure extraction (%s); the archive is not trusted and "
+		       "nothing was kept",
+		       u->req->url, doing, msg ? msg : "error");
 }
 
 static int copy_data(struct unpack *u, const char *path)

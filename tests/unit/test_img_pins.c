@@ -1,0 +1,193 @@
+/* test_img_pins.c: the compiled-in pins and their overrides — every pin names its release, a
+ * hash is either empty (refused) or 64 hex digits, --mirror keeps the path, a URL without a
+ * hash is a usage error, the config file section applies like the flags; and img_fetch itself
+ * refuses unpinned or malformed requests before touching anything. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "images/images.h"
+
+static const char *const hash_a = "85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22";
+
+static void default_pins_are_complete_or_refused(void **state)
+{
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	assert_string_equal(p.channel.release, "25.05");
+	assert_non_null(strstr(p.channel.url, "/nixexprs.tar.xz"));
+	assert_non_null(strstr(p.nix.url, "x86_64-linux.tar.xz"));
+	assert_true(img_sha256_hex_valid(p.nix.sha256));
+	assert_int_equal(img_pin_check(&p.nix, &e), 0);
+	/* the channel hash is either real or absent, and absent means refused with the way out */
+	if (p.channel.sha256[0] == '\0') {
+		assert_int_equal(img_pin_check(&p.channel, &e), -EINVAL);
+		assert_int_equal(e.cls, NM_ERR_USAGE);
+		assert_non_null(strstr(e.msg, "--channel-sha256"));
+	} else {
+		assert_true(img_sha256_hex_valid(p.channel.sha256));
+	}
+	img_pins_free(&p);
+}
+
+static void mirror_rewrites_only_scheme_and_host(void **state)
+{
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	const char *path = strstr(p.nix.url, "/nix/");
+	assert_non_null(path);
+	char *want = nm_strdup_printf("file:///srv/mirror%s", path);
+	assert_int_equal(img_pin_apply_mirror(&p.nix, "file:///srv/mirror/", &e), 0);
+	assert_string_equal(p.nix.url, want);
+	free(want);
+	assert_int_equal(img_pin_apply_mirror(&p.channel, "http://127.0.0.1:8080", &e), 0);
+	const char *want_prefix = "http://127.0.0.1:8080/nixos/25.05/";
+	assert_true(strncmp(p.channel.url, want_prefix, strlen(want_prefix)) == 0);
+	assert_int_equal(img_pin_apply_mirror(&p.channel, "not a url", &e), -EINVAL);
+	assert_int_equal(e.cls, NM_ERR_USAGE);
+	img_pins_free(&p);
+}
+
+static void override_needs_a_hash_with_its_url(void **state)
+{
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c.tar.xz", NULL, NULL, &e), -EINVAL);
+	assert_int_equal(e.cls, NM_ERR_USAGE);
+	assert_non_null(strstr(e.msg, "--channel-sha256"));
+	struct nm_error e2 = {0};
+	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c.tar.xz", "xyz", NULL, &e2), -EINVAL);
+	struct nm_error e3 = {0};
+	char upper[65];
+	for (int i = 0; i < 64; i++)
+		upper[i] = (char)(hash_a[i] >= 'a' ? hash_a[i] - 'a' + 'A' : hash_a[i]);
+	upper[64] = '\0';
+	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c.tar.xz", upper, "24.11", &e3), 0);
+	assert_string_equal(p.channel.url, "http://h/c.tar.xz");
+	assert_string_equal(p.channel.sha256, hash_a); /* stored lower-case */
+	assert_string_equal(p.channel.release, "24.11");
+	assert_int_equal(p.channel.size, 0);
+	assert_int_equal(img_pin_check(&p.channel, &e3), 0);
+	img_pins_free(&p);
+}
+
+static void config_section_applies_like_flags(void **state)
+{
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	json_object *cfg =
+	    json_tokener_parse("{\"channel\": {\"url\": \"https://x/nixos/c/nixexprs.tar.xz\", \"sha256\": "
+			       "\"85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22\"},"
+			       " \"mirror\": \"http://127.0.0.1:9\"}");
+	assert_non_null(cfg);
+	assert_int_equal(img_pins_apply_config(&p, cfg, &e), 0);
+	assert_string_equal(p.channel.url, "http://127.0.0.1:9/nixos/c/nixexprs.tar.xz");
+	assert_string_equal(p.channel.sha256, hash_a);
+	json_object *pj = img_pins_to_json(&p);
+	json_object *ch, *url;
+	assert_true(json_object_object_get_ex(pj, "channel", &ch));
+	assert_true(json_object_object_get_ex(ch, "url", &url));
+	assert_string_equal(json_object_get_string(url), p.channel.url);
+	json_object_put(pj);
+	json_object_put(cfg);
+	json_object *bad = json_tokener_parse("{\"nix\": {\"url\": \"https://x/nix.tar.xz\"}}");
+	assert_int_equal(img_pins_apply_config(&p, bad, &e), -EINVAL);
+	assert_int_equal(e.cls, NM_ERR_USAGE);
+	assert_non_null(strstr(e.msg, "config"));
+	json_object_put(bad);
+	img_pins_free(&p);
+}
+
+static void sha256_hex_is_exactly_64_hex_digits(void **state)
+{
+	assert_true(img_sha256_hex_valid(hash_a));
+	assert_false(img_sha256_hex_valid(NULL));
+	assert_false(img_sha256_hex_valid(""));
+	assert_false(img_sha256_hex_valid("85d1847d"));
+	char bad[66];
+	snprintf(bad, sizeof bad, "%s0", hash_a);
+	assert_false(img_sha256_hex_valid(bad));
+	snprintf(bad, sizeof bad, "g%s", hash_a + 1);
+	assert_false(img_sha256_hex_valid(bad));
+}
+
+static void fetch_refuses_unpinned_requests_before_touching_anything(void **state)
+{
+	char dir[] = "/tmp/images-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *out = nm_strdup_printf("%s/out", dir);
+	struct img_fetch_result res;
+	struct {
+		struct img_fetch_req req;
+	} cases[] = {
+	    {{.url = "http://127.0.0.1:9/x", .out_file = out}},
+	    {{.url = "http://127.0.0.1:9/x", .sha256 = "abc", .out_file = out}},
+	    {{.url = "http://127.0.0.1:9/x", .sha256 = hash_a}},
+	    {{.url = "http://127.0.0.1:9/x", .sha256 = hash_a, .out_file = out, .unpack_dir = out}},
+	    {{.url = "ftp://127.0.0.1/x", .sha256 = hash_a, .out_file = out}},
+	};
+	for (size_t i = 0; i < NM_ELEMENTSOF(cases); i++) {
+		struct nm_error e = {0};
+		assert_int_equal(img_fetch(&cases[i].req, &res, &e), -EINVAL);
+		assert_int_equal(e.cls, NM_ERR_USAGE);
+	}
+	struct stat st;
+	char *part = nm_strdup_printf("%s.part", out);
+	assert_int_equal(stat(out, &st), -1);
+	assert_int_equal(stat(part, &st), -1);
+	free(part);
+	free(out);
+	rmdir(dir);
+}
+
+static void ca_bundle_is_found_under_root(void **state)
+{
+	char dir[] = "/tmp/images-unit-ca-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = NULL;
+	assert_int_equal(img_ca_bundle(dir, &path), 0);
+	assert_null(path);
+	char *d1 = nm_strdup_printf("%s/etc/pki/tls/certs", dir);
+	char *cmd_dirs[] = {nm_strdup_printf("%s/etc", dir), nm_strdup_printf("%s/etc/pki", dir),
+			    nm_strdup_printf("%s/etc/pki/tls", dir), d1};
+	for (size_t i = 0; i < NM_ELEMENTSOF(cmd_dirs); i++)
+		assert_int_equal(mkdir(cmd_dirs[i], 0755), 0);
+	char *bundle = nm_strdup_printf("%s/ca-bundle.crt", d1);
+	FILE *f = fopen(bundle, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(img_ca_bundle(dir, &path), 0);
+	assert_non_null(path);
+	assert_string_equal(path, bundle); /* the Red Hat path when the Debian one is absent */
+	free(path);
+	unlink(bundle);
+	free(bundle);
+	for (size_t i = NM_ELEMENTSOF(cmd_dirs); i-- > 0;) {
+		rmdir(cmd_dirs[i]);
+		free(cmd_dirs[i]);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(default_pins_are_complete_or_refused),
+	    cmocka_unit_test(mirror_rewrites_only_scheme_and_host),
+	    cmocka_unit_test(override_needs_a_hash_with_its_url),
+	    cmocka_unit_test(config_section_applies_like_flags),
+	    cmocka_unit_test(sha256_hex_is_exactly_64_hex_digits),
+	    cmocka_unit_test(fetch_refuses_unpinned_requests_before_touching_anything),
+	    cmocka_unit_test(ca_bundle_is_found_under_root),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
