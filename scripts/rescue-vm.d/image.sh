@@ -56,6 +56,17 @@ image_trim() {
     "$root"/usr/lib/udev/hwdb.bin "$root"/var/lib/dpkg/info/*.md5sums
 }
 
+# The raw kernel inside the EFI-stub vmlinuz (xz-compressed in Debian's 6.1): QEMU boots it
+# directly (PVH) with SeaBIOS, sparing the ~6 s the stub spends decompressing itself under TCG.
+# Left out when the payload is not found; the harness then boots vmlinuz.
+image_extract_vmlinux() {
+  local off
+  off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$1" | head -n1 | cut -d: -f1)
+  [ -n "$off" ] || return 0
+  tail -c +$((off + 1)) "$1" | xz -dc 2>/dev/null >"$2" || true
+  [ "$(head -c4 "$2" | od -An -c | tr -d ' ')" = 177ELF ] || rm -f "$2"
+}
+
 # Ensures the image for the current recipe exists; prints its cache directory.
 image_build() {
   local here=$1 kdir=$2 key dir tmp kwork packages kver t0
@@ -86,6 +97,7 @@ image_build() {
   rm -rf "$kwork"
   mkdir -p "$tmp/out"
   cp "$kdir/boot/vmlinuz-$kver" "$tmp/out/vmlinuz"
+  image_extract_vmlinux "$tmp/out/vmlinuz" "$tmp/out/vmlinux"
   echo "$kver" >"$tmp/out/kver"
   # Uncompressed: boots fastest under TCG. Padded to 512 bytes so a per-run cpio can be appended.
   (cd "$tmp/root" && find . -print0 | cpio --null -o -H newc --quiet) >"$tmp/out/base.cpio"
