@@ -19,7 +19,7 @@ rc=$?
 "$agent" wipe --disks serial:NMMMDECOY
 rc=$?
 [ "$rc" = 3 ] && ok "wipe without --yes refused (exit 3)" || fail "wipe of the decoy without --yes exited $rc, not 3"
-step "$agent" layout --disks serial:NVME-A,serial:NVME-B --yes || fail "layout exited $?"
+run_layout serial:NVME-A,serial:NVME-B || fail "layout exited $?"
 layout_plan serial:NVME-A,serial:NVME-B
 assert_disks_match_plan <<<"$plan"
 jq -e --arg d "$decoy" '[.disks[].path] | index($d) == null' <<<"$plan" >/dev/null &&

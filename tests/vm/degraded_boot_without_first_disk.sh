@@ -22,5 +22,5 @@ for dev in $(mdadm --detail --scan | awk '{print $2}'); do
   state=$(mdadm --detail "$dev" | sed -n 's/^ *State : //p')
   case $state in *degraded*) ok "$dev runs degraded ($state)" ;; *) fail "$dev: state '$state', want degraded" ;; esac
 done
-mounts_rendered_devices
+mounts_planned_devices
 finish

@@ -12,7 +12,7 @@ if [ -z "${NMMM_GUEST:-}" ]; then
 fi
 . /nmmm/lib/guest.sh
 disks=serial:OLD-A,serial:OLD-B
-step "$agent" layout --disks "$disks" --yes || fail "layout exited $?"
+run_layout "$disks" || fail "layout exited $?"
 layout_plan "$disks"
 assert_disks_match_plan <<<"$plan"
 

@@ -30,7 +30,7 @@ wait "$pid" 2>/dev/null
   fail "layout never reached the format phase (events: $(tail -n 3 /tmp/events.jsonl 2>/dev/null))"
 cat /proc/mdstat
 
-step "$agent" layout --disks "$disks" --yes || fail "the second layout exited $?"
+run_layout "$disks" || fail "the second layout exited $?"
 layout_plan "$disks"
 assert_disks_match_plan <<<"$plan"
 [ "$(plan_shape <<<"$plan")" = "$first_shape" ] && ok "same partition shape as planned before the kill" ||

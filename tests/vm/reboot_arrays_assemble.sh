@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/vm/reboot_arrays_assemble.sh: boot 1 lays out two NVMe disks, renders the config and
 # stores it, with a marker file, on the new root. Boot 2, with the same disks: the arrays assemble
-# (`mdadm --assemble --scan`, udev running), every device the rendered fileSystems/swapDevices name
-# (/dev/disk/by-uuid/...) exists and mounts, and the marker written in boot 1 is there.
+# (`mdadm --assemble --scan`, udev running), every /dev/disk/by-uuid device the plan gives to
+# fileSystems/swapDevices exists and mounts, and the marker written in boot 1 is there.
 # shellcheck disable=SC2154 # agent, plan, vm_keep: set by the sourced tests/vm/lib files
 if [ -z "${NMMM_GUEST:-}" ]; then
   . "$(dirname "$0")/lib/host.sh"
@@ -18,6 +18,6 @@ if [ "$NMMM_BOOT" = 1 ]; then
   finish
 fi
 assemble_after_reboot
-mounts_rendered_devices
+mounts_planned_devices
 for dev in $(mdadm --detail --scan | awk '{print $2}'); do assert_array_healthy "$dev"; done
 finish

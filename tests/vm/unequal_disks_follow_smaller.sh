@@ -10,7 +10,7 @@ if [ -z "${NMMM_GUEST:-}" ]; then
 fi
 . /nmmm/lib/guest.sh
 disks=serial:SMALL-16G,serial:LARGE-20G
-step "$agent" layout --disks "$disks" --yes || fail "layout exited $?"
+run_layout "$disks" || fail "layout exited $?"
 layout_plan "$disks"
 assert_disks_match_plan <<<"$plan"
 small=$(disk_by_serial SMALL-16G) large=$(disk_by_serial LARGE-20G)

@@ -38,7 +38,8 @@ probe() { blkid -p -o export "$2" 2>/dev/null | sed -n "s/^$1=//p" | head -n1; }
 # mdadm prints array UUIDs as 4 groups of 8 hex digits joined by ':'.
 md_uuid() { local u=${1//-/}; echo "${u:0:8}:${u:8:8}:${u:16:8}:${u:24:8}"; }
 
-# The plan the agent used for the disks it laid out: the saved state (DESIGN: /run/nmmm/state.json).
+# The plan the agent used for the disks it laid out: the saved state (DESIGN: /run/nmmm/state.json)
+# or, for `layout`, the plan in its "plan done" event (run_layout keeps the events).
 saved_plan() {
   local f
   for f in /run/nmmm/state.json /mnt/var/lib/nmmm/state.json; do
@@ -47,7 +48,15 @@ saved_plan() {
       return 0
     fi
   done
-  return 1
+  [ -s /tmp/layout-events.jsonl ] &&
+    jq -c 'select(.phase == "plan" and .event == "done") | .plan' /tmp/layout-events.jsonl | tail -n1 | grep .
+}
+
+# `nmmm-agent layout --disks DISKS --yes [ARGS]`, keeping its events for saved_plan.
+run_layout() {
+  local disks=$1
+  shift
+  step "$agent" --events /tmp/layout-events.jsonl layout --disks "$disks" --yes "$@"
 }
 
 # Asserts that the disks carry the plan (JSON on stdin): every partition at its offset, size,
@@ -103,6 +112,22 @@ assert_disks_match_plan() {
   done
 }
 
+# Asserts that a render in DIR is self-consistent and has the layout's shape: its
+# hardware-configuration.nix mounts exactly the UUIDs of its plan.json, and that plan has the same
+# partitions, arrays and filesystem types as PLAN (the layout's). `render` and `layout` each plan
+# afresh, so their UUIDs differ; `install` renders and lays out from one plan.
+assert_render_has_layout_shape() {
+  local plan=$1 dir=$2 rplan
+  rplan=$(jq -c '.plan' "$dir/plan.json" 2>/dev/null)
+  [ -n "$rplan" ] && [ "$rplan" != null ] || { fail "$dir/plan.json: no plan"; return; }
+  assert_rendered_matches_plan "$rplan" "$dir/hardware-configuration.nix"
+  [ "$(plan_shape <<<"$rplan")" = "$(plan_shape <<<"$plan")" ] && ok "render planned the layout's partitions" ||
+    fail "render's plan has other partitions than the layout's"
+  [ "$(jq -c '[.arrays[] | [.name, .level, (.members | length)]], [.filesystems[] | [.fstype, .mountpoint]]' <<<"$rplan")" = \
+    "$(jq -c '[.arrays[] | [.name, .level, (.members | length)]], [.filesystems[] | [.fstype, .mountpoint]]' <<<"$plan")" ] &&
+    ok "render planned the layout's arrays and filesystems" || fail "render's arrays/filesystems differ from the layout's"
+}
+
 # Asserts that every filesystem UUID of the plan is what the rendered config mounts:
 # fileSystems."<mountpoint>".device = "/dev/disk/by-uuid/<uuid>".
 assert_rendered_matches_plan() {
@@ -110,7 +135,9 @@ assert_rendered_matches_plan() {
   [ -s "$hw" ] || { fail "$hw: not rendered"; return; }
   for ((i = 0; i < $(jq '.filesystems | length' <<<"$plan"); i++)); do
     uuid=$(jq -r ".filesystems[$i].uuid" <<<"$plan")
-    mp=$(jq -r ".filesystems[$i].mountpoint // \"swap\"" <<<"$plan")
+    mp=$(jq -r ".filesystems[$i].mountpoint // \"\"" <<<"$plan")
+    # An ESP of a BIOS plan is formatted but not mounted: not in fileSystems.
+    [ -n "$mp" ] || [ "$(jq -r ".filesystems[$i].fstype" <<<"$plan")" = swap ] || continue
     grep -q "/dev/disk/by-uuid/$uuid" "$hw" && ok "rendered $mp by-uuid/$uuid" ||
       fail "$hw: no /dev/disk/by-uuid/$uuid for $mp"
   done
@@ -148,7 +175,7 @@ layout_plan() {
     ok "layout saved its plan"
     return 0
   fi
-  fail "layout left no plan in /run/nmmm/state.json; comparing the structure with plan --json only"
+  fail "layout left no plan (no state file, no plan event); comparing the structure with plan --json only"
   CHECK_UUIDS=0
   plan=$("$agent" plan --disks "$disks" --json)
 }
@@ -158,3 +185,5 @@ plan_shape() { jq -r '.disks[] | .partitions[] | "\(.number):\(.role):\(.start):
 
 # The devices a rendered hardware-configuration.nix mounts or swaps on.
 rendered_devices() { grep -o '/dev/disk/by-uuid/[^"]*' "$1" | sort -u; }
+# The devices a plan's fileSystems/swapDevices will name (what install renders from that plan).
+plan_devices() { jq -r '.filesystems[] | select(.mountpoint != null or .fstype == "swap") | "/dev/disk/by-uuid/\(.uuid)"' | sort -u; }

@@ -7,7 +7,7 @@
 lay_out_and_leave_marker() {
   local disks=$1
   step "$agent" render --disks "$disks" --out /tmp/render || fail "render exited $?"
-  step "$agent" layout --disks "$disks" --yes || fail "layout exited $?"
+  run_layout "$disks" || fail "layout exited $?"
   layout_plan "$disks"
   assert_disks_match_plan <<<"$plan"
   if mountpoint -q /mnt; then
@@ -38,8 +38,10 @@ assemble_after_reboot() {
     fail "no array assembled after the reboot"
 }
 
-# Boot 2: the root by its UUID from the kept plan, then every rendered device exists and mounts.
-mounts_rendered_devices() {
+# Boot 2: the root found by boot 1's marker, then every device the layout's plan puts into
+# fileSystems/swapDevices (/dev/disk/by-uuid/..., what install renders from that plan) exists and
+# mounts. `render` run separately plans its own UUIDs, so its file is kept but not the reference.
+mounts_planned_devices() {
   local root_uuid dev t
   mkdir -p /target
   root_uuid=$(blkid -t TYPE=ext4 -o value -s UUID | while read -r u; do
@@ -49,16 +51,16 @@ mounts_rendered_devices() {
   [ -n "$root_uuid" ] || { fail "no filesystem holds boot 1's marker"; return; }
   mount -o ro "/dev/disk/by-uuid/$root_uuid" /target
   ok "root $root_uuid mounted: $(cat /target/var/lib/nmmm-test/marker)"
-  local hw=/target/etc/nixos/hardware-configuration.nix
-  [ -s "$hw" ] || { fail "$hw: not kept from boot 1"; return; }
-  for dev in $(rendered_devices "$hw"); do
-    [ -e "$dev" ] || { fail "$dev: rendered in fileSystems but missing after the reboot"; continue; }
+  local kept=/target/var/lib/nmmm-test/plan.json devs
+  devs=$(plan_devices <"$kept")
+  [ -n "$devs" ] || { fail "$kept: no planned filesystem device"; umount /target; return; }
+  for dev in $devs; do
+    [ -e "$dev" ] || { fail "$dev: planned for fileSystems but missing after the reboot"; continue; }
     t=$(probe TYPE "$dev")
     if [ "$t" = swap ]; then ok "$dev: swap present"; continue; fi
     m=$(mktemp -d)
     mount -o ro "$dev" "$m" && ok "$dev ($t) mounts" || fail "$dev ($t) does not mount"
     umount "$m" 2>/dev/null
   done
-  [ "$(rendered_devices "$hw" | wc -l)" -gt 0 ] || fail "$hw names no /dev/disk/by-uuid device"
   umount /target
 }
