@@ -206,15 +206,13 @@ static int unmount_target(const char *root, const struct disk_stack *st, const c
 	bool ours = false;
 	size_t n = 0;
 	for (size_t i = 0; i < mt.n; i++) {
-		if (!path_under(mt.v[i].mountpoint, target))
+		if (!path_under(mt.v[i].mountpoint, target)) {
+			free(mt.v[i].mountpoint);
+			free(mt.v[i].source);
 			continue;
+		}
 		ours |= stack_dev_of(root, st, mt.v[i].major, mt.v[i].minor, mt.v[i].source) != NULL;
-		mt.v[n++] = mt.v[i];
-		mt.v[i] = (struct mount_entry){0};
-	}
-	for (size_t i = n; i < mt.n; i++) {
-		free(mt.v[i].mountpoint);
-		free(mt.v[i].source);
+		mt.v[n++] = mt.v[i]; /* n <= i: that slot was moved or freed already */
 	}
 	mt.n = n;
 	qsort(mt.v, mt.n, sizeof *mt.v, cmp_deepest_first);

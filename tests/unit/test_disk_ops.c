@@ -1,0 +1,253 @@
+/* test_disk_ops.c: the read-only half of the destructive disk phases, against a synthetic
+ * --root tree built per run: the storage stack from sysfs (partitions, holders, depths), LVM
+ * dm names, the teardown refusal for mounts outside the target (mountinfo with escapes), the
+ * md-driver check and the resync limit restore. Real teardown/wipe/layout on loop devices is
+ * in tests/integration/disk_*.sh. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cmocka.h>
+
+#include "disk/ops-internal.h"
+
+static char root[64];
+
+static void put(const char *rel, const char *content)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	/* mkdir -p the parent */
+	for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	if (content) {
+		FILE *f = fopen(p, "w");
+		assert_non_null(f);
+		fputs(content, f);
+		fclose(f);
+	} else {
+		mkdir(p, 0755);
+	}
+}
+
+static void link_to(const char *rel, const char *target)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+/* sdx and sdy: one partition each, an md array over both partitions, a dm device on the array;
+ * sdx2 holds dm-1 directly. sdz: one plain partition, used for the mount checks. */
+static int make_tree(void **state)
+{
+	strcpy(root, "/tmp/nmmm-test-disk-ops-XXXXXX");
+	assert_non_null(mkdtemp(root));
+	put("sys/block/sdx/dev", "8:0\n");
+	put("sys/block/sdx/size", "4194304\n");
+	put("sys/block/sdx/sdx1/partition", "1\n");
+	put("sys/block/sdx/sdx1/dev", "8:1\n");
+	put("sys/block/sdx/sdx1/start", "2048\n");
+	put("sys/block/sdx/sdx1/size", "204800\n");
+	put("sys/block/sdx/sdx1/holders/md127", NULL);
+	put("sys/block/sdx/sdx2/partition", "2\n");
+	put("sys/block/sdx/sdx2/dev", "8:2\n");
+	put("sys/block/sdx/sdx2/holders/dm-1", NULL);
+	put("sys/block/sdy/dev", "8:16\n");
+	put("sys/block/sdy/sdy1/partition", "1\n");
+	put("sys/block/sdy/sdy1/dev", "8:17\n");
+	put("sys/block/sdy/sdy1/holders/md127", NULL);
+	put("sys/block/md127/dev", "9:127\n");
+	put("sys/block/md127/holders/dm-0", NULL);
+	put("sys/block/dm-0/dev", "253:0\n");
+	put("sys/block/dm-0/holders", NULL);
+	put("sys/block/dm-1/dev", "253:1\n");
+	put("sys/block/sdz/dev", "8:32\n");
+	put("sys/block/sdz/sdz1/partition", "1\n");
+	put("sys/block/sdz/sdz1/dev", "8:33\n");
+	put("sys/dev/block/.keep", "");
+	link_to("sys/dev/block/8:32", "../../block/sdz");
+	put("sys/class/block/.keep", "");
+	link_to("sys/class/block/sdz", "../../block/sdz");
+	link_to("sys/class/block/sdz1", "../../block/sdz/sdz1");
+	return 0;
+}
+
+static int remove_tree(void **state)
+{
+	const char *argv[] = {"rm", "-rf", root, NULL};
+	return nm_run(argv, NULL, NULL, NULL);
+}
+
+static struct disk_member_plan members[2];
+static struct disk_plan plan_of(const char *a, const char *b)
+{
+	memset(members, 0, sizeof members);
+	members[0].name = (char *)a;
+	members[0].path = nm_strdup_printf("/dev/%s", a);
+	members[1].name = (char *)b;
+	members[1].path = b ? nm_strdup_printf("/dev/%s", b) : NULL;
+	return (struct disk_plan){.disks = members, .n_disks = b ? 2 : 1};
+}
+
+static void free_plan_paths(void)
+{
+	free(members[0].path);
+	free(members[1].path);
+}
+
+static void stack_has_partitions_and_holders_at_their_depth(void **state)
+{
+	struct disk_plan plan = plan_of("sdx", "sdy");
+	struct disk_stack st;
+	struct nm_error e = {0};
+	assert_int_equal(stack_read(root, &plan, &st, &e), 0);
+	const struct stack_dev *p = stack_find(&st, "sdx1");
+	assert_non_null(p);
+	assert_int_equal(p->kind, STACK_PART);
+	assert_int_equal(p->partno, 1);
+	assert_int_equal(p->start, 2048ull * 512);
+	assert_int_equal(p->size, 204800ull * 512);
+	assert_string_equal(p->disk, "sdx");
+	const struct stack_dev *md = stack_find(&st, "md127");
+	assert_non_null(md);
+	assert_int_equal(md->kind, STACK_MD);
+	assert_int_equal(md->depth, 2);
+	const struct stack_dev *dm = stack_find(&st, "dm-0");
+	assert_non_null(dm);
+	assert_int_equal(dm->kind, STACK_DM);
+	assert_int_equal(dm->depth, 3); /* above the array: closed before it */
+	assert_ptr_equal(stack_find_devnum(&st, 253, 0), dm);
+	assert_non_null(stack_find(&st, "dm-1"));
+	size_t arrays = 0;
+	for (size_t i = 0; i < st.n; i++)
+		arrays += strcmp(st.devs[i].name, "md127") == 0;
+	assert_int_equal(arrays, 1); /* reached from both disks, listed once */
+	assert_int_equal(st.devs[0].size, 4194304ull * 512);
+	stack_free(&st);
+	free_plan_paths();
+}
+
+static void stack_of_unknown_disk_is_a_usage_error(void **state)
+{
+	struct disk_plan plan = plan_of("nosuch0", NULL);
+	struct disk_stack st;
+	struct nm_error e = {0};
+	assert_true(stack_read(root, &plan, &st, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 2);
+	assert_non_null(strstr(e.msg, "nosuch0"));
+	free_plan_paths();
+}
+
+static void lvm_vg_name_is_split_at_the_single_dash(void **state)
+{
+	char vg[64];
+	assert_true(lvm_vg_from_dm_name("vg0-root", vg, sizeof vg));
+	assert_string_equal(vg, "vg0");
+	assert_true(lvm_vg_from_dm_name("my--vg-lv--x", vg, sizeof vg));
+	assert_string_equal(vg, "my-vg");
+	assert_false(lvm_vg_from_dm_name("nodash", vg, sizeof vg));
+	assert_false(lvm_vg_from_dm_name("vg-", vg, sizeof vg));
+	assert_false(lvm_vg_from_dm_name("-lv", vg, sizeof vg));
+	assert_false(lvm_vg_from_dm_name("averyveryverylongvolumegroupname-lv", vg, 8));
+}
+
+/* The guard stats the device node: a real block node (mknod) in the tree, when allowed. */
+static bool make_sdz_node(void)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/dev", root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/dev/sdz", root);
+	return mknod(p, S_IFBLK | 0600, makedev(8, 32)) == 0 || errno == EEXIST;
+}
+
+static void teardown_refuses_mount_outside_target(void **state)
+{
+	if (!make_sdz_node())
+		skip();
+	struct disk_plan plan = plan_of("sdz", NULL);
+	struct disk_run_opts o = {.root = root, .target = "/mnt"};
+	struct nm_error e = {0};
+	put("proc/self/mountinfo",
+	    "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+	    "40 22 8:33 / /srv\\040data rw,relatime - ext4 /dev/sdz1 rw\n");
+	assert_true(disk_teardown_check(&plan, &o, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 3);
+	assert_string_equal(e.msg,
+			    "sdz: partition sdz1 is mounted at /srv data; unmount it or leave the disk out of --disks");
+	free_plan_paths();
+}
+
+static void teardown_accepts_mounts_under_its_target(void **state)
+{
+	if (!make_sdz_node())
+		skip();
+	struct disk_plan plan = plan_of("sdz", NULL);
+	struct disk_run_opts o = {.root = root, .target = "/mnt"};
+	struct nm_error e = {0};
+	put("proc/self/mountinfo",
+	    "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+	    "41 22 8:33 / /mnt/boot rw - ext4 /dev/sdz1 rw\n"
+	    "42 22 8:34 / /mntx rw - ext4 /dev/other rw\n");
+	assert_int_equal(disk_teardown_check(&plan, &o, &e), 0);
+	/* /mntx is not under /mnt: a prefix of the name is not a parent directory. */
+	assert_false(path_under("/mntx", "/mnt"));
+	assert_true(path_under("/mnt/boot", "/mnt/"));
+	free_plan_paths();
+}
+
+static void raid_without_md_driver_fails_naming_the_fix(void **state)
+{
+	struct disk_array_plan array = {.name = "root", .device = "/dev/md/root"};
+	struct disk_plan plan = {.arrays = &array, .n_arrays = 1};
+	struct disk_run_opts o = {.root = root};
+	struct nm_error e = {0};
+	assert_true(disk_raid_check(&plan, &o, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 1);
+	assert_non_null(strstr(e.msg, "no md driver"));
+	assert_non_null(strstr(e.msg, "/dev/md/root"));
+	assert_non_null(strstr(e.msg, "choose a one-disk layout"));
+	put("proc/mdstat", "Personalities : [raid1]\nunused devices: <none>\n");
+	struct nm_error ok = {0};
+	assert_int_equal(disk_raid_check(&plan, &o, &ok), 0);
+	plan.n_arrays = 0;
+	assert_int_equal(disk_raid(&plan, &o, &ok), 0); /* nothing planned: nothing done */
+}
+
+static void unthrottle_writes_back_the_saved_limit(void **state)
+{
+	put("proc/sys/dev/raid/speed_limit_max", "10000\n");
+	struct disk_run_opts o = {.root = root};
+	struct disk_raid_throttle t = {.saved = true, .speed_limit_max = 200000};
+	struct nm_error e = {0};
+	assert_int_equal(disk_raid_unthrottle(&o, &t, &e), 0);
+	uint64_t v = 0;
+	assert_int_equal(nm_read_u64(root, "/proc/sys/dev/raid/speed_limit_max", &v), 0);
+	assert_int_equal(v, 200000);
+	struct disk_raid_throttle none = {0};
+	assert_int_equal(disk_raid_unthrottle(&o, &none, &e), 0);
+	assert_int_equal(nm_read_u64(root, "/proc/sys/dev/raid/speed_limit_max", &v), 0);
+	assert_int_equal(v, 200000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(stack_has_partitions_and_holders_at_their_depth),
+	    cmocka_unit_test(stack_of_unknown_disk_is_a_usage_error),
+	    cmocka_unit_test(lvm_vg_name_is_split_at_the_single_dash),
+	    cmocka_unit_test(teardown_refuses_mount_outside_target),
+	    cmocka_unit_test(teardown_accepts_mounts_under_its_target),
+	    cmocka_unit_test(raid_without_md_driver_fails_naming_the_fix),
+	    cmocka_unit_test(unthrottle_writes_back_the_saved_limit),
+	};
+	return cmocka_run_group_tests(tests, make_tree, remove_tree);
+}
