@@ -99,24 +99,30 @@ static bool under_target(const char *mountpoint, const char *target)
 /* Refuses a disk the install must not take: it carries the running system, or something on
  * it is mounted (outside the agent's own target) or swapped on. Stacked arrays and volumes
  * that are merely active are fine: teardown stops them. */
-static const char *use_what(const struct disk_info *d, const struct disk_use *u)
+/* "partition sdb2", "the disk sdb", "md127 (stacked on it)": what holds the disk. */
+static const char *use_what(const struct disk_info *d, const struct disk_use *u, char *buf, size_t size)
 {
-	if (strcmp(u->device, d->name) == 0)
-		return "the disk";
+	bool partition = false;
 	for (size_t i = 0; i < d->n_partitions; i++)
-		if (strcmp(d->partitions[i].name, u->device) == 0)
-			return "partition";
-	return "the device stacked on it,";
+		partition |= strcmp(d->partitions[i].name, u->device) == 0;
+	if (strcmp(u->device, d->name) == 0)
+		snprintf(buf, size, "the disk %s", u->device);
+	else if (partition)
+		snprintf(buf, size, "partition %s", u->device);
+	else
+		snprintf(buf, size, "%s (stacked on it)", u->device);
+	return buf;
 }
 
 static int check_not_in_use(const struct disk_info *d, const char *target, struct nm_error *e)
 {
 	for (size_t i = 0; i < d->n_uses; i++) {
 		const struct disk_use *u = &d->uses[i];
+		char what[96];
 		if (u->swap)
 			return nm_fail(e, NM_ERR_REFUSED, EBUSY,
-				       "%s: %s %s is active swap; run 'swapoff /dev/%s' or leave %s out of --disks",
-				       d->name, use_what(d, u), u->device, u->device, d->name);
+				       "%s: %s is active swap; run 'swapoff /dev/%s' or leave %s out of --disks",
+				       d->name, use_what(d, u, what, sizeof what), u->device, d->name);
 		if (strcmp(u->mountpoint, "/") == 0)
 			return nm_fail(e, NM_ERR_REFUSED, EBUSY,
 				       "%s: holds the running system (%s is mounted at /); boot the rescue system to "
@@ -124,8 +130,8 @@ static int check_not_in_use(const struct disk_info *d, const char *target, struc
 				       d->name, u->device, d->name);
 		if (!under_target(u->mountpoint, target))
 			return nm_fail(e, NM_ERR_REFUSED, EBUSY,
-				       "%s: %s %s is mounted at %s; unmount it or leave %s out of --disks", d->name,
-				       use_what(d, u), u->device, u->mountpoint, d->name);
+				       "%s: %s is mounted at %s; unmount it or leave %s out of --disks", d->name,
+				       use_what(d, u, what, sizeof what), u->mountpoint, d->name);
 	}
 	return 0;
 }

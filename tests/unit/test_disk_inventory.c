@@ -175,7 +175,13 @@ static void odd_sysfs_gives_warnings_not_failures(void **state)
 	assert_string_equal(v->why_not, "holds the running system (vda1 is mounted at /)");
 	assert_string_equal(v->serial, "os-disk");
 
+	/* md127 on nvme0n1p1 is mounted, and LVM on md127 by its /dev/mapper name */
 	const struct disk_info *n = disk(&inv, "nvme0n1");
+	assert_true(nm_strv_contains(n->holders, "md127"));
+	assert_true(nm_strv_contains(n->holders, "dm-0"));
+	assert_true(nm_strv_contains(n->in_use, "md127 mounted at /home"));
+	assert_true(nm_strv_contains(n->in_use, "dm-0 mounted at /data"));
+	assert_false(disk(&inv, "dm-0")->eligible);
 	assert_null(n->driver); /* the device link dangles */
 	assert_null(n->serial);
 	assert_true(has_warning(&inv, "/sys/block/nvme0n1: no serial"));
@@ -183,7 +189,7 @@ static void odd_sysfs_gives_warnings_not_failures(void **state)
 	disk_inventory_free(&inv);
 }
 
-static void odd_sysfs_refuses_a_disk_with_active_swap(void **state)
+static void odd_sysfs_refuses_disks_with_swap_or_a_mounted_stacked_array(void **state)
 {
 	struct disk_inventory inv = {0};
 	read_fixture("odd-sysfs", &inv);
@@ -194,6 +200,12 @@ static void odd_sysfs_refuses_a_disk_with_active_swap(void **state)
 	assert_true(disk_select(&inv, specs, "/mnt", &idx, &n, &e) < 0);
 	assert_int_equal(e.cls, NM_ERR_REFUSED);
 	assert_non_null(strstr(e.msg, "sda: partition sda2 is active swap; run 'swapoff /dev/sda2'"));
+	char *stacked[] = {"/dev/nvme0n1", NULL};
+	struct nm_error e2 = {0};
+	_cleanup_free_ size_t *idx2 = NULL;
+	assert_true(disk_select(&inv, stacked, "/mnt", &idx2, &n, &e2) < 0);
+	assert_int_equal(e2.cls, NM_ERR_REFUSED);
+	assert_non_null(strstr(e2.msg, "nvme0n1: md127 (stacked on it) is mounted at /home"));
 	disk_inventory_free(&inv);
 }
 
@@ -214,7 +226,7 @@ int main(void)
 	    cmocka_unit_test(sata_disks_read_serial_from_vpd_page_and_see_swap),
 	    cmocka_unit_test(uefi_machine_mixes_512_and_4096_byte_sectors),
 	    cmocka_unit_test(odd_sysfs_gives_warnings_not_failures),
-	    cmocka_unit_test(odd_sysfs_refuses_a_disk_with_active_swap),
+	    cmocka_unit_test(odd_sysfs_refuses_disks_with_swap_or_a_mounted_stacked_array),
 	    cmocka_unit_test(missing_root_gives_an_empty_inventory_with_a_warning),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
