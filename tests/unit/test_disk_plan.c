@@ -486,6 +486,46 @@ static void plan_json_names_a_missing_field(void **state)
 	disk_plan_free(&p);
 }
 
+/* Edits a field of a fresh plan's JSON and expects disk_plan_from_json to name it. */
+static void expect_rejected(struct fixture *f, const char *list, size_t index, const char *key, json_object *value,
+			    const char *needle)
+{
+	json_object *o = disk_plan_to_json(&f->plan);
+	json_object *arr = json_object_object_get(o, list);
+	json_object *item = json_object_array_get_idx(arr, index);
+	if (strcmp(list, "disks") == 0) /* edit the disk's second partition */
+		item = json_object_array_get_idx(json_object_object_get(item, "partitions"), 1);
+	json_object_object_add(item, key, value);
+	struct disk_plan p = {0};
+	struct nm_error e = {0};
+	assert_true(disk_plan_from_json(o, &p, &e) < 0);
+	assert_msg_has(&e, needle);
+	json_object_put(o);
+	disk_plan_free(&p);
+}
+
+static void plan_json_rejects_a_plan_the_planner_could_not_make(void **state)
+{
+	struct fixture *f = *state;
+	add_disk(&f->inv, "sda", 100 * GiB, 512, "A");
+	add_disk(&f->inv, "sdb", 100 * GiB, 512, "B");
+	assert_int_equal(make(f, true), 0);
+	json_object *members = json_object_new_array();
+	json_object_array_add(members, json_object_new_string("/dev/sda4"));
+	json_object_array_add(members, json_object_new_string("/dev/sdz4"));
+	expect_rejected(f, "arrays", 0, "members", members, "arrays[0].members: names a device that is no partition");
+	expect_rejected(f, "arrays", 0, "uuid", json_object_new_string("root"), "arrays[0].uuid: not a UUID");
+	expect_rejected(f, "arrays", 0, "level", json_object_new_int(4), "arrays[0].level");
+	expect_rejected(f, "filesystems", 1, "uuid", json_object_new_string("1234-abcd"),
+			"filesystems[1].uuid: not a FAT volume id");
+	expect_rejected(f, "filesystems", 0, "device", json_object_new_string("/dev/sdc4"),
+			"filesystems[0].device: is neither a partition nor an array");
+	expect_rejected(f, "disks", 0, "start", json_object_new_int64(3 * MiB + 512),
+			"disks[0].partitions[1].start: not a MiB-aligned extent");
+	expect_rejected(f, "disks", 0, "size", json_object_new_int64(200 * GiB),
+			"disks[0].partitions[1].start: not a MiB-aligned extent inside the disk");
+}
+
 /* ---- config errors: each message names the JSON field ---- */
 
 static void config_errors_name_the_field(void **state)
@@ -759,6 +799,7 @@ int main(void)
 	    cmocka_unit_test(partition_names_follow_kernel_naming),
 	    cmocka_unit_test_setup_teardown(plan_json_round_trips_with_the_same_uuids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(plan_json_names_a_missing_field, setup, teardown),
+	    cmocka_unit_test_setup_teardown(plan_json_rejects_a_plan_the_planner_could_not_make, setup, teardown),
 	    cmocka_unit_test(config_errors_name_the_field),
 	    cmocka_unit_test_setup_teardown(config_reads_every_field, setup, teardown),
 	    cmocka_unit_test(config_file_errors_name_the_file),
