@@ -238,3 +238,6 @@ int disk_raid_unthrottle(const struct disk_run_opts *o, const struct disk_raid_t
 int disk_format(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Mounts the planned filesystems under the target, "/" first, and swapon when asked. */
 int disk_mount(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
+/* Canonical 8-4-4-4-12 hex UUID; FAT volume id "XXXX-XXXX" (upper-case hex, as blkid prints). */
+bool disk_uuid_valid(const char *s);
+bool disk_vfat_id_valid(const char *s);

@@ -355,28 +355,6 @@ static int one_fs(struct reader *rd, json_object *o, void *item)
  * partitions or arrays. Anything else means the file was edited or damaged, and acting on it
  * could touch the wrong thing. */
 
-static bool is_canonical_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool is_vfat_id(const char *s)
-{
-	if (strlen(s) != 9 || s[4] != '-')
-		return false;
-	for (size_t i = 0; i < 9; i++)
-		if (i != 4 && !strchr("0123456789ABCDEF", s[i]))
-			return false;
-	return true;
-}
-
 static bool is_planned_partition(const struct disk_plan *p, const char *path)
 {
 	for (size_t i = 0; i < p->n_disks; i++)
@@ -402,7 +380,7 @@ static int check_disks(struct reader *rd, const struct disk_plan *p)
 		for (size_t j = 0; j < m->n_parts; j++) {
 			const struct disk_part_plan *q = &m->parts[j];
 			snprintf(rd->path, sizeof rd->path, "disks[%zu].partitions[%zu]", i, j);
-			if (!is_canonical_uuid(q->part_uuid) || !is_canonical_uuid(q->type_guid))
+			if (!disk_uuid_valid(q->part_uuid) || !disk_uuid_valid(q->type_guid))
 				return bad(rd, "part_uuid", "part_uuid or type_guid is not a UUID");
 			if (q->start % mib || q->size % mib || q->size == 0 || q->start < mib ||
 			    q->start + q->size > m->size_bytes)
@@ -417,7 +395,7 @@ static int check_arrays(struct reader *rd, const struct disk_plan *p)
 	for (size_t i = 0; i < p->n_arrays; i++) {
 		const struct disk_array_plan *a = &p->arrays[i];
 		snprintf(rd->path, sizeof rd->path, "arrays[%zu]", i);
-		if (!is_canonical_uuid(a->uuid))
+		if (!disk_uuid_valid(a->uuid))
 			return bad(rd, "uuid", "not a UUID");
 		if (a->level != 0 && a->level != 1 && a->level != 5 && a->level != 6 && a->level != 10)
 			return bad(rd, "level", "not an md level nmmm plans (0, 1, 5, 6, 10)");
@@ -434,7 +412,7 @@ static int check_filesystems(struct reader *rd, const struct disk_plan *p)
 		const struct disk_fs_plan *f = &p->filesystems[i];
 		snprintf(rd->path, sizeof rd->path, "filesystems[%zu]", i);
 		bool vfat = strcmp(f->fstype, "vfat") == 0;
-		if (vfat ? !is_vfat_id(f->uuid) : !is_canonical_uuid(f->uuid))
+		if (vfat ? !disk_vfat_id_valid(f->uuid) : !disk_uuid_valid(f->uuid))
 			return bad(rd, "uuid", vfat ? "not a FAT volume id (XXXX-XXXX)" : "not a UUID");
 		if (!is_planned_partition(p, f->device) && !is_planned_array(p, f->device))
 			return bad(rd, "device", "is neither a partition nor an array of the plan");

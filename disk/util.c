@@ -101,3 +101,25 @@ json_object *disk_json_strv(char *const *v)
 		json_object_array_add(a, json_object_new_string(v[i]));
 	return a;
 }
+
+bool disk_uuid_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+bool disk_vfat_id_valid(const char *s)
+{
+	if (!s || strlen(s) != 9 || s[4] != '-')
+		return false;
+	for (size_t i = 0; i < 9; i++)
+		if (i != 4 && !(isdigit((unsigned char)s[i]) || (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	return true;
+}

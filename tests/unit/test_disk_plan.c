@@ -109,26 +109,15 @@ static void assert_msg_has(const struct nm_error *e, const char *needle)
 		fail_msg("message \"%s\" does not mention \"%s\"", e->msg, needle);
 }
 
+/* A fresh random UUID: canonical form, version 4. */
 static bool is_uuid(const char *s)
 {
-	if (strlen(s) != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
-			return false;
-	}
-	return s[14] == '4';
+	return disk_uuid_valid(s) && s[14] == '4' && strspn(s, "0123456789abcdef-") == 36;
 }
 
 static bool is_vfat_id(const char *s)
 {
-	if (strlen(s) != 9 || s[4] != '-')
-		return false;
-	for (size_t i = 0; i < 9; i++)
-		if (i != 4 && !strchr("0123456789ABCDEF", s[i]))
-			return false;
-	return true;
+	return disk_vfat_id_valid(s);
 }
 
 static const struct disk_part_plan *part_role(const struct disk_member_plan *m, enum disk_part_role role)
