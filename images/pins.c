@@ -15,22 +15,24 @@ struct pin_row {
 	const char *release;
 };
 
-/* The rows between the markers are rewritten by scripts/update-pins; keep their shape.
- *
- * nix: URL and SHA-256 as published in Nix 2.28.3's install script
- * (https://releases.nixos.org/nix/nix-2.28.3/install, case Linux.x86_64); the exact byte size was
- * not available here (about 23 MiB), so it is left unchecked (0).
- * channel: this machine cannot reach nixos.org and no trustworthy published SHA-256 of this
- * release's nixexprs.tar.xz was found (flake locks carry NAR hashes of the unpacked tree, which
- * are not file hashes), so the hash is EMPTY: install refuses to fetch the channel until
- * scripts/update-pins fills it in or the operator passes --channel URL --channel-sha256 HEX. */
+/* The block between the markers is rewritten by scripts/update-pins; keep its shape. */
 /* BEGIN GENERATED PINS */
+/* clang-format off */
+/* Written by hand (this machine cannot reach nixos.org), not by scripts/update-pins:
+ * nix: URL and SHA-256 as published in Nix 2.28.3's install script
+ *   (https://releases.nixos.org/nix/nix-2.28.3/install, case Linux.x86_64); its exact byte size
+ *   was not available (about 23 MiB), so the size is left unchecked (0).
+ * channel: no trustworthy published SHA-256 of this release's nixexprs.tar.xz was found (flake
+ *   locks carry NAR hashes of the unpacked tree, which are not file hashes), so the hash is EMPTY
+ *   and install refuses the channel until scripts/update-pins fills it in or the operator passes
+ *   --channel URL --channel-sha256 HEX. */
 static const struct pin_row pin_rows[] = {
-    {"channel", "https://releases.nixos.org/nixos/25.05/nixos-25.05.809350.0e6684e6c575/nixexprs.tar.xz", "", 0,
-     "25.05"},
-    {"nix", "https://releases.nixos.org/nix/nix-2.28.3/nix-2.28.3-x86_64-linux.tar.xz",
-     "85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22", 0, "2.28.3"},
+	{"channel", "https://releases.nixos.org/nixos/25.05/nixos-25.05.809350.0e6684e6c575/nixexprs.tar.xz",
+	 "", 0ull, "25.05"},
+	{"nix", "https://releases.nixos.org/nix/nix-2.28.3/nix-2.28.3-x86_64-linux.tar.xz",
+	 "85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22", 0ull, "2.28.3"},
 };
+/* clang-format on */
 /* END GENERATED PINS */
 
 static void pin_free(struct img_pin *pin)

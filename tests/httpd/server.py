@@ -102,6 +102,9 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = int(q["status"])
             return self.simple(int(q["status"]), b"injected failure\n")
         path = os.path.realpath(os.path.join(self.state.root, url.path.lstrip("/")))
+        if os.path.isdir(path) and (path + os.sep).startswith(self.state.root + os.sep):
+            entry["status"] = 200  # a release directory, as the channel redirect leads to one
+            return self.simple(200, "\n".join(sorted(os.listdir(path))).encode() + b"\n")
         if not path.startswith(self.state.root + os.sep) or not os.path.isfile(path):
             entry["status"] = 404
             return self.simple(404, b"not found\n")
