@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tests/vm/dirty_disks_torn_down.sh: the disks carry a live old installation (md arrays assembled,
-# /boot on md metadata 1.0 and an LVM root on md mounted, swap on md switched on, an xfs volume
-# active; see scripts/rescue-vm.d/dirty/old-install.sh). `layout --yes` tears it all down and lays
-# out the plan; afterwards no old UUID is found on any device nor in any old partition region,
-# nothing old is mounted, swapped on, active in LVM or assembled.
+# an LVM root on md mounted at /mnt with /boot on md metadata 1.0 at /mnt/boot, swap on md switched
+# on, an xfs volume active; see scripts/rescue-vm.d/dirty/old-install.sh). While the old /boot is
+# also mounted outside the target (/srv/old), `layout --yes` refuses (exit 3) and changes nothing.
+# Once that mount is gone it tears everything down and lays out the plan: no old UUID on any
+# device nor in any old partition region, nothing old mounted, swapped on, active or assembled.
 # shellcheck disable=SC2154 # agent, plan, vm_keep: set by the sourced tests/vm/lib files
 if [ -z "${NMMM_GUEST:-}" ]; then
   . "$(dirname "$0")/lib/host.sh"
@@ -12,15 +13,30 @@ if [ -z "${NMMM_GUEST:-}" ]; then
 fi
 . /nmmm/lib/guest.sh
 disks=serial:OLD-A,serial:OLD-B
+mapfile -t old < /run/nmmm-dirty/old-uuids
+
+# Refused while something on the disks is mounted outside the target, and nothing changed.
+mkdir -p /srv/old && mount -o ro /dev/md0 /srv/old
+"$agent" layout --disks "$disks" --yes
+rc=$?
+[ "$rc" = 3 ] && ok "refused with /dev/md0 mounted at /srv/old (exit 3)" || fail "layout with md0 mounted at /srv/old exited $rc, not 3"
+still=$(for d in $(lsblk -lnpo NAME); do probe UUID "$d"; done | sort -u | grep -cxF -f /run/nmmm-dirty/old-uuids)
+[ "$still" = "${#old[@]}" ] && ok "after the refusal all ${#old[@]} old UUIDs are still there" ||
+  fail "after the refusal only $still of ${#old[@]} old UUIDs are left: the refusal changed the disks"
+umount /srv/old
+
 run_layout "$disks" || fail "layout exited $?"
 layout_plan "$disks"
 assert_disks_match_plan <<<"$plan"
 
-grep -qE ' /old(boot)? ' /proc/mounts && fail "old filesystems still mounted: $(grep -E ' /old(boot)? ' /proc/mounts)" ||
-  ok "nothing old mounted"
+old_mounts=$(grep -E '^/dev/(md[0-2]|mapper/vg0)' /proc/mounts)
+[ -z "$old_mounts" ] && ok "nothing old mounted" || fail "old filesystems still mounted: $old_mounts"
 [ -z "$(swapon --show --noheadings)" ] && ok "no swap on" || fail "swap still on: $(swapon --show --noheadings)"
+# The only arrays assembled now are the planned ones.
+planned_md=$(jq -r '.arrays[].uuid' <<<"$plan" | while read -r u; do md_uuid "$u"; done | sort)
+[ "$(mdadm --detail --scan | grep -o 'UUID=[0-9a-f:]*' | cut -d= -f2 | sort)" = "$planned_md" ] &&
+  ok "only the planned arrays are assembled" || fail "arrays assembled: $(mdadm --detail --scan)"
 [ -z "$(lvs --noheadings 2>/dev/null)" ] && ok "no LVM volume left" || fail "LVM volumes left: $(lvs --noheadings)"
-mapfile -t old < /run/nmmm-dirty/old-uuids
 # Every block device the kernel knows now, and every region where an old partition lay.
 while read -r dev; do
   u=$(probe UUID "$dev")
