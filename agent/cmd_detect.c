@@ -78,6 +78,64 @@ static int keep_going(int r, const struct nm_error *part, int first, struct nm_e
 	return r;
 }
 
+/* Everything detect found, and what it could not read. */
+struct detect_result {
+	struct disk_inventory disks;
+	struct net_inventory net;
+	struct machine_facts m;
+	const struct net_nic *uplink;
+	char **failed;
+};
+
+static void print_json(const struct detect_result *d)
+{
+	json_object *o = json_object_new_object();
+	machine_facts_to_json(&d->m, o);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < d->disks.n_disks; i++)
+		json_object_array_add(arr, disk_info_to_json(&d->disks.disks[i]));
+	json_object_object_add(o, "disks", arr);
+	net_inventory_to_json(&d->net, o);
+	json_object_object_add(o, "uplink", d->uplink ? net_uplink_to_json(d->uplink) : NULL);
+	json_object *w = json_object_new_array();
+	add_warnings(w, d->disks.warnings);
+	add_warnings(w, d->net.warnings);
+	add_warnings(w, d->m.warnings);
+	add_warnings(w, d->failed);
+	json_object_object_add(o, "warnings", w);
+	agent_print_json(o);
+	json_object_put(o);
+}
+
+static void print_text(const struct detect_result *d)
+{
+	print_human(&d->disks, &d->net, &d->m);
+	if (d->uplink)
+		printf("uplink: %s (%s), NixOS name %s\n", d->uplink->name, or_dash(d->uplink->mac),
+		       or_dash(d->uplink->predicted_name));
+	char *const *lists[] = {d->disks.warnings, d->net.warnings, d->m.warnings, d->failed};
+	for (size_t i = 0; i < NM_ELEMENTSOF(lists); i++)
+		for (char *const *w = lists[i]; w && *w; w++)
+			nm_warn("%s", *w);
+}
+
+static void emit_done(struct agent_ctx *ctx, const struct detect_result *d, int r, const struct nm_error *e)
+{
+	json_object *f = json_object_new_object();
+	if (r < 0) {
+		json_object_object_add(f, "message", json_object_new_string(e->msg));
+		agent_event(ctx, "detect", "error", f);
+		return;
+	}
+	json_object_object_add(f, "disks", json_object_new_int((int)d->disks.n_disks));
+	json_object_object_add(f, "nics", json_object_new_int((int)d->net.n_nics));
+	json_object_object_add(f, "uplink", d->uplink ? json_object_new_string(d->uplink->name) : NULL);
+	json_object_object_add(f, "warnings",
+			       json_object_new_int((int)(nm_strv_len(d->disks.warnings) + nm_strv_len(d->net.warnings) +
+							 nm_strv_len(d->m.warnings) + nm_strv_len(d->failed))));
+	agent_event(ctx, "detect", "done", f);
+}
+
 int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
 	static const struct option longopts[] = {
@@ -102,64 +160,36 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	if (optind < argc)
 		return agent_usage_error(e, "detect", "detect: unexpected argument '%s'", argv[optind]);
 
-	struct disk_inventory disks = {0};
-	struct net_inventory net = {0};
-	struct machine_facts m = {0};
+	agent_event(ctx, "detect", "start", NULL);
+	struct detect_result d = {.failed = nm_strv_new()};
 	/* Each part is read even when another failed: the operator sees everything that could be
 	 * read, the failures as warnings, and the exit status still says that something failed. */
-	_cleanup_strv_free_ char **failed = nm_strv_new();
-	int r = 0;
 	struct nm_error part[3] = {0};
-	r = keep_going(disk_inventory_read(ctx->g.root, &disks, &part[0]), &part[0], r, e, &failed);
-	r = keep_going(net_inventory_read(ctx->g.root, &net, &part[1]), &part[1], r, e, &failed);
-	r = keep_going(machine_facts_read(ctx->g.root, &m, &part[2]), &part[2], r, e, &failed);
+	int r = 0;
+	r = keep_going(disk_inventory_read(ctx->g.root, &d.disks, &part[0]), &part[0], r, e, &d.failed);
+	r = keep_going(net_inventory_read(ctx->g.root, &d.net, &part[1]), &part[1], r, e, &d.failed);
+	r = keep_going(machine_facts_read(ctx->g.root, &d.m, &part[2]), &part[2], r, e, &d.failed);
 	/* An automatic uplink that cannot be decided is a warning here (install refuses later);
-	 * an --uplink that names nothing is the operator's mistake: exit 2. */
-	const struct net_nic *uplink = NULL;
+	 * an --uplink that names nothing is the operator's mistake: exit 2, and nothing printed. */
 	struct nm_error uplink_err = {0};
-	if (net_uplink_select(&net, want_uplink, &uplink, &uplink_err) < 0) {
+	if (net_uplink_select(&d.net, want_uplink, &d.uplink, &uplink_err) < 0) {
 		if (want_uplink && r >= 0) {
 			*e = uplink_err;
 			r = uplink_err.code;
 		} else {
-			(void)nm_strv_push(&failed, uplink_err.msg);
+			(void)nm_strv_push(&d.failed, uplink_err.msg);
 		}
 	}
-	if (!want_uplink || uplink) { /* a bad --uplink prints nothing but the error */
-		if (json) {
-			json_object *o = json_object_new_object();
-			machine_facts_to_json(&m, o);
-			json_object *arr = json_object_new_array();
-			for (size_t i = 0; i < disks.n_disks; i++)
-				json_object_array_add(arr, disk_info_to_json(&disks.disks[i]));
-			json_object_object_add(o, "disks", arr);
-			net_inventory_to_json(&net, o);
-			json_object_object_add(o, "uplink", uplink ? net_uplink_to_json(uplink) : NULL);
-			json_object *w = json_object_new_array();
-			add_warnings(w, disks.warnings);
-			add_warnings(w, net.warnings);
-			add_warnings(w, m.warnings);
-			add_warnings(w, failed);
-			json_object_object_add(o, "warnings", w);
-			agent_print_json(o);
-			json_object_put(o);
-		} else {
-			print_human(&disks, &net, &m);
-			if (uplink)
-				printf("uplink: %s (%s), NixOS name %s\n", uplink->name, or_dash(uplink->mac),
-				       or_dash(uplink->predicted_name));
-			for (char **w = disks.warnings; w && *w; w++)
-				nm_warn("%s", *w);
-			for (char **w = net.warnings; w && *w; w++)
-				nm_warn("%s", *w);
-			for (char **w = m.warnings; w && *w; w++)
-				nm_warn("%s", *w);
-			for (char **w = failed; w && *w; w++)
-				nm_warn("%s", *w);
-		}
+	if (!want_uplink || d.uplink) {
+		if (json)
+			print_json(&d);
+		else
+			print_text(&d);
 	}
-	disk_inventory_free(&disks);
-	net_inventory_free(&net);
-	machine_facts_free(&m);
+	emit_done(ctx, &d, r, e);
+	disk_inventory_free(&d.disks);
+	net_inventory_free(&d.net);
+	machine_facts_free(&d.m);
+	nm_strv_free(d.failed);
 	return r;
 }

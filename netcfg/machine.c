@@ -105,31 +105,35 @@ static char *virtualisation_read(const char *root, const struct cpu_info *cpu)
 	return strdup(cpu->hypervisor ? "vm-other" : "none");
 }
 
-int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e)
+static int machine_facts_fill(const char *root, struct machine_facts *m, struct nm_error *e)
 {
-	*m = (struct machine_facts){0};
+	struct cpu_info cpu = {0};
 	m->warnings = nm_strv_new();
 	m->initrd_modules = nm_strv_new();
 	m->kernel_modules = nm_strv_new();
 	m->ssh_authorized_keys = nm_strv_new();
-	struct cpu_info cpu = {0};
-	int r = -ENOMEM;
 	if (!m->warnings || !m->initrd_modules || !m->kernel_modules || !m->ssh_authorized_keys)
-		goto fail;
+		return -ENOMEM;
 	m->boot_mode = strdup(nm_exists(root, "/sys/firmware/efi") ? "uefi" : "bios");
 	if (!m->boot_mode || cpu_info_read(root, &cpu, &m->warnings) < 0)
-		goto fail;
+		return -ENOMEM;
 	m->cpu_vendor = cpu_vendor_name(cpu.vendor_id);
 	m->virtualisation = virtualisation_read(root, &cpu);
 	if (!m->virtualisation || (cpu.vmx && nm_strv_push(&m->kernel_modules, "kvm-intel") < 0) ||
 	    (cpu.svm && nm_strv_push(&m->kernel_modules, "kvm-amd") < 0))
-		goto fail;
-	r = machine_modules_read(root, m, e);
+		return -ENOMEM;
+	int r = machine_modules_read(root, m, e);
 	if (r >= 0)
 		r = machine_ssh_keys_read(root, m, e);
+	return r;
+}
+
+int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e)
+{
+	*m = (struct machine_facts){0};
+	int r = machine_facts_fill(root, m, e);
 	if (r >= 0)
 		return 0;
-fail:
 	if (r == -ENOMEM)
 		nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
 	machine_facts_free(m);

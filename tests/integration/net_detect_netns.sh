@@ -92,6 +92,15 @@ assert d["nameservers"] == ["185.12.64.1", "185.12.64.2"], d["nameservers"]
 assert d["uplink"] is None and warned("eth0 is a virtual interface")
 '
 echo "ok: IPv4 /26 with on-link gateway"
+ip netns exec "$tag-v4" "$NMMM_AGENT" --events "$tmp/v4.events" detect --uplink eth0 >/dev/null 2>&1 ||
+	fail "detect --uplink eth0 with --events"
+python3 - "$tmp/v4.events" <<'PY'
+import json, sys
+ev = [json.loads(line) for line in open(sys.argv[1])]
+assert [(e["phase"], e["event"]) for e in ev] == [("detect", "start"), ("detect", "done")], ev
+assert ev[1]["uplink"] == "eth0" and ev[1]["nics"] == 2, ev[1]   # eth0 and its peer p-eth0
+PY
+echo "ok: --events has detect start and done with the uplink"
 
 # ---- IPv6 only: /64 and fe80::1 ----
 new_ns v6 'nameserver 2a01:4ff:ff00::add:1\n'
