@@ -1,9 +1,381 @@
-/* cmd_install.c: `nmmm-agent install`. Not written yet: it refuses with exit 1 and says so. */
+/* cmd_install.c: `nmmm-agent install` — parses the options, runs the phases of pipeline.c in
+ * order with the state file after each, resumes, detaches, stops after --until. The promise it
+ * keeps: every phase before teardown only reads the machine and writes under the state
+ * directory, so any failure before then leaves the disks as they were. */
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent/install.h"
+#include "agent/pipeline.h"
+
+static const char install_help[] =
+	"usage: nmmm-agent install [--config FILE] [--disks LIST] --yes [--resume] [--until PHASE]\n"
+	"                          [--mirror URL] [options]\n\n"
+	"Installs NixOS: detect → plan → confirm → fetch → render → build → teardown → wipe →\n"
+	"partition → raid → format → mount → install → handover. Nothing is written to a disk before\n"
+	"the system has been built; any failure before then leaves the disks untouched.\n\n"
+	"  --yes                  confirm erasing the planned disks (without it: show them, exit 3)\n"
+	"  --config FILE          layout and pins as JSON (docs/disk-layout.md)\n"
+	"  --disks LIST           disks to use: nvme0n1,/dev/sdb,/dev/disk/by-id/…,serial:XYZ\n"
+	"  --hostname NAME        the installed system's host name (default: config, else nixos)\n"
+	"  --ssh-key 'KEY'        an authorized key for root (repeatable), besides the rescue's\n"
+	"  --ssh-key-file FILE    authorized keys for root from FILE\n"
+	"  --uplink MAC|NAME      the NIC the installed system brings up (default: default route)\n"
+	"  --resume               continue an interrupted install: finished phases are checked, not redone\n"
+	"  --until PHASE          stop cleanly after PHASE\n"
+	"  --detach               after confirm, keep running in the background (follow with status)\n"
+	"  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
+	"  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
+	"  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
+	"  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
+	"  --substituters LIST    binary caches for the build ('' for none; default cache.nixos.org)\n"
+	"  --build-in-target      build into the target store after mount, even with RAM to spare\n"
+	"  --ca-file FILE         CA bundle for HTTPS\n"
+	"  --target DIR           where the new system is mounted (default /mnt)\n"
+	"  --state-dir DIR        state file and log (default /run/nmmm)\n"
+	"  --discard              discard (TRIM) SSD/NVMe blocks while wiping\n"
+	"  --no-reboot            stay in the rescue system at the end\n";
+
+enum {
+	OPT_CONFIG = 0x100,
+	OPT_DISKS,
+	OPT_YES,
+	OPT_RESUME,
+	OPT_UNTIL,
+	OPT_MIRROR,
+	OPT_TARGET,
+	OPT_STATE_DIR,
+	OPT_UPLINK,
+	OPT_HOSTNAME,
+	OPT_SSH_KEY,
+	OPT_SSH_KEY_FILE,
+	OPT_NIX_TARBALL,
+	OPT_NIX_SHA256,
+	OPT_CHANNEL,
+	OPT_CHANNEL_SHA256,
+	OPT_CHANNEL_RELEASE,
+	OPT_NIX_FROM_PATH,
+	OPT_SUBSTITUTERS,
+	OPT_BUILD_IN_TARGET,
+	OPT_CA_FILE,
+	OPT_DISCARD,
+	OPT_NO_REBOOT,
+	OPT_DETACH,
+};
+
+static const struct option install_longopts[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "disks", required_argument, NULL, OPT_DISKS },
+	{ "yes", no_argument, NULL, OPT_YES },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "mirror", required_argument, NULL, OPT_MIRROR },
+	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "uplink", required_argument, NULL, OPT_UPLINK },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
+	{ "ssh-key-file", required_argument, NULL, OPT_SSH_KEY_FILE },
+	{ "nix-tarball", required_argument, NULL, OPT_NIX_TARBALL },
+	{ "nix-sha256", required_argument, NULL, OPT_NIX_SHA256 },
+	{ "channel", required_argument, NULL, OPT_CHANNEL },
+	{ "channel-sha256", required_argument, NULL, OPT_CHANNEL_SHA256 },
+	{ "channel-release", required_argument, NULL, OPT_CHANNEL_RELEASE },
+	{ "nix-from-path", no_argument, NULL, OPT_NIX_FROM_PATH },
+	{ "substituters", required_argument, NULL, OPT_SUBSTITUTERS },
+	{ "build-in-target", no_argument, NULL, OPT_BUILD_IN_TARGET },
+	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+	{ "discard", no_argument, NULL, OPT_DISCARD },
+	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
+	{ "detach", no_argument, NULL, OPT_DETACH },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int parse_options(int argc, char **argv, struct install_opts *o, struct nm_error *e)
+{
+	*o = (struct install_opts){ .target = "/mnt", .state_dir = "/run/nmmm" };
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", install_longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: o->config_path = optarg; break;
+		case OPT_DISKS: o->disks = optarg; break;
+		case OPT_YES: o->yes = true; break;
+		case OPT_RESUME: o->resume = true; break;
+		case OPT_UNTIL: o->until = optarg; break;
+		case OPT_MIRROR: o->mirror = optarg; break;
+		case OPT_TARGET: o->target = optarg; break;
+		case OPT_STATE_DIR: o->state_dir = optarg; break;
+		case OPT_UPLINK: o->uplink = optarg; break;
+		case OPT_HOSTNAME: o->hostname = optarg; break;
+		case OPT_SSH_KEY:
+			if (nm_strv_push(&o->ssh_keys, optarg) < 0)
+				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+			break;
+		case OPT_SSH_KEY_FILE: o->ssh_key_file = optarg; break;
+		case OPT_NIX_TARBALL: o->nix_tarball = optarg; break;
+		case OPT_NIX_SHA256: o->nix_sha256 = optarg; break;
+		case OPT_CHANNEL: o->channel = optarg; break;
+		case OPT_CHANNEL_SHA256: o->channel_sha256 = optarg; break;
+		case OPT_CHANNEL_RELEASE: o->channel_release = optarg; break;
+		case OPT_NIX_FROM_PATH: o->nix_from_path = true; break;
+		case OPT_SUBSTITUTERS: o->substituters = optarg; break;
+		case OPT_BUILD_IN_TARGET: o->build_in_target = true; break;
+		case OPT_CA_FILE: o->ca_file = optarg; break;
+		case OPT_DISCARD: o->discard = true; break;
+		case OPT_NO_REBOOT: o->no_reboot = true; break;
+		case OPT_DETACH: o->detach = true; break;
+		case 'h': fputs(install_help, stdout); return 1;
+		default: return agent_usage_error(e, "install", "install: unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return agent_usage_error(e, "install", "install: unexpected argument '%s'", argv[optind]);
+	if (o->until && agent_phase_index(o->until) < 0)
+		return agent_usage_error(e, "install", "--until %s: not a phase (phases: detect, plan, confirm, fetch, render, "
+		                         "build, teardown, wipe, partition, raid, format, mount, install, handover)",
+		                         o->until);
+	if (o->target[0] != '/' || o->state_dir[0] != '/')
+		return agent_usage_error(e, "install", "--target and --state-dir take absolute paths");
+	return 0;
+}
+
+/* Config file, --disks and the pins with their overrides: all checked before any phase runs. */
+static int prepare(struct install_run *run, struct nm_error *e)
+{
+	const struct install_opts *o = run->o;
+	int r = disk_config_init(&run->cfg);
+	if (r == 0 && o->config_path)
+		r = disk_config_load(o->config_path, &run->cfg, e);
+	if (r == 0 && o->disks)
+		r = disk_config_set_disks(&run->cfg, o->disks, e);
+	if (r == 0)
+		r = img_pins_default(&run->pins, e);
+	if (r == 0 && o->mirror)
+		r = img_pin_apply_mirror(&run->pins.channel, o->mirror, e);
+	if (r == 0 && o->mirror && !o->nix_from_path)
+		r = img_pin_apply_mirror(&run->pins.nix, o->mirror, e);
+	if (r == 0 && (o->channel || o->channel_sha256))
+		r = img_pin_override(&run->pins.channel, "--channel", o->channel, o->channel_sha256, o->channel_release, e);
+	if (r == 0 && (o->nix_tarball || o->nix_sha256))
+		r = img_pin_override(&run->pins.nix, "--nix-tarball", o->nix_tarball, o->nix_sha256, NULL, e);
+	if (r == 0)
+		r = img_pin_check(&run->pins.channel, e);
+	if (r == 0 && !o->nix_from_path)
+		r = img_pin_check(&run->pins.nix, e);
+	run->rendered_dir = nm_strdup_printf("%s/nixos", o->state_dir);
+	run->channel_parent = nm_strdup_printf("%s/channel", o->state_dir);
+	run->channel_dir = nm_strdup_printf("%s/channel/nixos", o->state_dir);
+	if (r == 0 && (!run->rendered_dir || !run->channel_parent || !run->channel_dir))
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	return r;
+}
+
+static int open_state(struct install_run *run, struct nm_error *e)
+{
+	const struct install_opts *o = run->o;
+	if (!o->resume)
+		return agent_state_new(&run->st, o->state_dir, "install", e);
+	int r = agent_state_load(&run->st, o->state_dir, e);
+	if (r == -ENOENT)
+		return nm_fail(e, NM_ERR_USAGE, ENOENT, "--resume: no install to resume in %s (no %s); run without --resume",
+		               o->state_dir, AGENT_STATE_FILE);
+	return r;
+}
+
+static int open_log(const struct install_run *run, struct nm_error *e)
+{
+	if (run->ctx->g.log_path)
+		return 0;
+	const char *mk[] = { "mkdir", "-p", run->o->state_dir, NULL };
+	int r = nm_run(mk, NULL, NULL, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *log = nm_strdup_printf("%s/%s", run->o->state_dir, AGENT_LOG_FILE);
+	return nm_log_open(log, run->ctx->g.verbosity, e);
+}
+
+/* Leaves the SSH session: the parent returns at once, the child carries on with its output in
+ * the log only. */
+static int detach(const struct install_run *run, bool *is_parent, struct nm_error *e)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "--detach: cannot fork: %s", strerror(errno));
+	if (pid > 0) {
+		*is_parent = true;
+		printf("install continues in the background (pid %d); follow it with: nmmm-agent status --follow%s%s\n",
+		       (int)pid, strcmp(run->o->state_dir, "/run/nmmm") ? " --state-dir " : "",
+		       strcmp(run->o->state_dir, "/run/nmmm") ? run->o->state_dir : "");
+		return 0;
+	}
+	setsid();
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
+	return 0;
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int save_state(struct install_run *run, struct nm_error *e)
+{
+	_cleanup_free_ char *mirror = run->mounted ? nm_strdup_printf("%s/var/lib/nmmm", run->o->target) : NULL;
+	return agent_state_save(&run->st, mirror, e);
+}
+
+static void event_error(struct install_run *run, const char *phase, const struct nm_error *e)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "message", json_object_new_string(e->msg));
+	json_object_object_add(f, "exit_code", json_object_new_int(nm_exit_code(e)));
+	agent_event(run->ctx, phase, "error", f);
+}
+
+/* One phase: skipped after a check when it finished before (--resume), else run and recorded. */
+static int run_phase(struct install_run *run, const struct install_phase *ph, struct nm_error *e)
+{
+	if (run->o->resume && !ph->always && agent_state_phase_done(&run->st, ph->name)) {
+		int r = ph->check ? ph->check(run, agent_state_products(&run->st, ph->name), e) : 0;
+		if (r < 0)
+			return r;
+		nm_info("%s: finished before, checked, skipped", ph->name);
+		agent_event(run->ctx, ph->name, "done", json_object_new_object());
+		return 0;
+	}
+	agent_event(run->ctx, ph->name, "start", NULL);
+	agent_state_mark_running(&run->st, ph->name);
+	int r = save_state(run, e);
+	if (r < 0)
+		return r;
+	nm_info("== %s", ph->name);
+	double t0 = now_mono();
+	json_object *products = NULL;
+	r = ph->run(run, &products, e);
+	if (r < 0) {
+		json_object_put(products);
+		return r;
+	}
+	double secs = now_mono() - t0;
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "seconds", json_object_new_double(secs));
+	agent_event(run->ctx, ph->name, "done", f);
+	if (strcmp(ph->name, "handover") == 0) {
+		json_object_put(products);
+		return 0; /* handover saved the final state itself before unmounting */
+	}
+	agent_state_mark_done(&run->st, ph->name, secs, products);
+	return save_state(run, e);
+}
+
+static void print_next_steps(const struct install_run *run)
+{
+	printf("\nNixOS is installed on:");
+	for (size_t i = 0; i < run->plan.n_disks; i++)
+		printf(" %s", run->plan.disks[i].name);
+	printf("\nNext, from your machine:\n"
+	       "  ssh root@HOST nmmm-agent export | tar -x -C hosts/%s/   # before the reboot: the generated files\n"
+	       "  # pin the new host keys listed in report.json in known_hosts, then after the reboot:\n"
+	       "  nixos-rebuild switch --target-host root@HOST -I nixos-config=hosts/%s/configuration.nix\n",
+	       run->hostname ? run->hostname : "HOST", run->hostname ? run->hostname : "HOST");
+}
+
+static void install_run_free(struct install_run *run)
+{
+	agent_state_free(&run->st);
+	disk_inventory_free(&run->disks);
+	net_inventory_free(&run->net);
+	machine_facts_free(&run->facts);
+	disk_config_free(&run->cfg);
+	img_pins_free(&run->pins);
+	if (run->have_plan)
+		disk_plan_free(&run->plan);
+	nm_strv_free(run->ssh_keys);
+	free(run->hostname);
+	if (run->have_nix)
+		img_nix_free(&run->nix);
+	img_system_free(&run->sys);
+	free(run->rendered_dir);
+	free(run->channel_parent);
+	free(run->channel_dir);
+}
+
+static int reboot_now(struct nm_error *e)
+{
+	const char *argv[] = { "reboot", NULL };
+	return nm_run(argv, NULL, NULL, e);
+}
+
+static int run_pipeline(struct install_run *run, struct nm_error *e)
+{
+	size_t n;
+	const struct install_phase *phases = install_phases(&n);
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = run_phase(run, &phases[i], e);
+		if (r < 0) {
+			nm_error_prefix(e, "%s", phases[i].name);
+			event_error(run, phases[i].name, e);
+			break;
+		}
+		if (run->o->detach && strcmp(phases[i].name, "confirm") == 0) {
+			bool parent = false;
+			r = detach(run, &parent, e);
+			if (r < 0 || parent)
+				return r;
+		}
+		if (run->o->until && strcmp(run->o->until, phases[i].name) == 0) {
+			agent_state_mark_result(&run->st, "stopped", NULL);
+			nm_info("stopped after %s as asked (--until); continue with 'nmmm-agent install --resume --yes'",
+			        phases[i].name);
+			return save_state(run, e);
+		}
+	}
+	if (r < 0) {
+		agent_state_mark_result(&run->st, "failed", e);
+		struct nm_error ignored = { 0 };
+		save_state(run, &ignored);
+		return r;
+	}
+	print_next_steps(run);
+	if (!run->o->no_reboot)
+		r = reboot_now(e);
+	return r;
+}
 
 int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
-	return nm_fail(e, NM_ERR_RUNTIME, ENOSYS, "install: not available in this build yet");
+	struct install_opts o;
+	int r = parse_options(argc, argv, &o, e);
+	if (r != 0) {
+		nm_strv_free(o.ssh_keys);
+		return r == 1 ? 0 : r;
+	}
+	struct install_run run = { .ctx = ctx, .o = &o };
+	r = prepare(&run, e);
+	if (r == 0)
+		r = open_log(&run, e);
+	if (r == 0)
+		r = open_state(&run, e);
+	if (r == 0)
+		r = run_pipeline(&run, e);
+	install_run_free(&run);
+	nm_strv_free(o.ssh_keys);
+	return r;
 }

@@ -68,20 +68,19 @@ static void print_human(const struct agent_state *st)
 	if (strcmp(result, "running") == 0 && current)
 		printf(" (phase %s)", current);
 	printf("\n");
-	size_t n;
-	const char *const *names = agent_phase_names(&n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < agent_phase_count(); i++) {
+		const char *name = agent_phase_name(i);
 		json_object *phases = agent_state_get(st, "phases"), *entry = NULL, *secs = NULL;
 		const char *what = "-";
 		char buf[64] = "";
-		if (phases && json_object_object_get_ex(phases, names[i], &entry)) {
+		if (phases && json_object_object_get_ex(phases, name, &entry)) {
 			what = "done";
 			if (json_object_object_get_ex(entry, "seconds", &secs))
 				snprintf(buf, sizeof buf, "%.1fs", json_object_get_double(secs));
-		} else if (current && strcmp(current, names[i]) == 0) {
+		} else if (current && strcmp(current, name) == 0) {
 			what = strcmp(result, "running") == 0 ? "running" : result;
 		}
-		printf("  %-10s %-11s %s\n", names[i], what, buf);
+		printf("  %-10s %-11s %s\n", name, what, buf);
 	}
 	json_object *err = agent_state_get(st, "error");
 	if (err)

@@ -5,6 +5,7 @@
 
 /* detect → plan → confirm → fetch → render → build → teardown → wipe → partition → raid →
  * format → mount → install → handover */
-const char *const *agent_phase_names(size_t *n);
+size_t agent_phase_count(void);
+const char *agent_phase_name(size_t i);
 /* Index of a phase name, or -1. */
 int agent_phase_index(const char *name);

@@ -1,0 +1,646 @@
+/* install-phases.c: what each phase of `install` does, by calling the libraries (disk, netcfg,
+ * images) — and, on --resume, how a finished phase's products are checked. The order lives in
+ * pipeline.c; nothing here decides it. Phases before teardown only read the machine and write
+ * under the state directory. */
+#include "agent/install.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/progress.h"
+
+#define BUILD_IN_RAM_MIN_BYTES (4ull << 30) /* MemAvailable needed to build in the rescue's store */
+
+static const char *product_str(json_object *products, const char *key)
+{
+	json_object *v = NULL;
+	if (products && json_object_object_get_ex(products, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static int missing_product(const char *phase, const char *what, struct nm_error *e)
+{
+	return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
+	               "resume: the %s phase finished earlier but %s is gone; the state no longer matches the machine. "
+	               "Start over without --resume (nothing was changed by this check)",
+	               phase, what);
+}
+
+static int rm_rf(const char *path, struct nm_error *e)
+{
+	const char *argv[] = { "rm", "-rf", "--one-file-system", path, NULL };
+	return nm_run(argv, NULL, NULL, e);
+}
+
+static struct disk_run_opts disk_opts(const struct install_run *run)
+{
+	return (struct disk_run_opts){ .root = run->ctx->g.root, .target = run->o->target, .discard = run->o->discard };
+}
+
+/* ---- detect ---- */
+
+int install_detect(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	const char *root = run->ctx->g.root;
+	int r = disk_inventory_read(root, &run->disks, e);
+	if (r >= 0)
+		r = net_inventory_read(root, &run->net, e);
+	if (r >= 0)
+		r = machine_facts_read(root, &run->facts, e);
+	if (r < 0)
+		return r;
+	json_object *p = json_object_new_object();
+	machine_facts_to_json(&run->facts, p);
+	net_inventory_to_json(&run->net, p);
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < run->disks.n_disks; i++)
+		json_object_array_add(arr, disk_info_to_json(&run->disks.disks[i]));
+	json_object_object_add(p, "disks", arr);
+	*products = p;
+	return 0;
+}
+
+/* ---- plan ---- */
+
+/* A resumed plan must still describe these disks: same serial and size, or nothing is guessed. */
+static int plan_still_fits(const struct install_run *run, struct nm_error *e)
+{
+	for (size_t i = 0; i < run->plan.n_disks; i++) {
+		const struct disk_member_plan *m = &run->plan.disks[i];
+		const struct disk_info *d = disk_find(&run->disks, m->name);
+		if (!d)
+			return nm_fail(e, NM_ERR_REFUSED, ENODEV,
+			               "resume: planned disk %s (serial %s) is not here any more; start over without --resume",
+			               m->name, m->serial ? m->serial : "-");
+		if (d->size_bytes != m->size_bytes || (m->serial && (!d->serial || strcmp(d->serial, m->serial) != 0)))
+			return nm_fail(e, NM_ERR_REFUSED, ENODEV,
+			               "resume: disk %s changed since the plan was made (planned serial %s, %llu bytes; now "
+			               "serial %s, %llu bytes); start over without --resume",
+			               m->name, m->serial ? m->serial : "-", (unsigned long long)m->size_bytes,
+			               d->serial ? d->serial : "-", (unsigned long long)d->size_bytes);
+	}
+	return 0;
+}
+
+int install_plan(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	json_object *saved = agent_state_get(&run->st, "plan");
+	int r;
+	if (run->o->resume && saved) {
+		r = disk_plan_from_json(saved, &run->plan, e);
+		if (r < 0)
+			return r;
+		run->have_plan = true;
+		return plan_still_fits(run, e);
+	}
+	bool uefi = run->facts.boot_mode && strcmp(run->facts.boot_mode, "uefi") == 0;
+	r = disk_plan_make(&run->disks, &run->cfg, uefi, &run->plan, e);
+	if (r < 0)
+		return r;
+	run->have_plan = true;
+	agent_state_set(&run->st, "plan", disk_plan_to_json(&run->plan));
+	return 0;
+}
+
+/* ---- confirm ---- */
+
+static void print_erase_list(const struct disk_plan *plan)
+{
+	fprintf(stderr, "These disks will be ERASED:\n");
+	for (size_t i = 0; i < plan->n_disks; i++) {
+		const struct disk_member_plan *m = &plan->disks[i];
+		fprintf(stderr, "  %-10s %8.1f GiB  serial %-20s %s\n", m->name, (double)m->size_bytes / (1ull << 30),
+		        m->serial ? m->serial : "-", m->model ? m->model : "");
+	}
+}
+
+int install_confirm(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	/* Who can log in afterwards is settled before anything else: no key, no install. */
+	int r = net_ssh_keys_gather(&run->facts, run->o->ssh_keys, run->o->ssh_key_file, &run->ssh_keys, e);
+	if (r < 0)
+		return r;
+	const char *hostname = run->o->hostname ? run->o->hostname : run->cfg.hostname ? run->cfg.hostname : "nixos";
+	r = net_hostname_check(hostname, e);
+	if (r < 0)
+		return r;
+	run->hostname = strdup(hostname);
+	const struct net_nic *uplink = NULL;
+	r = net_uplink_select(&run->net, run->o->uplink, &uplink, e);
+	if (r < 0)
+		return r;
+	print_erase_list(&run->plan);
+	if (!run->o->yes)
+		return nm_fail(e, NM_ERR_REFUSED, EPERM,
+		               "not confirmed: nothing was written. Check the disks and serials above, then run the same "
+		               "command with --yes");
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "hostname", json_object_new_string(hostname));
+	json_object_object_add(p, "uplink", json_object_new_string(uplink->name));
+	*products = p;
+	return 0;
+}
+
+/* ---- fetch ---- */
+
+/* The channel tarball unpacks to one top directory (nixos-25.05.xxxx); install wants it at
+ * <state>/channel/nixos so the same tree serves -I nixpkgs= and the registered channel. */
+static int place_channel(const char *unpacked, const char *parent, const char *dest, struct nm_error *e)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	int r = nm_list_dir("/", unpacked, &names);
+	if (r < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, r, "%s: cannot list: %s", unpacked, strerror(-r));
+	_cleanup_free_ char *src = NULL;
+	if (nm_strv_len(names) == 1) {
+		src = nm_strdup_printf("%s/%s", unpacked, names[0]);
+		if (!nm_exists(src, "/nixos/default.nix")) {
+			free(src);
+			src = NULL;
+		}
+	}
+	if (!src && nm_exists(unpacked, "/nixos/default.nix"))
+		src = strdup(unpacked);
+	if (!src)
+		return nm_fail(e, NM_ERR_VERIFY, ENOENT,
+		               "the channel tarball holds no nixos/default.nix: not a NixOS channel; check --channel");
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", parent, strerror(errno));
+	if (rename(src, dest) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "cannot move %s to %s: %s", src, dest, strerror(errno));
+	return 0;
+}
+
+static int fetch_one(struct install_run *run, const struct img_pin *pin, const char *unpack_dir,
+                     const char *symlink_prefix, json_object *products, struct nm_error *e)
+{
+	struct agent_progress view;
+	agent_progress_init(&view, run->ctx, "fetch", pin->what);
+	struct img_fetch_req req = {
+		.url = pin->url,
+		.sha256 = pin->sha256,
+		.unpack_dir = unpack_dir,
+		.expected_size = pin->size,
+		.ca_file = run->o->ca_file,
+		.root = run->ctx->g.root,
+		.symlink_prefix_allowed = symlink_prefix,
+		.progress = agent_progress_update,
+		.progress_data = &view,
+	};
+	struct img_fetch_result res = { 0 };
+	int r = rm_rf(unpack_dir, e); /* a previous run killed after unpacking, before recording it */
+	if (r == 0)
+		r = img_fetch(&req, &res, e);
+	agent_progress_finish(&view, r == 0);
+	if (r < 0)
+		return r;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "url", json_object_new_string(pin->url));
+	json_object_object_add(o, "sha256", json_object_new_string(res.sha256));
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)res.bytes));
+	json_object_object_add(products, pin->what, o);
+	return 0;
+}
+
+int install_fetch(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	const char *sd = run->o->state_dir;
+	json_object *p = json_object_new_object();
+	_cleanup_free_ char *unpacked = nm_strdup_printf("%s/channel-unpacked", sd);
+	int r = fetch_one(run, &run->pins.channel, unpacked, NULL, p, e);
+	if (r == 0) {
+		r = rm_rf(run->channel_parent, e);
+		if (r == 0)
+			r = place_channel(unpacked, run->channel_parent, run->channel_dir, e);
+		if (r == 0)
+			r = rm_rf(unpacked, e);
+	}
+	if (r == 0) {
+		if (run->o->nix_from_path) {
+			r = img_nix_from_path(&run->nix, e);
+		} else {
+			_cleanup_free_ char *nixdir = nm_strdup_printf("%s/nix-tarball", sd);
+			r = fetch_one(run, &run->pins.nix, nixdir, "/nix/store/", p, e);
+			if (r == 0)
+				r = img_nix_bootstrap(nixdir, "/", &run->nix, e);
+		}
+		run->have_nix = r == 0;
+	}
+	if (r < 0) {
+		json_object_put(p);
+		return r;
+	}
+	json_object_object_add(p, "channel_dir", json_object_new_string(run->channel_dir));
+	json_object_object_add(p, "nix_bin", json_object_new_string(run->nix.bin_dir));
+	*products = p;
+	return 0;
+}
+
+int install_fetch_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	if (!nm_exists(run->channel_dir, "/nixos/default.nix"))
+		return missing_product("fetch", run->channel_dir, e);
+	const char *bin = product_str(products, "nix_bin");
+	if (!bin)
+		return missing_product("fetch", "the Nix it recorded", e);
+	int r = img_nix_at(bin, &run->nix, e);
+	run->have_nix = r == 0;
+	return r;
+}
+
+static void apply_substituters(struct install_run *run)
+{
+	if (!run->o->substituters)
+		return;
+	free(run->nix.substituters);
+	run->nix.substituters = strdup(run->o->substituters);
+}
+
+/* ---- render ---- */
+
+int install_render(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	const struct net_nic *uplink = NULL;
+	int r = net_uplink_select(&run->net, run->o->uplink, &uplink, e);
+	if (r < 0)
+		return r;
+	json_object *opts = json_object_new_object();
+	json_object_object_add(opts, "channel", img_pins_to_json(&run->pins));
+	struct net_render_input in = {
+		.plan = &run->plan,
+		.inv = &run->net,
+		.facts = &run->facts,
+		.uplink = uplink,
+		.hostname = run->hostname,
+		.ssh_keys = run->ssh_keys,
+		.state_version = run->pins.channel.release,
+		.plan_json = disk_plan_to_json(&run->plan),
+		.options = opts,
+	};
+	r = net_render(&in, run->rendered_dir, e);
+	json_object_put(in.plan_json);
+	json_object_put(opts);
+	if (r < 0)
+		return r;
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "dir", json_object_new_string(run->rendered_dir));
+	*products = p;
+	return 0;
+}
+
+int install_render_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	if (!nm_exists(run->rendered_dir, "/configuration.nix") ||
+	    !nm_exists(run->rendered_dir, "/hardware-configuration.nix"))
+		return missing_product("render", "the rendered configuration", e);
+	/* Later phases need who may log in and the host name again. */
+	return net_ssh_keys_gather(&run->facts, run->o->ssh_keys, run->o->ssh_key_file, &run->ssh_keys, e);
+}
+
+/* ---- build ---- */
+
+static uint64_t mem_available(const char *root)
+{
+	_cleanup_free_ char *text = NULL;
+	if (nm_read_file(root, "/proc/meminfo", 0, &text, NULL) < 0)
+		return 0;
+	const char *p = strstr(text, "MemAvailable:");
+	unsigned long long kib = 0;
+	if (!p || sscanf(p, "MemAvailable: %llu kB", &kib) != 1)
+		return 0;
+	return (uint64_t)kib * 1024;
+}
+
+int install_build(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	apply_substituters(run);
+	_cleanup_free_ char *cfg = nm_strdup_printf("%s/configuration.nix", run->rendered_dir);
+	uint64_t avail = mem_available(run->ctx->g.root);
+	bool in_ram = !run->o->build_in_target && avail >= BUILD_IN_RAM_MIN_BYTES;
+	int r;
+	if (in_ram) {
+		r = img_system_build(&run->nix, run->channel_dir, cfg, NULL, run->o->state_dir, &run->sys, e);
+	} else {
+		nm_info("build: %.1f GiB available; the system will be built into the target store after mount. "
+		        "Evaluating it now, so errors surface before the disks are touched",
+		        (double)avail / (1ull << 30));
+		r = img_system_instantiate(&run->nix, run->channel_dir, cfg, run->o->state_dir, &run->sys, e);
+	}
+	if (r < 0)
+		return r;
+	run->built = in_ram;
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, in_ram ? "system" : "system_drv", json_object_new_string(run->sys.toplevel));
+	json_object_object_add(p, in_ram ? "installer" : "installer_drv", json_object_new_string(run->sys.installer));
+	*products = p;
+	return 0;
+}
+
+int install_build_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	const char *sys = product_str(products, "system");
+	const char *inst = product_str(products, "installer");
+	run->built = sys != NULL;
+	if (!sys) {
+		sys = product_str(products, "system_drv");
+		inst = product_str(products, "installer_drv");
+	}
+	if (!sys || !inst || !nm_exists("/", sys) || !nm_exists("/", inst))
+		return missing_product("build", "the built system in the store", e);
+	run->sys.toplevel = strdup(sys);
+	run->sys.installer = strdup(inst);
+	apply_substituters(run);
+	return 0;
+}
+
+/* ---- the disk phases ---- */
+
+int install_teardown(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	struct disk_run_opts o = disk_opts(run);
+	int r = disk_teardown_check(&run->plan, &o, e);
+	return r < 0 ? r : disk_teardown(&run->plan, &o, e);
+}
+
+int install_wipe(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	struct disk_run_opts o = disk_opts(run);
+	return disk_wipe(&run->plan, &o, e);
+}
+
+int install_partition(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	struct disk_run_opts o = disk_opts(run);
+	return disk_partition(&run->plan, &o, e);
+}
+
+int install_partition_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	for (size_t i = 0; i < run->plan.n_disks; i++)
+		for (size_t j = 0; j < run->plan.disks[i].n_parts; j++)
+			if (!nm_exists(run->ctx->g.root, run->plan.disks[i].parts[j].path))
+				return missing_product("partition", run->plan.disks[i].parts[j].path, e);
+	return 0;
+}
+
+int install_raid(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	struct disk_run_opts o = disk_opts(run);
+	int r = disk_raid(&run->plan, &o, &run->throttle, e);
+	if (r < 0)
+		return r;
+	json_object *p = json_object_new_object();
+	if (run->throttle.saved)
+		json_object_object_add(p, "speed_limit_max", json_object_new_int64((int64_t)run->throttle.speed_limit_max));
+	*products = p;
+	return 0;
+}
+
+int install_raid_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	for (size_t i = 0; i < run->plan.n_arrays; i++)
+		if (!nm_exists(run->ctx->g.root, run->plan.arrays[i].device))
+			return missing_product("raid", run->plan.arrays[i].device, e);
+	json_object *v = NULL;
+	if (products && json_object_object_get_ex(products, "speed_limit_max", &v)) {
+		run->throttle.saved = true;
+		run->throttle.speed_limit_max = (unsigned long)json_object_get_int64(v);
+	}
+	return 0;
+}
+
+int install_format(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	struct disk_run_opts o = disk_opts(run);
+	return disk_format(&run->plan, &o, e);
+}
+
+/* Each planned filesystem carries its planned UUID, read back with the real blkid. */
+int install_format_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	for (size_t i = 0; i < run->plan.n_filesystems; i++) {
+		const struct disk_fs_plan *fs = &run->plan.filesystems[i];
+		const char *argv[] = { "blkid", "-p", "-s", "UUID", "-o", "value", fs->device, NULL };
+		struct nm_run_result res = { 0 };
+		struct nm_run_opts ro = { .allow_failure = true, .timeout_sec = 30 };
+		int r = nm_run(argv, &ro, &res, e);
+		bool same = r == 0 && res.exit_status == 0 && strncmp(res.output, fs->uuid, strlen(fs->uuid)) == 0;
+		nm_run_result_free(&res);
+		if (r < 0)
+			return r;
+		if (!same)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
+			               "resume: %s does not carry the planned filesystem UUID %s any more; start over "
+			               "without --resume",
+			               fs->device, fs->uuid);
+	}
+	return 0;
+}
+
+int install_mount(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	struct disk_run_opts o = disk_opts(run);
+	int r = disk_mount(&run->plan, &o, e);
+	if (r < 0)
+		return r;
+	run->mounted = true;
+	return 0;
+}
+
+int install_mount_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	const char *argv[] = { "mountpoint", "-q", run->o->target, NULL };
+	struct nm_run_result res = { 0 };
+	struct nm_run_opts ro = { .allow_failure = true, .timeout_sec = 30 };
+	int r = nm_run(argv, &ro, &res, e);
+	int status = res.exit_status;
+	nm_run_result_free(&res);
+	if (r < 0)
+		return r;
+	if (status != 0) {
+		/* Mounting is repeatable: do it again rather than fail. */
+		struct disk_run_opts o = disk_opts(run);
+		r = disk_mount(&run->plan, &o, e);
+		if (r < 0)
+			return r;
+	}
+	run->mounted = true;
+	return 0;
+}
+
+/* ---- install ---- */
+
+static int copy_file(const char *from, const char *to, struct nm_error *e)
+{
+	const char *argv[] = { "cp", "--", from, to, NULL };
+	return nm_run(argv, NULL, NULL, e);
+}
+
+static int copy_rendered_files(struct install_run *run, const char *etc_nixos, struct nm_error *e)
+{
+	const char *mk[] = { "mkdir", "-p", "-m", "0755", etc_nixos, NULL };
+	int r = nm_run(mk, NULL, NULL, e);
+	static const char *const files[] = { "configuration.nix", "hardware-configuration.nix", "plan.json" };
+	for (size_t i = 0; r == 0 && i < NM_ELEMENTSOF(files); i++) {
+		_cleanup_free_ char *from = nm_strdup_printf("%s/%s", run->rendered_dir, files[i]);
+		_cleanup_free_ char *to = nm_strdup_printf("%s/%s", etc_nixos, files[i]);
+		r = copy_file(from, to, e);
+	}
+	return r;
+}
+
+static char *channel_url(const struct install_run *run)
+{
+	return nm_strdup_printf("https://nixos.org/channels/nixos-%s", run->pins.channel.release);
+}
+
+int install_install(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	const char *target = run->o->target;
+	_cleanup_free_ char *etc_nixos = nm_strdup_printf("%s/etc/nixos", target);
+	int r = copy_rendered_files(run, etc_nixos, e);
+	if (r < 0)
+		return r;
+	if (!run->built) {
+		_cleanup_free_ char *cfg = nm_strdup_printf("%s/configuration.nix", etc_nixos);
+		_cleanup_free_ char *gc = nm_strdup_printf("%s/var/lib/nmmm", target);
+		img_system_free(&run->sys);
+		r = img_system_build(&run->nix, run->channel_dir, cfg, target, gc, &run->sys, e);
+		if (r < 0)
+			return r;
+	}
+	r = img_system_install(&run->nix, &run->sys, target, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *url = channel_url(run);
+	r = img_channel_register(&run->nix, run->channel_parent, url, target, e);
+	if (r < 0)
+		return r;
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "system", json_object_new_string(run->sys.toplevel));
+	*products = p;
+	return 0;
+}
+
+int install_install_check(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	if (!nm_exists(run->o->target, "/nix/var/nix/profiles/system"))
+		return missing_product("install", "the system profile on the target", e);
+	return 0;
+}
+
+/* ---- handover ---- */
+
+/* Fresh host keys, made here so their fingerprints can be pinned before the first connection;
+ * nothing of an old (possibly compromised) system is carried over. */
+static int make_host_keys(const char *target, json_object *report, struct nm_error *e)
+{
+	_cleanup_free_ char *dir = nm_strdup_printf("%s/etc/ssh", target);
+	const char *mk[] = { "mkdir", "-p", "-m", "0755", dir, NULL };
+	int r = nm_run(mk, NULL, NULL, e);
+	json_object *keys = json_object_new_array();
+	json_object_object_add(report, "ssh_host_keys", keys);
+	static const char *const kinds[][2] = { { "ed25519", NULL }, { "rsa", "4096" } };
+	for (size_t i = 0; r == 0 && i < NM_ELEMENTSOF(kinds); i++) {
+		_cleanup_free_ char *path = nm_strdup_printf("%s/ssh_host_%s_key", dir, kinds[i][0]);
+		_cleanup_free_ char *pub = nm_strdup_printf("%s.pub", path);
+		unlink(path);
+		unlink(pub);
+		const char *gen[] = { "ssh-keygen", "-q", "-t", kinds[i][0], "-N", "", "-C", "", "-f", path,
+			              kinds[i][1] ? "-b" : NULL, kinds[i][1], NULL };
+		r = nm_run(gen, NULL, NULL, e);
+		if (r < 0)
+			break;
+		const char *fp[] = { "ssh-keygen", "-l", "-E", "sha256", "-f", pub, NULL };
+		struct nm_run_result res = { 0 };
+		r = nm_run(fp, NULL, &res, e);
+		if (r == 0) {
+			char *nl = strchr(res.output, '\n');
+			if (nl)
+				*nl = '\0';
+			json_object *k = json_object_new_object();
+			json_object_object_add(k, "type", json_object_new_string(kinds[i][0]));
+			json_object_object_add(k, "fingerprint", json_object_new_string(res.output));
+			_cleanup_free_ char *pubtext = NULL;
+			if (nm_read_line("/", pub, &pubtext) == 0)
+				json_object_object_add(k, "public_key", json_object_new_string(pubtext));
+			json_object_array_add(keys, k);
+			nm_info("handover: host key %s", res.output);
+		}
+		nm_run_result_free(&res);
+	}
+	return r;
+}
+
+static json_object *make_report(const struct install_run *run)
+{
+	json_object *rep = json_object_new_object();
+	json_object_object_add(rep, "hostname", json_object_new_string(run->hostname ? run->hostname : ""));
+	json_object_object_add(rep, "plan", disk_plan_to_json(&run->plan));
+	json_object *net = json_object_new_object();
+	net_inventory_to_json(&run->net, net);
+	json_object_object_add(rep, "network", net);
+	json_object_object_add(rep, "pins", img_pins_to_json(&run->pins));
+	json_object *phases = agent_state_get(&run->st, "phases");
+	if (phases)
+		json_object_object_add(rep, "phases", json_object_get(phases));
+	if (run->sys.toplevel)
+		json_object_object_add(rep, "system", json_object_new_string(run->sys.toplevel));
+	return rep;
+}
+
+static int write_report(const char *dir, json_object *rep, struct nm_error *e)
+{
+	_cleanup_free_ char *path = nm_strdup_printf("%s/report.json", dir);
+	if (json_object_to_file_ext(path, rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: cannot write the report", path);
+	return 0;
+}
+
+static int unmount_target(const struct install_run *run, struct nm_error *e)
+{
+	const char *sync_argv[] = { "sync", NULL };
+	const char *swapoff[] = { "swapoff", "-a", NULL };
+	const char *umount[] = { "umount", "-R", run->o->target, NULL };
+	int r = nm_run(sync_argv, NULL, NULL, e);
+	struct nm_run_opts soft = { .allow_failure = true };
+	if (r == 0)
+		r = nm_run(swapoff, &soft, NULL, e);
+	if (r == 0)
+		r = nm_run(umount, NULL, NULL, e);
+	return r;
+}
+
+int install_handover(struct install_run *run, json_object **products, struct nm_error *e)
+{
+	const char *target = run->o->target;
+	json_object *rep = make_report(run);
+	_cleanup_free_ char *etc_nixos = nm_strdup_printf("%s/etc/nixos", target);
+	int r = make_host_keys(target, rep, e);
+	if (r == 0)
+		r = write_report(etc_nixos, rep, e);
+	if (r == 0)
+		r = write_report(run->rendered_dir, rep, e); /* so `export` has it after the unmount */
+	if (r == 0) {
+		struct disk_run_opts o = disk_opts(run);
+		r = disk_raid_unthrottle(&o, &run->throttle, e);
+	}
+	json_object *keys = NULL;
+	if (r == 0 && json_object_object_get_ex(rep, "ssh_host_keys", &keys))
+		*products = json_object_new_object(), json_object_object_add(*products, "ssh_host_keys", json_object_get(keys));
+	json_object_put(rep);
+	if (r < 0)
+		return r;
+	/* The state is final before the target goes away. */
+	agent_state_mark_done(&run->st, "handover", 0, json_object_get(*products));
+	agent_state_mark_result(&run->st, "done", NULL);
+	_cleanup_free_ char *mirror = nm_strdup_printf("%s/var/lib/nmmm", target);
+	r = agent_state_save(&run->st, mirror, e);
+	if (r == 0)
+		r = unmount_target(run, e);
+	run->mounted = false;
+	return r;
+}

@@ -1,0 +1,64 @@
+/* install.h (private to agent/): one install run — its options, what each phase produced, and
+ * the phase functions the pipeline calls in order. */
+#pragma once
+
+#include "agent/agent.h"
+#include "agent/state.h"
+#include "disk/disk.h"
+#include "images/images.h"
+#include "netcfg/netcfg.h"
+
+struct install_opts {
+	const char *config_path;
+	const char *disks;
+	const char *until;
+	const char *mirror;
+	const char *target;    /* default /mnt */
+	const char *state_dir; /* default /run/nmmm */
+	const char *uplink;
+	const char *hostname;
+	char **ssh_keys;
+	const char *ssh_key_file;
+	const char *nix_tarball, *nix_sha256;
+	const char *channel, *channel_sha256, *channel_release;
+	const char *substituters; /* NULL = the default binary cache */
+	const char *ca_file;
+	bool yes, resume, detach, no_reboot, nix_from_path, discard, build_in_target;
+};
+
+struct install_run {
+	struct agent_ctx *ctx;
+	const struct install_opts *o;
+	struct agent_state st;
+	bool mounted; /* the target is mounted: mirror the state there */
+
+	struct disk_inventory disks;
+	struct net_inventory net;
+	struct machine_facts facts;
+	struct disk_config cfg;
+	struct img_pins pins;
+	struct disk_plan plan;
+	bool have_plan;
+	char **ssh_keys;
+	char *hostname;
+
+	struct img_nix nix;
+	bool have_nix;
+	struct img_system sys;
+	bool built; /* sys holds built store paths (not just .drv) */
+	char *rendered_dir;   /* <state>/nixos */
+	char *channel_parent; /* <state>/channel, holding nixos/ */
+	char *channel_dir;    /* <state>/channel/nixos */
+	struct disk_raid_throttle throttle;
+};
+
+/* A phase: `run` does the work and returns what it produced (recorded in the state file);
+ * `check` (may be NULL) verifies, on --resume, that a finished phase's products still exist. */
+struct install_phase {
+	const char *name;
+	int (*run)(struct install_run *run, json_object **products, struct nm_error *e);
+	int (*check)(struct install_run *run, json_object *products, struct nm_error *e);
+	bool always; /* runs again on --resume (read-only phases that rebuild memory state) */
+};
+
+const struct install_phase *install_phases(size_t *n);
