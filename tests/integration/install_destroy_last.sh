@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# install_destroy_last.sh: every failure before teardown leaves the disk byte-for-byte as it
+# was and exits with the documented code — a channel hash mismatch (4), a Nix tarball hash
+# mismatch (4), an evaluation error (1), a build failure (1), no SSH key (3), no --yes (3),
+# an unknown disk (2), a phase name that does not exist (2).
+IE_NAME=dlast
+# shellcheck source=tests/integration/lib/install-env.sh
+. "$(dirname "$0")/lib/install-env.sh"
+
+ie_make_disks 4G
+ie_make_netns
+ie_make_channels
+disk_before=$(ie_sha "$IE_DISK")
+decoy_before=$(ie_sha "$IE_DECOY")
+mapfile -t args < <(ie_install_args)
+bad_sha=0000000000000000000000000000000000000000000000000000000000000000
+
+# expect CODE WHAT -- agent arguments...: the agent exits with CODE and the disks are unchanged.
+expect() {
+	local code=$1 what=$2 rc=0
+	shift 3
+	ie_agent "$@" > "$IE_WORK/out.txt" 2> "$IE_WORK/err.txt" || rc=$?
+	[ "$rc" = "$code" ] || fail "$what: exit $rc, expected $code: $(tail -n 5 "$IE_WORK/err.txt")"
+	[ "$(ie_sha "$IE_DISK")" = "$disk_before" ] || fail "$what: the disk changed"
+	[ "$(ie_sha "$IE_DECOY")" = "$decoy_before" ] || fail "$what: the decoy changed"
+	grep -q . "$IE_WORK/err.txt" || fail "$what: no message"
+	echo "ok: $what (exit $rc): $(grep 'nmmm-agent:' "$IE_WORK/err.txt" | tail -n 1 | cut -c1-160)"
+	rm -rf "$IE_WORK/state"
+}
+
+expect 3 "no --yes" -- install "${args[@]}"
+grep -q "will be ERASED" "$IE_WORK/err.txt" || fail "no --yes: the disks to be erased were not shown"
+expect 4 "channel hash mismatch" -- install --yes "${args[@]}" --channel-sha256 "$bad_sha"
+with_tarball=()
+for a in "${args[@]}"; do [ "$a" = --nix-from-path ] || with_tarball+=("$a"); done
+expect 4 "Nix tarball hash mismatch" -- install --yes "${with_tarball[@]}" \
+	--nix-tarball "$IE_URL/nixexprs.tar.xz" --nix-sha256 "$bad_sha"
+expect 1 "evaluation error" -- install --yes "${args[@]}" \
+	--channel "$IE_URL/eval-error.tar.xz" --channel-sha256 "$IE_EVAL_ERROR_SHA"
+expect 1 "build failure" -- install --yes "${args[@]}" \
+	--channel "$IE_URL/build-error.tar.xz" --channel-sha256 "$IE_BUILD_ERROR_SHA"
+IE_RESCUE_KEYS="" expect 3 "no SSH key" -- install --yes "${args[@]}"
+expect 2 "unknown disk" -- install --yes "${args[@]}" --disks nmmm-no-such-disk
+expect 2 "bad --until" -- install --yes "${args[@]}" --until nonsense
+echo "install_destroy_last: ok"
