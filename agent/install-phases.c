@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/disk-phases.h"
 #include "agent/progress.h"
 
 #define BUILD_IN_RAM_MIN_BYTES (4ull << 30) /* MemAvailable needed to build in the rescue's store */
@@ -35,9 +36,12 @@ static int rm_rf(const char *path, struct nm_error *e)
 	return nm_run(argv, NULL, NULL, e);
 }
 
-static struct disk_run_opts disk_opts(const struct install_run *run)
+static struct disk_run_opts disk_opts(struct install_run *run)
 {
-	return (struct disk_run_opts){ .root = run->ctx->g.root, .target = run->o->target, .discard = run->o->discard };
+	return (struct disk_run_opts){ .root = run->ctx->g.root,
+		                       .target = run->o->target,
+		                       .discard = run->o->discard,
+		                       .throttle = &run->throttle };
 }
 
 /* ---- detect ---- */
@@ -107,16 +111,6 @@ int install_plan(struct install_run *run, json_object **products, struct nm_erro
 
 /* ---- confirm ---- */
 
-static void print_erase_list(const struct disk_plan *plan)
-{
-	fprintf(stderr, "These disks will be ERASED:\n");
-	for (size_t i = 0; i < plan->n_disks; i++) {
-		const struct disk_member_plan *m = &plan->disks[i];
-		fprintf(stderr, "  %-10s %8.1f GiB  serial %-20s %s\n", m->name, (double)m->size_bytes / (1ull << 30),
-		        m->serial ? m->serial : "-", m->model ? m->model : "");
-	}
-}
-
 int install_confirm(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	/* Who can log in afterwards is settled before anything else: no key, no install. */
@@ -132,7 +126,7 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	r = net_uplink_select(&run->net, run->o->uplink, &uplink, e);
 	if (r < 0)
 		return r;
-	print_erase_list(&run->plan);
+	agent_disk_confirm_print(&run->plan, &run->disks);
 	if (!run->o->yes)
 		return nm_fail(e, NM_ERR_REFUSED, EPERM,
 		               "not confirmed: nothing was written. Check the disks and serials above, then run the same "
@@ -389,7 +383,7 @@ int install_partition_check(struct install_run *run, json_object *products, stru
 int install_raid(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_raid(&run->plan, &o, &run->throttle, e);
+	int r = disk_raid(&run->plan, &o, e);
 	if (r < 0)
 		return r;
 	json_object *p = json_object_new_object();

@@ -62,3 +62,28 @@ struct install_phase {
 };
 
 const struct install_phase *install_phases(size_t *n);
+
+/* The phases (install-phases.c), in pipeline.c's order. */
+int install_detect(struct install_run *run, json_object **products, struct nm_error *e);
+int install_plan(struct install_run *run, json_object **products, struct nm_error *e);
+int install_confirm(struct install_run *run, json_object **products, struct nm_error *e);
+int install_fetch(struct install_run *run, json_object **products, struct nm_error *e);
+int install_fetch_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_render(struct install_run *run, json_object **products, struct nm_error *e);
+int install_render_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_build(struct install_run *run, json_object **products, struct nm_error *e);
+int install_build_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_teardown(struct install_run *run, json_object **products, struct nm_error *e);
+int install_wipe(struct install_run *run, json_object **products, struct nm_error *e);
+int install_partition(struct install_run *run, json_object **products, struct nm_error *e);
+int install_partition_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_raid(struct install_run *run, json_object **products, struct nm_error *e);
+int install_raid_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_format(struct install_run *run, json_object **products, struct nm_error *e);
+int install_format_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_mount(struct install_run *run, json_object **products, struct nm_error *e);
+int install_mount_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_install(struct install_run *run, json_object **products, struct nm_error *e);
+int install_install_check(struct install_run *run, json_object *products, struct nm_error *e);
+int install_handover(struct install_run *run, json_object **products, struct nm_error *e);
+

@@ -29,7 +29,7 @@ expect() {
 }
 
 expect 3 "no --yes" -- install "${args[@]}"
-grep -q "will be ERASED" "$IE_WORK/err.txt" || fail "no --yes: the disks to be erased were not shown"
+grep -qi "will be erased" "$IE_WORK/out.txt" || fail "no --yes: the disks to be erased were not shown"
 expect 4 "channel hash mismatch" -- install --yes "${args[@]}" --channel-sha256 "$bad_sha"
 with_tarball=()
 for a in "${args[@]}"; do [ "$a" = --nix-from-path ] || with_tarball+=("$a"); done

@@ -119,7 +119,7 @@ static void build_install_and_register_channel(void **state)
 	snprintf(p, sizeof p, "%s/boot/nmmm-toy-bootloader", target);
 	_cleanup_free_ char *boot = slurp(p);
 	assert_non_null(boot);
-	assert_string_equal(boot, "grub-bios /dev/null \n");
+	assert_string_equal(boot, "grub-bios /dev/null\n");
 	snprintf(p, sizeof p, "%s/var/log/nmmm-toy-switch.log", target);
 	_cleanup_free_ char *sw = slurp(p);
 	assert_non_null(sw);

@@ -42,6 +42,11 @@ ie_make_disks() {
 	IE_DECOY=$(losetup -f --show "$IE_WORK/decoy.img")
 	# Something old on the disk and data on the decoy, so "untouched" means something.
 	printf 'label: gpt\n,1G,L\n,,L\n' | sfdisk -q "$IE_DISK"
+	for _ in $(seq 100); do
+		[ -b "${IE_DISK}p2" ] && break
+		partx -u "$IE_DISK" 2>/dev/null || true
+		sleep 0.05
+	done
 	mkfs.ext4 -q -L oldroot "${IE_DISK}p2"
 	head -c 8M /dev/urandom > "$IE_WORK/decoy.data"
 	dd if="$IE_WORK/decoy.data" of="$IE_DECOY" bs=1M conv=notrunc status=none
@@ -90,7 +95,8 @@ ie_make_channels() {
 	IE_EVAL_ERROR_SHA=$(ie_sha "$srv/eval-error.tar.xz")
 	# shellcheck disable=SC2034
 	IE_BUILD_ERROR_SHA=$(ie_sha "$srv/build-error.tar.xz")
-	python3 -m http.server --bind 127.0.0.1 --directory "$srv" 0 > "$IE_WORK/http.log" 2>&1 &
+	# Inside the namespace: its loopback is where the agent looks.
+	ip netns exec "$IE_NS" python3 -u -m http.server --bind 127.0.0.1 --directory "$srv" 0 > "$IE_WORK/http.log" 2>&1 &
 	IE_HTTP_PID=$!
 	for _ in $(seq 100); do
 		IE_PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$IE_WORK/http.log" | head -n1)
@@ -118,5 +124,5 @@ ie_agent() {
 ie_install_args() {
 	printf '%s\n' --disks "$IE_DISK" --nix-from-path --substituters '' \
 		--channel "$IE_URL/nixexprs.tar.xz" --channel-sha256 "$IE_CHANNEL_SHA" --channel-release 25.05 \
-		--target "$IE_WORK/mnt" --state-dir "$IE_WORK/state" --hostname web1 --no-reboot
+		--target "$IE_WORK/mnt" --state-dir "$IE_WORK/state" --hostname web1 --uplink eth0 --no-reboot
 }
