@@ -15,32 +15,32 @@
 #include "agent/pipeline.h"
 
 static const char install_help[] =
-	"usage: nmmm-agent install [--config FILE] [--disks LIST] --yes [--resume] [--until PHASE]\n"
-	"                          [--mirror URL] [options]\n\n"
-	"Installs NixOS: detect → plan → confirm → fetch → render → build → teardown → wipe →\n"
-	"partition → raid → format → mount → install → handover. Nothing is written to a disk before\n"
-	"the system has been built; any failure before then leaves the disks untouched.\n\n"
-	"  --yes                  confirm erasing the planned disks (without it: show them, exit 3)\n"
-	"  --config FILE          layout and pins as JSON (docs/disk-layout.md)\n"
-	"  --disks LIST           disks to use: nvme0n1,/dev/sdb,/dev/disk/by-id/…,serial:XYZ\n"
-	"  --hostname NAME        the installed system's host name (default: config, else nixos)\n"
-	"  --ssh-key 'KEY'        an authorized key for root (repeatable), besides the rescue's\n"
-	"  --ssh-key-file FILE    authorized keys for root from FILE\n"
-	"  --uplink MAC|NAME      the NIC the installed system brings up (default: default route)\n"
-	"  --resume               continue an interrupted install: finished phases are checked, not redone\n"
-	"  --until PHASE          stop cleanly after PHASE\n"
-	"  --detach               after confirm, keep running in the background (follow with status)\n"
-	"  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
-	"  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
-	"  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
-	"  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
-	"  --substituters LIST    binary caches for the build ('' for none; default cache.nixos.org)\n"
-	"  --build-in-target      build into the target store after mount, even with RAM to spare\n"
-	"  --ca-file FILE         CA bundle for HTTPS\n"
-	"  --target DIR           where the new system is mounted (default /mnt)\n"
-	"  --state-dir DIR        state file and log (default /run/nmmm)\n"
-	"  --discard              discard (TRIM) SSD/NVMe blocks while wiping\n"
-	"  --no-reboot            stay in the rescue system at the end\n";
+    "usage: nmmm-agent install [--config FILE] [--disks LIST] --yes [--resume] [--until PHASE]\n"
+    "                          [--mirror URL] [options]\n\n"
+    "Installs NixOS: detect → plan → confirm → fetch → render → build → teardown → wipe →\n"
+    "partition → raid → format → mount → install → handover. Nothing is written to a disk before\n"
+    "the system has been built; any failure before then leaves the disks untouched.\n\n"
+    "  --yes                  confirm erasing the planned disks (without it: show them, exit 3)\n"
+    "  --config FILE          layout and pins as JSON (docs/disk-layout.md)\n"
+    "  --disks LIST           disks to use: nvme0n1,/dev/sdb,/dev/disk/by-id/…,serial:XYZ\n"
+    "  --hostname NAME        the installed system's host name (default: config, else nixos)\n"
+    "  --ssh-key 'KEY'        an authorized key for root (repeatable), besides the rescue's\n"
+    "  --ssh-key-file FILE    authorized keys for root from FILE\n"
+    "  --uplink MAC|NAME      the NIC the installed system brings up (default: default route)\n"
+    "  --resume               continue an interrupted install: finished phases are checked, not redone\n"
+    "  --until PHASE          stop cleanly after PHASE\n"
+    "  --detach               after confirm, keep running in the background (follow with status)\n"
+    "  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
+    "  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
+    "  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
+    "  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
+    "  --substituters LIST    binary caches for the build ('' for none; default cache.nixos.org)\n"
+    "  --build-in-target      build into the target store after mount, even with RAM to spare\n"
+    "  --ca-file FILE         CA bundle for HTTPS\n"
+    "  --target DIR           where the new system is mounted (default /mnt)\n"
+    "  --state-dir DIR        state file and log (default /run/nmmm)\n"
+    "  --discard              discard (TRIM) SSD/NVMe blocks while wiping\n"
+    "  --no-reboot            stay in the rescue system at the end\n";
 
 enum {
 	OPT_CONFIG = 0x100,
@@ -70,37 +70,37 @@ enum {
 };
 
 static const struct option install_longopts[] = {
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "disks", required_argument, NULL, OPT_DISKS },
-	{ "yes", no_argument, NULL, OPT_YES },
-	{ "resume", no_argument, NULL, OPT_RESUME },
-	{ "until", required_argument, NULL, OPT_UNTIL },
-	{ "mirror", required_argument, NULL, OPT_MIRROR },
-	{ "target", required_argument, NULL, OPT_TARGET },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "uplink", required_argument, NULL, OPT_UPLINK },
-	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
-	{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
-	{ "ssh-key-file", required_argument, NULL, OPT_SSH_KEY_FILE },
-	{ "nix-tarball", required_argument, NULL, OPT_NIX_TARBALL },
-	{ "nix-sha256", required_argument, NULL, OPT_NIX_SHA256 },
-	{ "channel", required_argument, NULL, OPT_CHANNEL },
-	{ "channel-sha256", required_argument, NULL, OPT_CHANNEL_SHA256 },
-	{ "channel-release", required_argument, NULL, OPT_CHANNEL_RELEASE },
-	{ "nix-from-path", no_argument, NULL, OPT_NIX_FROM_PATH },
-	{ "substituters", required_argument, NULL, OPT_SUBSTITUTERS },
-	{ "build-in-target", no_argument, NULL, OPT_BUILD_IN_TARGET },
-	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
-	{ "discard", no_argument, NULL, OPT_DISCARD },
-	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
-	{ "detach", no_argument, NULL, OPT_DETACH },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"disks", required_argument, NULL, OPT_DISKS},
+    {"yes", no_argument, NULL, OPT_YES},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"mirror", required_argument, NULL, OPT_MIRROR},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"uplink", required_argument, NULL, OPT_UPLINK},
+    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+    {"ssh-key", required_argument, NULL, OPT_SSH_KEY},
+    {"ssh-key-file", required_argument, NULL, OPT_SSH_KEY_FILE},
+    {"nix-tarball", required_argument, NULL, OPT_NIX_TARBALL},
+    {"nix-sha256", required_argument, NULL, OPT_NIX_SHA256},
+    {"channel", required_argument, NULL, OPT_CHANNEL},
+    {"channel-sha256", required_argument, NULL, OPT_CHANNEL_SHA256},
+    {"channel-release", required_argument, NULL, OPT_CHANNEL_RELEASE},
+    {"nix-from-path", no_argument, NULL, OPT_NIX_FROM_PATH},
+    {"substituters", required_argument, NULL, OPT_SUBSTITUTERS},
+    {"build-in-target", no_argument, NULL, OPT_BUILD_IN_TARGET},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
+    {"discard", no_argument, NULL, OPT_DISCARD},
+    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
+    {"detach", no_argument, NULL, OPT_DETACH},
+    {"help", no_argument, NULL, 'h'},
+    {0},
 };
 
 static int parse_options(int argc, char **argv, struct install_opts *o, struct nm_error *e)
 {
-	*o = (struct install_opts){ .target = "/mnt", .state_dir = "/run/nmmm" };
+	*o = (struct install_opts){.target = "/mnt", .state_dir = "/run/nmmm"};
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", install_longopts, NULL)) != -1) {
 		switch (c) {
@@ -138,9 +138,10 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 	if (optind < argc)
 		return agent_usage_error(e, "install", "install: unexpected argument '%s'", argv[optind]);
 	if (o->until && agent_phase_index(o->until) < 0)
-		return agent_usage_error(e, "install", "--until %s: not a phase (phases: detect, plan, confirm, fetch, render, "
-		                         "build, teardown, wipe, partition, raid, format, mount, install, handover)",
-		                         o->until);
+		return agent_usage_error(e, "install",
+					 "--until %s: not a phase (phases: detect, plan, confirm, fetch, render, "
+					 "build, teardown, wipe, partition, raid, format, mount, install, handover)",
+					 o->until);
 	if (o->target[0] != '/' || o->state_dir[0] != '/')
 		return agent_usage_error(e, "install", "--target and --state-dir take absolute paths");
 	return 0;
@@ -157,12 +158,20 @@ static int prepare(struct install_run *run, struct nm_error *e)
 		r = disk_config_set_disks(&run->cfg, o->disks, e);
 	if (r == 0)
 		r = img_pins_default(&run->pins, e);
+	if (r == 0 && o->config_path) {
+		json_object *cfg = NULL;
+		r = nm_json_read_file(o->config_path, "--config", &cfg, e);
+		if (r == 0)
+			r = img_pins_apply_config(&run->pins, cfg, e);
+		json_object_put(cfg);
+	}
 	if (r == 0 && o->mirror)
 		r = img_pin_apply_mirror(&run->pins.channel, o->mirror, e);
 	if (r == 0 && o->mirror && !o->nix_from_path)
 		r = img_pin_apply_mirror(&run->pins.nix, o->mirror, e);
 	if (r == 0 && (o->channel || o->channel_sha256))
-		r = img_pin_override(&run->pins.channel, "--channel", o->channel, o->channel_sha256, o->channel_release, e);
+		r = img_pin_override(&run->pins.channel, "--channel", o->channel, o->channel_sha256, o->channel_release,
+				     e);
 	if (r == 0 && (o->nix_tarball || o->nix_sha256))
 		r = img_pin_override(&run->pins.nix, "--nix-tarball", o->nix_tarball, o->nix_sha256, NULL, e);
 	if (r == 0)
@@ -184,8 +193,9 @@ static int open_state(struct install_run *run, struct nm_error *e)
 		return agent_state_new(&run->st, o->state_dir, "install", e);
 	int r = agent_state_load(&run->st, o->state_dir, e);
 	if (r == -ENOENT)
-		return nm_fail(e, NM_ERR_USAGE, ENOENT, "--resume: no install to resume in %s (no %s); run without --resume",
-		               o->state_dir, AGENT_STATE_FILE);
+		return nm_fail(e, NM_ERR_USAGE, ENOENT,
+			       "--resume: no install to resume in %s (no %s); run without --resume", o->state_dir,
+			       AGENT_STATE_FILE);
 	return r;
 }
 
@@ -193,7 +203,7 @@ static int open_log(const struct install_run *run, struct nm_error *e)
 {
 	if (run->ctx->g.log_path)
 		return 0;
-	const char *mk[] = { "mkdir", "-p", run->o->state_dir, NULL };
+	const char *mk[] = {"mkdir", "-p", run->o->state_dir, NULL};
 	int r = nm_run(mk, NULL, NULL, e);
 	if (r < 0)
 		return r;
@@ -318,7 +328,7 @@ static void install_run_free(struct install_run *run)
 
 static int reboot_now(struct nm_error *e)
 {
-	const char *argv[] = { "reboot", NULL };
+	const char *argv[] = {"reboot", NULL};
 	return nm_run(argv, NULL, NULL, e);
 }
 
@@ -342,14 +352,15 @@ static int run_pipeline(struct install_run *run, struct nm_error *e)
 		}
 		if (run->o->until && strcmp(run->o->until, phases[i].name) == 0) {
 			agent_state_mark_result(&run->st, "stopped", NULL);
-			nm_info("stopped after %s as asked (--until); continue with 'nmmm-agent install --resume --yes'",
-			        phases[i].name);
+			nm_info(
+			    "stopped after %s as asked (--until); continue with 'nmmm-agent install --resume --yes'",
+			    phases[i].name);
 			return save_state(run, e);
 		}
 	}
 	if (r < 0) {
 		agent_state_mark_result(&run->st, "failed", e);
-		struct nm_error ignored = { 0 };
+		struct nm_error ignored = {0};
 		save_state(run, &ignored);
 		return r;
 	}
@@ -367,7 +378,7 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 		nm_strv_free(o.ssh_keys);
 		return r == 1 ? 0 : r;
 	}
-	struct install_run run = { .ctx = ctx, .o = &o };
+	struct install_run run = {.ctx = ctx, .o = &o};
 	r = prepare(&run, e);
 	if (r == 0)
 		r = open_log(&run, e);

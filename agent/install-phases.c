@@ -25,23 +25,21 @@ static const char *product_str(json_object *products, const char *key)
 static int missing_product(const char *phase, const char *what, struct nm_error *e)
 {
 	return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
-	               "resume: the %s phase finished earlier but %s is gone; the state no longer matches the machine. "
-	               "Start over without --resume (nothing was changed by this check)",
-	               phase, what);
+		       "resume: the %s phase finished earlier but %s is gone; the state no longer matches the machine. "
+		       "Start over without --resume (nothing was changed by this check)",
+		       phase, what);
 }
 
 static int rm_rf(const char *path, struct nm_error *e)
 {
-	const char *argv[] = { "rm", "-rf", "--one-file-system", path, NULL };
+	const char *argv[] = {"rm", "-rf", "--one-file-system", path, NULL};
 	return nm_run(argv, NULL, NULL, e);
 }
 
 static struct disk_run_opts disk_opts(struct install_run *run)
 {
-	return (struct disk_run_opts){ .root = run->ctx->g.root,
-		                       .target = run->o->target,
-		                       .discard = run->o->discard,
-		                       .throttle = &run->throttle };
+	return (struct disk_run_opts){
+	    .root = run->ctx->g.root, .target = run->o->target, .discard = run->o->discard, .throttle = &run->throttle};
 }
 
 /* ---- detect ---- */
@@ -76,15 +74,17 @@ static int plan_still_fits(const struct install_run *run, struct nm_error *e)
 		const struct disk_member_plan *m = &run->plan.disks[i];
 		const struct disk_info *d = disk_find(&run->disks, m->name);
 		if (!d)
-			return nm_fail(e, NM_ERR_REFUSED, ENODEV,
-			               "resume: planned disk %s (serial %s) is not here any more; start over without --resume",
-			               m->name, m->serial ? m->serial : "-");
+			return nm_fail(
+			    e, NM_ERR_REFUSED, ENODEV,
+			    "resume: planned disk %s (serial %s) is not here any more; start over without --resume",
+			    m->name, m->serial ? m->serial : "-");
 		if (d->size_bytes != m->size_bytes || (m->serial && (!d->serial || strcmp(d->serial, m->serial) != 0)))
-			return nm_fail(e, NM_ERR_REFUSED, ENODEV,
-			               "resume: disk %s changed since the plan was made (planned serial %s, %llu bytes; now "
-			               "serial %s, %llu bytes); start over without --resume",
-			               m->name, m->serial ? m->serial : "-", (unsigned long long)m->size_bytes,
-			               d->serial ? d->serial : "-", (unsigned long long)d->size_bytes);
+			return nm_fail(
+			    e, NM_ERR_REFUSED, ENODEV,
+			    "resume: disk %s changed since the plan was made (planned serial %s, %llu bytes; now "
+			    "serial %s, %llu bytes); start over without --resume",
+			    m->name, m->serial ? m->serial : "-", (unsigned long long)m->size_bytes,
+			    d->serial ? d->serial : "-", (unsigned long long)d->size_bytes);
 	}
 	return 0;
 }
@@ -128,9 +128,10 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 		return r;
 	agent_disk_confirm_print(&run->plan, &run->disks);
 	if (!run->o->yes)
-		return nm_fail(e, NM_ERR_REFUSED, EPERM,
-		               "not confirmed: nothing was written. Check the disks and serials above, then run the same "
-		               "command with --yes");
+		return nm_fail(
+		    e, NM_ERR_REFUSED, EPERM,
+		    "not confirmed: nothing was written. Check the disks and serials above, then run the same "
+		    "command with --yes");
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "hostname", json_object_new_string(hostname));
 	json_object_object_add(p, "uplink", json_object_new_string(uplink->name));
@@ -160,7 +161,7 @@ static int place_channel(const char *unpacked, const char *parent, const char *d
 		src = strdup(unpacked);
 	if (!src)
 		return nm_fail(e, NM_ERR_VERIFY, ENOENT,
-		               "the channel tarball holds no nixos/default.nix: not a NixOS channel; check --channel");
+			       "the channel tarball holds no nixos/default.nix: not a NixOS channel; check --channel");
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
 		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", parent, strerror(errno));
 	if (rename(src, dest) < 0)
@@ -169,22 +170,22 @@ static int place_channel(const char *unpacked, const char *parent, const char *d
 }
 
 static int fetch_one(struct install_run *run, const struct img_pin *pin, const char *unpack_dir,
-                     const char *symlink_prefix, json_object *products, struct nm_error *e)
+		     const char *symlink_prefix, json_object *products, struct nm_error *e)
 {
 	struct agent_progress view;
 	agent_progress_init(&view, run->ctx, "fetch", pin->what);
 	struct img_fetch_req req = {
-		.url = pin->url,
-		.sha256 = pin->sha256,
-		.unpack_dir = unpack_dir,
-		.expected_size = pin->size,
-		.ca_file = run->o->ca_file,
-		.root = run->ctx->g.root,
-		.symlink_prefix_allowed = symlink_prefix,
-		.progress = agent_progress_update,
-		.progress_data = &view,
+	    .url = pin->url,
+	    .sha256 = pin->sha256,
+	    .unpack_dir = unpack_dir,
+	    .expected_size = pin->size,
+	    .ca_file = run->o->ca_file,
+	    .root = run->ctx->g.root,
+	    .symlink_prefix_allowed = symlink_prefix,
+	    .progress = agent_progress_update,
+	    .progress_data = &view,
 	};
-	struct img_fetch_result res = { 0 };
+	struct img_fetch_result res = {0};
 	int r = rm_rf(unpack_dir, e); /* a previous run killed after unpacking, before recording it */
 	if (r == 0)
 		r = img_fetch(&req, &res, e);
@@ -264,15 +265,15 @@ int install_render(struct install_run *run, json_object **products, struct nm_er
 	json_object *opts = json_object_new_object();
 	json_object_object_add(opts, "channel", img_pins_to_json(&run->pins));
 	struct net_render_input in = {
-		.plan = &run->plan,
-		.inv = &run->net,
-		.facts = &run->facts,
-		.uplink = uplink,
-		.hostname = run->hostname,
-		.ssh_keys = run->ssh_keys,
-		.state_version = run->pins.channel.release,
-		.plan_json = disk_plan_to_json(&run->plan),
-		.options = opts,
+	    .plan = &run->plan,
+	    .inv = &run->net,
+	    .facts = &run->facts,
+	    .uplink = uplink,
+	    .hostname = run->hostname,
+	    .ssh_keys = run->ssh_keys,
+	    .state_version = run->pins.channel.release,
+	    .plan_json = disk_plan_to_json(&run->plan),
+	    .options = opts,
 	};
 	r = net_render(&in, run->rendered_dir, e);
 	json_object_put(in.plan_json);
@@ -319,8 +320,8 @@ int install_build(struct install_run *run, json_object **products, struct nm_err
 		r = img_system_build(&run->nix, run->channel_dir, cfg, NULL, run->o->state_dir, &run->sys, e);
 	} else {
 		nm_info("build: %.1f GiB available; the system will be built into the target store after mount. "
-		        "Evaluating it now, so errors surface before the disks are touched",
-		        (double)avail / (1ull << 30));
+			"Evaluating it now, so errors surface before the disks are touched",
+			(double)avail / (1ull << 30));
 		r = img_system_instantiate(&run->nix, run->channel_dir, cfg, run->o->state_dir, &run->sys, e);
 	}
 	if (r < 0)
@@ -388,7 +389,8 @@ int install_raid(struct install_run *run, json_object **products, struct nm_erro
 		return r;
 	json_object *p = json_object_new_object();
 	if (run->throttle.saved)
-		json_object_object_add(p, "speed_limit_max", json_object_new_int64((int64_t)run->throttle.speed_limit_max));
+		json_object_object_add(p, "speed_limit_max",
+				       json_object_new_int64((int64_t)run->throttle.speed_limit_max));
 	*products = p;
 	return 0;
 }
@@ -417,9 +419,9 @@ int install_format_check(struct install_run *run, json_object *products, struct 
 {
 	for (size_t i = 0; i < run->plan.n_filesystems; i++) {
 		const struct disk_fs_plan *fs = &run->plan.filesystems[i];
-		const char *argv[] = { "blkid", "-p", "-s", "UUID", "-o", "value", fs->device, NULL };
-		struct nm_run_result res = { 0 };
-		struct nm_run_opts ro = { .allow_failure = true, .timeout_sec = 30 };
+		const char *argv[] = {"blkid", "-p", "-s", "UUID", "-o", "value", fs->device, NULL};
+		struct nm_run_result res = {0};
+		struct nm_run_opts ro = {.allow_failure = true, .timeout_sec = 30};
 		int r = nm_run(argv, &ro, &res, e);
 		bool same = r == 0 && res.exit_status == 0 && strncmp(res.output, fs->uuid, strlen(fs->uuid)) == 0;
 		nm_run_result_free(&res);
@@ -427,9 +429,9 @@ int install_format_check(struct install_run *run, json_object *products, struct 
 			return r;
 		if (!same)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
-			               "resume: %s does not carry the planned filesystem UUID %s any more; start over "
-			               "without --resume",
-			               fs->device, fs->uuid);
+				       "resume: %s does not carry the planned filesystem UUID %s any more; start over "
+				       "without --resume",
+				       fs->device, fs->uuid);
 	}
 	return 0;
 }
@@ -446,9 +448,9 @@ int install_mount(struct install_run *run, json_object **products, struct nm_err
 
 int install_mount_check(struct install_run *run, json_object *products, struct nm_error *e)
 {
-	const char *argv[] = { "mountpoint", "-q", run->o->target, NULL };
-	struct nm_run_result res = { 0 };
-	struct nm_run_opts ro = { .allow_failure = true, .timeout_sec = 30 };
+	const char *argv[] = {"mountpoint", "-q", run->o->target, NULL};
+	struct nm_run_result res = {0};
+	struct nm_run_opts ro = {.allow_failure = true, .timeout_sec = 30};
 	int r = nm_run(argv, &ro, &res, e);
 	int status = res.exit_status;
 	nm_run_result_free(&res);
@@ -469,15 +471,15 @@ int install_mount_check(struct install_run *run, json_object *products, struct n
 
 static int copy_file(const char *from, const char *to, struct nm_error *e)
 {
-	const char *argv[] = { "cp", "--", from, to, NULL };
+	const char *argv[] = {"cp", "--", from, to, NULL};
 	return nm_run(argv, NULL, NULL, e);
 }
 
 static int copy_rendered_files(struct install_run *run, const char *etc_nixos, struct nm_error *e)
 {
-	const char *mk[] = { "mkdir", "-p", "-m", "0755", etc_nixos, NULL };
+	const char *mk[] = {"mkdir", "-p", "-m", "0755", etc_nixos, NULL};
 	int r = nm_run(mk, NULL, NULL, e);
-	static const char *const files[] = { "configuration.nix", "hardware-configuration.nix", "plan.json" };
+	static const char *const files[] = {"configuration.nix", "hardware-configuration.nix", "plan.json"};
 	for (size_t i = 0; r == 0 && i < NM_ELEMENTSOF(files); i++) {
 		_cleanup_free_ char *from = nm_strdup_printf("%s/%s", run->rendered_dir, files[i]);
 		_cleanup_free_ char *to = nm_strdup_printf("%s/%s", etc_nixos, files[i]);
@@ -533,23 +535,24 @@ int install_install_check(struct install_run *run, json_object *products, struct
 static int make_host_keys(const char *target, json_object *report, struct nm_error *e)
 {
 	_cleanup_free_ char *dir = nm_strdup_printf("%s/etc/ssh", target);
-	const char *mk[] = { "mkdir", "-p", "-m", "0755", dir, NULL };
+	const char *mk[] = {"mkdir", "-p", "-m", "0755", dir, NULL};
 	int r = nm_run(mk, NULL, NULL, e);
 	json_object *keys = json_object_new_array();
 	json_object_object_add(report, "ssh_host_keys", keys);
-	static const char *const kinds[][2] = { { "ed25519", NULL }, { "rsa", "4096" } };
+	static const char *const kinds[][2] = {{"ed25519", NULL}, {"rsa", "4096"}};
 	for (size_t i = 0; r == 0 && i < NM_ELEMENTSOF(kinds); i++) {
 		_cleanup_free_ char *path = nm_strdup_printf("%s/ssh_host_%s_key", dir, kinds[i][0]);
 		_cleanup_free_ char *pub = nm_strdup_printf("%s.pub", path);
 		unlink(path);
 		unlink(pub);
-		const char *gen[] = { "ssh-keygen", "-q", "-t", kinds[i][0], "-N", "", "-C", "", "-f", path,
-			              kinds[i][1] ? "-b" : NULL, kinds[i][1], NULL };
+		const char *gen[] = {
+		    "ssh-keygen", "-q", "-t", kinds[i][0], "-N", "", "-C", "", "-f", path, kinds[i][1] ? "-b" : NULL,
+		    kinds[i][1],  NULL};
 		r = nm_run(gen, NULL, NULL, e);
 		if (r < 0)
 			break;
-		const char *fp[] = { "ssh-keygen", "-l", "-E", "sha256", "-f", pub, NULL };
-		struct nm_run_result res = { 0 };
+		const char *fp[] = {"ssh-keygen", "-l", "-E", "sha256", "-f", pub, NULL};
+		struct nm_run_result res = {0};
 		r = nm_run(fp, NULL, &res, e);
 		if (r == 0) {
 			char *nl = strchr(res.output, '\n');
@@ -596,11 +599,11 @@ static int write_report(const char *dir, json_object *rep, struct nm_error *e)
 
 static int unmount_target(const struct install_run *run, struct nm_error *e)
 {
-	const char *sync_argv[] = { "sync", NULL };
-	const char *swapoff[] = { "swapoff", "-a", NULL };
-	const char *umount[] = { "umount", "-R", run->o->target, NULL };
+	const char *sync_argv[] = {"sync", NULL};
+	const char *swapoff[] = {"swapoff", "-a", NULL};
+	const char *umount[] = {"umount", "-R", run->o->target, NULL};
 	int r = nm_run(sync_argv, NULL, NULL, e);
-	struct nm_run_opts soft = { .allow_failure = true };
+	struct nm_run_opts soft = {.allow_failure = true};
 	if (r == 0)
 		r = nm_run(swapoff, &soft, NULL, e);
 	if (r == 0)
@@ -624,7 +627,8 @@ int install_handover(struct install_run *run, json_object **products, struct nm_
 	}
 	json_object *keys = NULL;
 	if (r == 0 && json_object_object_get_ex(rep, "ssh_host_keys", &keys))
-		*products = json_object_new_object(), json_object_object_add(*products, "ssh_host_keys", json_object_get(keys));
+		*products = json_object_new_object(),
+		json_object_object_add(*products, "ssh_host_keys", json_object_get(keys));
 	json_object_put(rep);
 	if (r < 0)
 		return r;

@@ -13,7 +13,7 @@ struct install_opts {
 	const char *disks;
 	const char *until;
 	const char *mirror;
-	const char *target;    /* default /mnt */
+	const char *target; /* default /mnt */
 	const char *state_dir; /* default /run/nmmm */
 	const char *uplink;
 	const char *hostname;
@@ -46,9 +46,9 @@ struct install_run {
 	bool have_nix;
 	struct img_system sys;
 	bool built; /* sys holds built store paths (not just .drv) */
-	char *rendered_dir;   /* <state>/nixos */
+	char *rendered_dir; /* <state>/nixos */
 	char *channel_parent; /* <state>/channel, holding nixos/ */
-	char *channel_dir;    /* <state>/channel/nixos */
+	char *channel_dir; /* <state>/channel/nixos */
 	struct disk_raid_throttle throttle;
 };
 
@@ -86,4 +86,3 @@ int install_mount_check(struct install_run *run, json_object *products, struct n
 int install_install(struct install_run *run, json_object **products, struct nm_error *e);
 int install_install_check(struct install_run *run, json_object *products, struct nm_error *e);
 int install_handover(struct install_run *run, json_object **products, struct nm_error *e);
-

@@ -7,22 +7,21 @@
 
 #include "agent/install.h"
 
-
 static const struct install_phase phases[] = {
-	{ "detect", install_detect, NULL, true },
-	{ "plan", install_plan, NULL, true },
-	{ "confirm", install_confirm, NULL, true },
-	{ "fetch", install_fetch, install_fetch_check, false },
-	{ "render", install_render, install_render_check, false },
-	{ "build", install_build, install_build_check, false },
-	{ "teardown", install_teardown, NULL, false },
-	{ "wipe", install_wipe, NULL, false },
-	{ "partition", install_partition, install_partition_check, false },
-	{ "raid", install_raid, install_raid_check, false },
-	{ "format", install_format, install_format_check, false },
-	{ "mount", install_mount, install_mount_check, false },
-	{ "install", install_install, install_install_check, false },
-	{ "handover", install_handover, NULL, false },
+    {"detect", install_detect, NULL, true},
+    {"plan", install_plan, NULL, true},
+    {"confirm", install_confirm, NULL, true},
+    {"fetch", install_fetch, install_fetch_check, false},
+    {"render", install_render, install_render_check, false},
+    {"build", install_build, install_build_check, false},
+    {"teardown", install_teardown, NULL, false},
+    {"wipe", install_wipe, NULL, false},
+    {"partition", install_partition, install_partition_check, false},
+    {"raid", install_raid, install_raid_check, false},
+    {"format", install_format, install_format_check, false},
+    {"mount", install_mount, install_mount_check, false},
+    {"install", install_install, install_install_check, false},
+    {"handover", install_handover, NULL, false},
 };
 
 #define N_PHASES (sizeof phases / sizeof phases[0])

@@ -6,7 +6,7 @@
 
 static void human_bytes(uint64_t n, char *buf, size_t size)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double v = (double)n;
 	size_t u = 0;
 	while (v >= 1024 && u + 1 < NM_ELEMENTSOF(units)) {
@@ -18,7 +18,7 @@ static void human_bytes(uint64_t n, char *buf, size_t size)
 
 void agent_progress_init(struct agent_progress *v, struct agent_ctx *ctx, const char *phase, const char *label)
 {
-	*v = (struct agent_progress){ .ctx = ctx, .phase = phase, .label = label, .tty = isatty(STDERR_FILENO) };
+	*v = (struct agent_progress){.ctx = ctx, .phase = phase, .label = label, .tty = isatty(STDERR_FILENO)};
 }
 
 static void draw_line(struct agent_progress *v, const struct img_progress *p, double rate)
@@ -31,8 +31,8 @@ static void draw_line(struct agent_progress *v, const struct img_progress *p, do
 		uint64_t s = (uint64_t)((double)(p->total - p->bytes) / rate);
 		snprintf(eta, sizeof eta, "  ETA %" PRIu64 ":%02" PRIu64, s / 60, s % 60);
 	}
-	fprintf(stderr, "\r%s %s: %s / %s  %s/s%s%s\033[K", v->phase, v->label, got, p->total ? total : "?", speed,
-	        eta, p->attempt > 1 ? "  (resumed)" : "");
+	fprintf(stderr, "\r%s %s: %s / %s  %s/s%s%s\033[K", v->phase, v->label, got, p->total ? total : "?", speed, eta,
+		p->attempt > 1 ? "  (resumed)" : "");
 	fflush(stderr);
 	v->drew = true;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 /* ---- cleanup helpers (systemd style) ---- */
 
 void nm_freep(void *p);
@@ -84,6 +86,11 @@ int nm_realpath(const char *root, const char *rel, char **out);
 bool nm_exists(const char *root, const char *rel);
 /* Sorted names of the entries of a directory (no "." or ".."); NULL-terminated. */
 int nm_list_dir(const char *root, const char *rel, char ***names);
+
+/* ---- the operator's JSON files ----
+ * A file named on the command line (--config): read as given (relative to the working
+ * directory), never under --root. Errors name `what` and the byte where parsing stopped. */
+int nm_json_read_file(const char *path, const char *what, json_object **out, struct nm_error *e);
 
 /* ---- strings ---- */
 

@@ -353,9 +353,12 @@ static int take_field(const char *key, json_object *val, struct disk_config *c, 
 				       c->hostname);
 		return r;
 	}
+	/* The same file pins what is installed; images reads those keys (img_pins_apply_config). */
+	if (strcmp(key, "channel") == 0 || strcmp(key, "nix") == 0 || strcmp(key, "mirror") == 0)
+		return 0;
 	return nm_fail(e, NM_ERR_USAGE, EINVAL,
 		       "%s: unknown field; the config knows disks, raid_level, filesystem, swap_size, esp_size, "
-		       "extra_partitions, homehost, hostname (see docs/disk-layout.md)",
+		       "extra_partitions, homehost, hostname, channel, nix, mirror (see docs/disk-layout.md)",
 		       key);
 }
 
@@ -377,31 +380,10 @@ int disk_config_from_json(json_object *o, const char *what, struct disk_config *
 
 int disk_config_load(const char *path, struct disk_config *c, struct nm_error *e)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	/* The config is the operator's file, not part of the machine: read it as given, not
-	 * under --root. */
-	int r = nm_read_file(NULL, path, 1u << 20, &text, &len);
+	json_object *o = NULL;
+	int r = nm_json_read_file(path, "--config", &o, e);
 	if (r < 0)
-		return nm_fail(e, NM_ERR_USAGE, r, "--config %s: cannot read it: %s", path, strerror(-r));
-	json_tokener *tok = json_tokener_new();
-	if (!tok)
-		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "--config %s: out of memory", path);
-	json_object *o = json_tokener_parse_ex(tok, text, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t at = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!o || jerr != json_tokener_success || at != len) {
-		bool trailing = o && jerr == json_tokener_success;
-		for (size_t i = at; trailing && i < len; i++)
-			trailing = isspace((unsigned char)text[i]);
-		if (!trailing) {
-			json_object_put(o);
-			return nm_fail(
-			    e, NM_ERR_USAGE, EINVAL, "--config %s: not valid JSON near byte %zu: %s", path, at,
-			    jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "text after the object");
-		}
-	}
+		return r;
 	r = disk_config_from_json(o, path, c, e);
 	json_object_put(o);
 	return r;

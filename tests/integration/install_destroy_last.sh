@@ -7,11 +7,11 @@ IE_NAME=dlast
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
 
-ie_make_disks 4G
+ie_make_disks 2G
 ie_make_netns
 ie_make_channels
-disk_before=$(ie_sha "$IE_DISK")
-decoy_before=$(ie_sha "$IE_DECOY")
+disk_before=$(ie_disk_sum "$IE_DISK")
+decoy_before=$(ie_disk_sum "$IE_DECOY")
 mapfile -t args < <(ie_install_args)
 bad_sha=0000000000000000000000000000000000000000000000000000000000000000
 
@@ -21,8 +21,8 @@ expect() {
 	shift 3
 	ie_agent "$@" > "$IE_WORK/out.txt" 2> "$IE_WORK/err.txt" || rc=$?
 	[ "$rc" = "$code" ] || fail "$what: exit $rc, expected $code: $(tail -n 5 "$IE_WORK/err.txt")"
-	[ "$(ie_sha "$IE_DISK")" = "$disk_before" ] || fail "$what: the disk changed"
-	[ "$(ie_sha "$IE_DECOY")" = "$decoy_before" ] || fail "$what: the decoy changed"
+	[ "$(ie_disk_sum "$IE_DISK")" = "$disk_before" ] || fail "$what: the disk changed"
+	[ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "$what: the decoy changed"
 	grep -q . "$IE_WORK/err.txt" || fail "$what: no message"
 	echo "ok: $what (exit $rc): $(grep 'nmmm-agent:' "$IE_WORK/err.txt" | tail -n 1 | cut -c1-160)"
 	rm -rf "$IE_WORK/state"

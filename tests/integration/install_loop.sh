@@ -7,10 +7,10 @@ IE_NAME=loop
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
 
-ie_make_disks 4G
+ie_make_disks 2G
 ie_make_netns
 ie_make_channels
-decoy_before=$(ie_sha "$IE_DECOY")
+decoy_before=$(ie_disk_sum "$IE_DECOY")
 mapfile -t args < <(ie_install_args)
 
 ie_agent --events "$IE_WORK/events.jsonl" install --yes "${args[@]}" --ssh-key "$IE_KEY" \
@@ -97,5 +97,5 @@ ie_agent export --state-dir "$IE_WORK/state" > "$IE_WORK/export.tar" || fail "ex
 tar -tf "$IE_WORK/export.tar" | sort | tr '\n' ' ' | grep -q 'configuration.nix hardware-configuration.nix plan.json report.json' ||
 	fail "export lists: $(tar -tf "$IE_WORK/export.tar" | tr '\n' ' ')"
 
-[ "$(ie_sha "$IE_DECOY")" = "$decoy_before" ] || fail "the decoy disk changed"
+[ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "the decoy disk changed"
 echo "install_loop: ok"

@@ -6,7 +6,7 @@ IE_NAME=resume
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
 
-ie_make_disks 4G
+ie_make_disks 2G
 ie_make_netns
 ie_make_channels
 mapfile -t args < <(ie_install_args)
@@ -61,7 +61,7 @@ done
 rm -rf "$IE_WORK/state"
 kill_at format
 losetup -d "$IE_DISK"
-truncate -s 5G "$IE_WORK/disk.img"
+truncate -s 3G "$IE_WORK/disk.img"
 IE_DISK=$(losetup -f --show -P "$IE_WORK/disk.img")
 mapfile -t args < <(ie_install_args)
 rc=0

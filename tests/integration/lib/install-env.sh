@@ -36,12 +36,12 @@ fail() {
 
 # The server's disk and a decoy beside it.
 ie_make_disks() {
-	truncate -s "${1:-4G}" "$IE_WORK/disk.img"
+	truncate -s "${1:-2G}" "$IE_WORK/disk.img"
 	truncate -s 64M "$IE_WORK/decoy.img"
 	IE_DISK=$(losetup -f --show -P "$IE_WORK/disk.img")
 	IE_DECOY=$(losetup -f --show "$IE_WORK/decoy.img")
 	# Something old on the disk and data on the decoy, so "untouched" means something.
-	printf 'label: gpt\n,1G,L\n,,L\n' | sfdisk -q "$IE_DISK"
+	printf 'label: gpt\n,256M,L\n,,L\n' | sfdisk -q "$IE_DISK"
 	for _ in $(seq 100); do
 		[ -b "${IE_DISK}p2" ] && break
 		partx -u "$IE_DISK" 2>/dev/null || true
@@ -53,6 +53,13 @@ ie_make_disks() {
 }
 
 ie_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Fingerprint of a loop device's content: its buffers flushed, then the backing file's data
+# extents hashed (lib/fingerprint.py says why that sees every change).
+ie_disk_sum() {
+	blockdev --flushbufs "$1"
+	python3 "$(dirname "${BASH_SOURCE[0]}")/fingerprint.py" "$(losetup -n -O BACK-FILE "$1")"
+}
 
 # Hetzner-style uplink inside a namespace: eth0 with 203.0.113.10/26, gateway 203.0.113.1,
 # 2001:db8:1234::2/64 with fe80::1 (documentation ranges; nothing leaves the namespace).
@@ -119,10 +126,12 @@ ie_agent() {
 		sh "$keys" "$NMMM_AGENT" "$@"
 }
 
-# The install options every test shares: this disk only, the local channel, Debian's nix, no
+# The install options every test shares: this disk only, a small ESP, the local channel, Debian's nix, no
 # binary cache (no network), target and state under the work dir, no reboot.
 ie_install_args() {
-	printf '%s\n' --disks "$IE_DISK" --nix-from-path --substituters '' \
+	# A small ESP keeps the disk (and hashing it) small; the layout is otherwise the default.
+	[ -e "$IE_WORK/config.json" ] || echo '{ "esp_size": "64M" }' > "$IE_WORK/config.json"
+	printf '%s\n' --config "$IE_WORK/config.json" --disks "$IE_DISK" --nix-from-path --substituters '' \
 		--channel "$IE_URL/nixexprs.tar.xz" --channel-sha256 "$IE_CHANNEL_SHA" --channel-release 25.05 \
 		--target "$IE_WORK/mnt" --state-dir "$IE_WORK/state" --hostname web1 --uplink eth0 --no-reboot
 }
