@@ -73,6 +73,10 @@ bool path_under(const char *path, const char *dir);
  * caller's to close, the probe to free. `why` completes "cannot reopen to ...". */
 blkid_probe probe_device_ro(const char *root, const char *path, const char *why, int *fd, struct nm_error *e);
 
+/* Removes every signature libblkid finds on an open device (blkid_do_wipe, like wipefs --all)
+ * and flushes; returns how many. `what` names the device in messages. */
+int wipe_device_signatures(int fd, const char *what, struct nm_error *e);
+
 /* Polls until `done(arg)` says so or timeout_ms passes; returns true when done. */
 bool poll_until(bool (*done)(const void *arg), const void *arg, unsigned timeout_ms);
 

@@ -34,6 +34,8 @@ static int throttle_resync(const char *root, struct disk_raid_throttle *t, struc
 	uint64_t cur = 0;
 	if (nm_read_u64(root, SPEED_LIMIT_MAX, &cur) < 0)
 		return 0; /* nothing to throttle: the kernel decides */
+	if (cur <= INSTALL_RESYNC_LIMIT)
+		return 0; /* already at or below the install's limit: never raise it */
 	t->speed_limit_max = (unsigned long)cur;
 	t->saved = true;
 	nm_info("md resync limited to %lu KiB/s during the install (was %lu)", INSTALL_RESYNC_LIMIT,

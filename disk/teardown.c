@@ -319,20 +319,55 @@ static int cmp_top_of_stack_first(const void *a, const void *b)
 	return (int)y->depth - (int)x->depth;
 }
 
-static int close_stacked(const char *root, struct disk_stack *st, struct nm_error *e)
+/* What an array or volume holds (an LVM PV label inside an md array, a filesystem on an LV)
+ * lies past the member's own superblock, where no probe of the member finds it again: it is
+ * wiped through the stacked device itself, while that still exists. */
+static int wipe_stacked_content(const struct disk_plan *plan, const char *root, const struct stack_dev *d,
+				struct nm_error *e)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/dev/%s", d->name);
+	char rel[128];
+	snprintf(rel, sizeof rel, "/sys/block/%s", d->name);
+	if (!nm_exists(root, rel))
+		return 0; /* already gone with its volume group */
+	int fd = guard_open(root, plan, path, e);
+	if (fd < 0)
+		return fd;
+	int n = wipe_device_signatures(fd, d->name, e);
+	close(fd);
+	return n < 0 ? n : 0;
+}
+
+/* Level by level from the top of the stack: first wipe what every device of a level holds,
+ * then close them all (one vgchange takes all LVs of a VG at once, so wiping must come first). */
+static int close_stacked(const struct disk_plan *plan, const char *root, struct disk_stack *st, struct nm_error *e)
 {
 	qsort(st->devs, st->n, sizeof *st->devs, cmp_top_of_stack_first);
 	_cleanup_strv_free_ char **vgs_done = nm_strv_new();
 	if (!vgs_done)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	for (size_t i = 0; i < st->n; i++) {
-		int r = 0;
-		if (st->devs[i].kind == STACK_MD)
-			r = stop_md(root, &st->devs[i], e);
-		else if (st->devs[i].kind == STACK_DM)
-			r = close_dm(root, &st->devs[i], &vgs_done, e);
-		if (r < 0)
-			return r;
+	for (size_t lo = 0; lo < st->n;) {
+		size_t hi = lo;
+		while (hi < st->n && st->devs[hi].depth == st->devs[lo].depth)
+			hi++;
+		for (size_t i = lo; i < hi; i++) {
+			if (st->devs[i].kind != STACK_MD && st->devs[i].kind != STACK_DM)
+				continue;
+			int r = wipe_stacked_content(plan, root, &st->devs[i], e);
+			if (r < 0)
+				return r;
+		}
+		for (size_t i = lo; i < hi; i++) {
+			int r = 0;
+			if (st->devs[i].kind == STACK_MD)
+				r = stop_md(root, &st->devs[i], e);
+			else if (st->devs[i].kind == STACK_DM)
+				r = close_dm(root, &st->devs[i], &vgs_done, e);
+			if (r < 0)
+				return r;
+		}
+		lo = hi;
 	}
 	return 0;
 }
@@ -372,7 +407,7 @@ int disk_teardown(const struct disk_plan *plan, const struct disk_run_opts *o, s
 	if (r == 0)
 		r = unmount_target(o->root, &st, o->target, e);
 	if (r == 0)
-		r = close_stacked(o->root, &st, e);
+		r = close_stacked(plan, o->root, &st, e);
 	stack_free(&st);
 	if (r == 0)
 		r = assert_free(plan, o, e);

@@ -44,8 +44,7 @@ static const char *probe_value(blkid_probe pr, const char *a, const char *b)
 	return "?";
 }
 
-/* Wipes every magic libblkid finds on an open device; returns how many. */
-static int wipe_signatures(int fd, const char *what, struct nm_error *e)
+int wipe_device_signatures(int fd, const char *what, struct nm_error *e)
 {
 	blkid_probe pr = probe_everything(fd, 0, 0);
 	if (!pr)
@@ -261,7 +260,7 @@ static int wipe_one_disk(const struct disk_plan *plan, const struct disk_run_opt
 		_cleanup_close_ int pfd = guard_open(o->root, plan, node, e);
 		if (pfd < 0)
 			return pfd;
-		int n = wipe_signatures(pfd, p->name, e);
+		int n = wipe_device_signatures(pfd, p->name, e);
 		if (n < 0)
 			return n;
 		total += n;
@@ -270,7 +269,7 @@ static int wipe_one_disk(const struct disk_plan *plan, const struct disk_run_opt
 	_cleanup_close_ int fd = guard_open(o->root, plan, node, e);
 	if (fd < 0)
 		return fd;
-	int n = wipe_signatures(fd, disk->name, e);
+	int n = wipe_device_signatures(fd, disk->name, e);
 	if (n >= 0) {
 		total += n;
 		n = wipe_stray_gpt_headers(fd, disk, e);
