@@ -341,6 +341,11 @@ static void describe_failure(struct img_stream *s, CURLcode rc, char *buf, size_
 			 "refused a redirect or URL scheme (%s); only http, https and file URLs are fetched, "
 			 "and redirects never lead to file:// or from https to http",
 			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+	else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+		snprintf(buf, size,
+			 "TLS verification failed (%s) against the CA bundle %s; pass --ca-file FILE if the "
+			 "mirror uses its own CA",
+			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc), s->ca_file ? s->ca_file : "(none)");
 	else if (rc == CURLE_TOO_MANY_REDIRECTS)
 		snprintf(buf, size, "more than %ld redirects (a redirect loop?)", STREAM_MAX_REDIRS);
 	else

@@ -16,13 +16,15 @@ line of stdout) with faults chosen per request in the query string:
 Fixed paths: /redirect-loop (redirects to itself), /redirect-file (redirects to file://),
 /redirect?to=URL, and /_log (JSON list of the requests seen: path, range, status) so tests can
 check that a resume really asked for the rest. Range requests "bytes=N-" are honoured.
---redirect /from=/to adds a redirect (scripts/update-pins tests use it for the channel URL).
+--redirect /from=/to adds a redirect (scripts/update-pins tests use it for the channel URL);
+--tls CERT KEY serves https instead (the TLS tests use a throwaway self-signed certificate).
 It only ever binds 127.0.0.1. It is a test double for the real mirrors, nothing more.
 """
 import argparse
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -184,11 +186,16 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--redirect", action="append", default=[], metavar="/FROM=/TO")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this certificate")
     args = ap.parse_args()
     redirects = dict(r.split("=", 1) for r in args.redirect)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.state = State(args.root, redirects)
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print("PORT %d" % server.server_address[1], flush=True)
     try:
         server.serve_forever()
