@@ -15,6 +15,7 @@ disk_bytes=$((1024 * 1024 * 1024))
 
 fail() {
 	echo "static_detect: FAIL: $*" >&2
+	[ -s "${work:-}/console.log" ] && sed 's/^/  guest: /' "$work/console.log" | tail -n 40 >&2
 	exit 1
 }
 [ -x "$agent" ] || fail "$agent missing; run scripts/build-static (or set NMMM_STATIC_AGENT)"
@@ -28,7 +29,7 @@ kver=${vmlinuz##*/vmlinuz-}
 mods=$kdir/lib/modules/$kver
 
 work=$(mktemp -d /tmp/static-detect.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${NMMM_KEEP:-}" ] || rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{proc,sys,dev,lib/modules}
 
@@ -66,11 +67,12 @@ mkfs.ext4 -q -F -L staticdet "$work/disk.raw"
 timeout -k 5 600 qemu-system-x86_64 -accel tcg -machine q35 -m 512 -nographic -no-reboot \
 	-kernel "$vmlinuz" -initrd "$work/initrd" -append 'console=ttyS0 panic=-1 loglevel=1' \
 	-drive "file=$work/disk.raw,if=none,id=d0,format=raw" -device "nvme,drive=d0,serial=$serial" \
-	-netdev user,id=n0,restrict=on -device "e1000e,netdev=n0,mac=$mac" </dev/null |
+	-netdev user,id=n0,restrict=on -device "e1000e,netdev=n0,mac=$mac,romfile=" </dev/null |
 	tr -d '\r' >"$work/console.log" || true
 
 section() { # N: the output of the Nth command
-	awk -v n="$1" '$0 == "STATIC-BEGIN " n {on=1; next} $0 ~ "^STATIC-END " n " " {on=0} on' "$work/console.log"
+	# (the marker may follow the console's reset escape sequence on the same line)
+	awk -v n="$1" '$0 ~ "STATIC-BEGIN " n "$" {on=1; next} $0 ~ "^STATIC-END " n " " {on=0} on' "$work/console.log"
 }
 rc_of() { sed -n "s/^STATIC-END $1 rc=//p" "$work/console.log"; }
 if [ "$(rc_of 2)" != 0 ]; then

@@ -87,6 +87,8 @@ expect https_finds_redhat_ca_bundle 0 --root "$T/redhat" fetch https://127.0.0.1
 cmp -s "$T/o-rh" "$T/www/blob.bin" || fail "https (Red Hat bundle): the fetched bytes differ"
 expect https_takes_ca_file 0 --root "$T/none" fetch https://127.0.0.1:8443/blob.bin --sha256 "$sum" --ca-file "$T/ca.pem" --out "$T/o-ca"
 cmp -s "$T/o-ca" "$T/www/blob.bin" || fail "https (--ca-file): the fetched bytes differ"
+expect https_without_a_ca_bundle_is_refused 2 --root "$T/none" fetch https://127.0.0.1:8443/blob.bin --sha256 "$sum" --out "$T/o-none"
+[ ! -e "$T/o-none" ] || fail "a refused https fetch left $T/o-none behind"
 rc=$(agent_rc --root "$T/none" fetch https://127.0.0.1:8443/blob.bin --sha256 "$sum" --ca-file "$T/other.pem" --out "$T/o-bad")
 [ "$rc" != 0 ] || fail "https with a CA that did not sign the server's certificate succeeded"
 [ ! -e "$T/o-bad" ] || fail "a refused https fetch left $T/o-bad behind"
