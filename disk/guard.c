@@ -147,17 +147,37 @@ int guard_check(const char *root, const struct disk_plan *plan, const char *dev_
 	return 0;
 }
 
+#define EXCL_OPEN_GRACE_MS 5000
+
+struct excl_open {
+	char path[PATH_MAX];
+	int fd;
+	int err;
+};
+
+static bool try_open_exclusive(const void *arg)
+{
+	struct excl_open *eo = (struct excl_open *)arg;
+	eo->fd = open(eo->path, O_RDWR | O_EXCL | O_CLOEXEC);
+	eo->err = eo->fd < 0 ? errno : 0;
+	return eo->fd >= 0 || eo->err != EBUSY;
+}
+
 int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e)
 {
 	char name[64];
 	int r = guard_check(root, plan, dev_path, name, sizeof name, e);
 	if (r < 0)
 		return r;
-	char p[PATH_MAX];
-	nm_root_path(root, dev_path, p, sizeof p);
-	int fd = open(p, O_RDWR | O_EXCL | O_CLOEXEC);
+	struct excl_open eo = {.fd = -1};
+	nm_root_path(root, dev_path, eo.path, sizeof eo.path);
+	/* The kernel may drop a just-unmounted filesystem's claim on its device a moment after
+	 * umount returns (the last reference is released asynchronously): a device still busy
+	 * after EXCL_OPEN_GRACE_MS is really in use. */
+	poll_until(try_open_exclusive, &eo, EXCL_OPEN_GRACE_MS);
+	int fd = eo.fd;
 	if (fd < 0) {
-		int err = errno;
+		int err = eo.err;
 		if (err == EBUSY)
 			return nm_fail(e, NM_ERR_REFUSED, err,
 				       "%s: busy — mounted, part of an array, or held open by a program; find the "

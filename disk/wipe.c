@@ -157,6 +157,23 @@ static int count_kernel_partitions(const char *root, const char *disk)
 	return n;
 }
 
+#define PART_DELETE_GRACE_MS 5000
+
+struct part_delete {
+	int fd;
+	int pno;
+	int err;
+};
+
+static bool try_delete_partition(const void *arg)
+{
+	struct part_delete *d = (struct part_delete *)arg;
+	struct blkpg_partition part = {.pno = d->pno};
+	struct blkpg_ioctl_arg a = {.op = BLKPG_DEL_PARTITION, .datalen = sizeof part, .data = &part};
+	d->err = ioctl(d->fd, BLKPG, &a) < 0 ? errno : 0;
+	return d->err != EBUSY; /* ENXIO: already gone */
+}
+
 /* Removes the partitions from the kernel's view. The table on disk is already gone; BLKPG
  * deletes each partition explicitly (kernels built without a partition parser would otherwise
  * keep them), BLKRRPART re-reads what is left (nothing). */
@@ -167,13 +184,14 @@ static int drop_kernel_partitions(const char *root, int fd, const struct disk_st
 		const struct stack_dev *p = &st->devs[i];
 		if (p->kind != STACK_PART || strcmp(p->disk, disk) != 0 || p->partno == 0)
 			continue;
-		struct blkpg_partition part = {.pno = (int)p->partno};
-		struct blkpg_ioctl_arg arg = {.op = BLKPG_DEL_PARTITION, .datalen = sizeof part, .data = &part};
-		if (ioctl(fd, BLKPG, &arg) < 0 && errno != ENXIO)
-			return nm_fail(e, NM_ERR_RUNTIME, errno,
+		struct part_delete del = {.fd = fd, .pno = (int)p->partno};
+		/* A probe by another program (blkid, udev) holds a partition open for a moment: only a
+		 * partition busy for PART_DELETE_GRACE_MS is really in use. */
+		if (!poll_until(try_delete_partition, &del, PART_DELETE_GRACE_MS) || (del.err && del.err != ENXIO))
+			return nm_fail(e, NM_ERR_RUNTIME, del.err,
 				       "%s: the kernel refused to forget partition %s: %s; something still uses it "
 				       "(see 'ls /sys/class/block/%s/holders')",
-				       disk, p->name, strerror(errno), p->name);
+				       disk, p->name, strerror(del.err), p->name);
 	}
 	if (ioctl(fd, BLKRRPART) < 0 && errno != EINVAL)
 		nm_warn("%s: re-reading the partition table failed: %s", disk, strerror(errno));
