@@ -332,11 +332,34 @@ static int reboot_now(struct nm_error *e)
 	return nm_run(argv, NULL, NULL, e);
 }
 
+/* A destructive disk phase cut short (teardown to format) may have left half a step behind — an
+ * array created but not recorded, a filesystem half made — that redoing that step alone would
+ * trip over. The disk sequence is repeatable from teardown with the same plan and UUIDs, so a
+ * resume that finds one of them unfinished starts the disk sequence over. mount and later phases
+ * are repeatable on their own. */
+static void resume_restart_disk_sequence(struct install_run *run, const struct install_phase *phases, size_t n)
+{
+	int teardown = agent_phase_index("teardown"), format = agent_phase_index("format");
+	for (int i = teardown; i <= format; i++) {
+		if (agent_state_phase_done(&run->st, phases[i].name))
+			continue;
+		if (i == teardown)
+			return; /* nothing destructive happened yet */
+		nm_info("resume: %s did not finish; the disk phases start over from teardown with the same plan",
+			phases[i].name);
+		for (size_t j = (size_t)teardown; j < n; j++)
+			agent_state_mark_undone(&run->st, phases[j].name);
+		return;
+	}
+}
+
 static int run_pipeline(struct install_run *run, struct nm_error *e)
 {
 	size_t n;
 	const struct install_phase *phases = install_phases(&n);
 	int r = 0;
+	if (run->o->resume)
+		resume_restart_disk_sequence(run, phases, n);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		r = run_phase(run, &phases[i], e);
 		if (r < 0) {

@@ -132,6 +132,13 @@ void agent_state_mark_running(struct agent_state *st, const char *phase)
 	json_object_object_add(st->root, "pid", json_object_new_int((int)getpid()));
 }
 
+void agent_state_mark_undone(struct agent_state *st, const char *phase)
+{
+	json_object *phases = NULL;
+	if (json_object_object_get_ex(st->root, "phases", &phases))
+		json_object_object_del(phases, phase);
+}
+
 void agent_state_mark_done(struct agent_state *st, const char *phase, double seconds, json_object *products)
 {
 	json_object *phases = NULL;

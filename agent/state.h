@@ -27,6 +27,8 @@ bool agent_state_phase_done(const struct agent_state *st, const char *phase);
 /* The products recorded when the phase finished (borrowed), or NULL. */
 json_object *agent_state_products(const struct agent_state *st, const char *phase);
 void agent_state_mark_running(struct agent_state *st, const char *phase);
+/* Forgets that a phase finished (a resume that must redo it). */
+void agent_state_mark_undone(struct agent_state *st, const char *phase);
 void agent_state_mark_done(struct agent_state *st, const char *phase, double seconds, json_object *products);
 void agent_state_mark_result(struct agent_state *st, const char *result, const struct nm_error *err);
 /* Plain fields at the top level: "plan", "options", "target", ... (the object is taken). */

@@ -62,8 +62,12 @@ rm -rf "$IE_WORK/state"
 kill_at format
 losetup -d "$IE_DISK"
 truncate -s 3G "$IE_WORK/disk.img"
-IE_DISK=$(losetup -f --show -P "$IE_WORK/disk.img")
-mapfile -t args < <(ie_install_args)
+# The same device name, now 1 GiB larger (detaching completes once the last opener is gone).
+for _ in $(seq 100); do
+	losetup -P "$IE_DISK" "$IE_WORK/disk.img" 2>/dev/null && break
+	sleep 0.1
+done
+[ "$(blockdev --getsize64 "$IE_DISK")" = $((3 << 30)) ] || fail "could not re-attach $IE_DISK with the larger image"
 rc=0
 ie_agent install --resume --yes "${args[@]}" > "$IE_WORK/out.txt" 2>&1 || rc=$?
 [ "$rc" = 3 ] || fail "resume on a changed disk: exit $rc, expected 3: $(tail -n 3 "$IE_WORK/out.txt")"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# tests/vm/install_uefi_sata_resume.sh: `install` on two SATA disks under UEFI (OVMF), killed
+# with SIGKILL as the raid, format, mount and install phases start, each time continued with
+# `install --resume --yes`: the end is one clean install — the saved plan exactly on the disks,
+# the RAID-1 healthy, an ESP on each disk, GRUB for EFI on /boot and mirrored to the second ESP.
+# shellcheck disable=SC2154 # agent, vm_keep: set by the sourced tests/vm/lib files
+if [ -z "${NMMM_GUEST:-}" ]; then
+  . "$(dirname "$0")/lib/host.sh"
+  . "$(dirname "$0")/lib/install.sh"
+  vm_keep_dir
+  vm_channel_tarball "$vm_keep"
+  vm_boot --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --mem 2048 --file "$vm_keep/nixexprs.tar.xz"
+  exit
+fi
+. /nmmm/lib/guest.sh
+. /nmmm/lib/install.sh
+disks=serial:UEFI-A,serial:UEFI-B
+for phase in raid format mount install; do
+  rm -f /tmp/install-events.jsonl
+  resume=()
+  [ -e /run/nmmm/state.json ] && resume=(--resume)
+  guest_install "$disks" "${resume[@]}" >/tmp/install.out 2>&1 &
+  for _ in $(seq 3000); do
+    grep -q "\"phase\":\"$phase\",\"event\":\"start\"" /tmp/install-events.jsonl 2>/dev/null && break
+    sleep 0.1
+  done
+  pkill -KILL -f "nmmm-agent --events" && ok "killed as $phase started"
+  wait
+done
+guest_install "$disks" --resume || { fail "the last resume exited $?"; tail -n 20 /tmp/install.out; }
+for p in raid format mount install; do
+  grep -q "\"phase\":\"$p\"" /tmp/install-events.jsonl && ok "$p reported by the last resume" || true
+done
+assert_installed "grub-efi /boot
+grub-mirror nodev /boot-fallback-1"
+for s in UEFI-A UEFI-B; do
+  d=$(disk_by_serial "$s")
+  [ "$(probe PART_ENTRY_TYPE "${d}2")" = c12a7328-f81f-11d2-ba4b-00a0c93ec93b ] && ok "$s: ESP" || fail "$s: no ESP at ${d}2"
+  [ "$(probe PART_ENTRY_TYPE "${d}1")" = 21686148-6449-6e6f-744e-656564454649 ] && ok "$s: bios_grub" || fail "$s: no bios_grub"
+done
+finish

@@ -1,0 +1,59 @@
+# shellcheck shell=bash disable=SC2154 # agent, failures: set by guest.sh
+# tests/vm/lib/install.sh: the install scenarios' shared parts. On the host: the miniature
+# channel packed like nixexprs.tar.xz for the guest (vm_channel_tarball). In the guest: one
+# `nmmm-agent install` with Debian's nix and that channel (guest_install) and the checks of what
+# it left on the disks (assert_installed).
+
+KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1t8eX2JmQvUo0wUqXkYy5YkqfYv0bq3j7n9b1c2d3 operator@laptop"
+
+# Host: packs tests/fixtures/mini-channel (the stand-in for nixpkgs) into DIR/nixexprs.tar.xz.
+vm_channel_tarball() {
+  local dir=$1
+  mkdir -p "$dir/stage"
+  cp -a "$vm_src/tests/fixtures/mini-channel" "$dir/stage/nixos-25.05.4242.test"
+  tar -C "$dir/stage" -cJf "$dir/nixexprs.tar.xz" nixos-25.05.4242.test
+  rm -rf "$dir/stage"
+}
+
+# Guest: install onto DISKS with the channel from /nmmm/nixexprs.tar.xz; extra arguments follow.
+guest_install() {
+  local disks=$1 sha
+  shift
+  sha=$(sha256sum /nmmm/nixexprs.tar.xz | cut -d' ' -f1)
+  step "$agent" --events /tmp/install-events.jsonl install --yes --disks "$disks" --nix-from-path --substituters '' \
+    --channel file:///nmmm/nixexprs.tar.xz --channel-sha256 "$sha" --channel-release 25.05 \
+    --hostname web1 --ssh-key "$KEY" --no-reboot "$@"
+}
+
+# Guest: the plan the install saved, laid out exactly; arrays healthy; the installed root holds the
+# rendered files, the system profile, the channel, host keys and the report; the boot loader went
+# to every target named in BOOT_TARGETS (lines "kind device [path]").
+assert_installed() {
+  local boot_targets=$1 plan root m
+  plan=$(jq .plan /run/nmmm/state.json)
+  [ "$(jq -r .result /run/nmmm/state.json)" = "done" ] && ok "state: done" || fail "state: $(jq -c '.result, .error' /run/nmmm/state.json)"
+  assert_disks_match_plan <<<"$plan"
+  for dev in $(jq -r '.arrays[].device' <<<"$plan"); do assert_array_healthy "$dev"; done
+  root=$(jq -r '.filesystems[] | select(.mountpoint == "/") | .device' <<<"$plan")
+  m=$(mktemp -d)
+  mount "$root" "$m" || { fail "$root does not mount"; return; }
+  for f in configuration.nix hardware-configuration.nix plan.json report.json; do
+    [ -s "$m/etc/nixos/$f" ] && ok "/etc/nixos/$f" || fail "/etc/nixos/$f missing"
+  done
+  [ -L "$m/nix/var/nix/profiles/system" ] && ok "system profile: $(readlink "$m/nix/var/nix/profiles/system-1-link")" ||
+    fail "no system profile on the target"
+  [ -e "$m/nix/var/nix/profiles/per-user/root/channels/nixos/nixos/default.nix" ] && ok "nixos channel registered" ||
+    fail "no nixos channel on the target"
+  [ "$(jq '.ssh_host_keys | length' "$m/etc/nixos/report.json")" = 2 ] && ok "report lists 2 host keys" ||
+    fail "report.json host keys: $(jq -c .ssh_host_keys "$m/etc/nixos/report.json")"
+  local bootfile=$m/boot/nmmm-toy-bootloader
+  if [ -n "$(jq -r '.filesystems[] | select(.mountpoint == "/boot") | .device' <<<"$plan")" ]; then
+    mount "$(jq -r '.filesystems[] | select(.mountpoint == "/boot") | .device' <<<"$plan")" "$m/boot" || fail "ESP does not mount"
+  fi
+  if [ "$(sort "$bootfile" 2>/dev/null)" = "$(sort <<<"$boot_targets")" ]; then
+    ok "boot loader installed on: $(tr '\n' ';' <"$bootfile")"
+  else
+    fail "boot loader targets '$(tr '\n' ';' <"$bootfile" 2>/dev/null)', expected '$(tr '\n' ';' <<<"$boot_targets")'"
+  fi
+  umount -R "$m"
+}
