@@ -16,7 +16,7 @@ static const char detect_help[] =
     "the name NixOS will give them, addresses), default gateways, nameservers, boot mode, CPU,\n"
     "virtualisation, kernel modules for the initrd and root's SSH keys, and the uplink the\n"
     "installed system would be configured on.\n\n"
-    "  --json              one JSON object on stdout (fields in docs/network.md and docs/detect.md)\n"
+    "  --json              one JSON object on stdout (fields: docs/network.md, docs/disk-layout.md)\n"
     "  --uplink MAC|NAME   check this choice of uplink (any interface) instead of the automatic one\n"
     "                      (the physical NIC carrying the default route)\n";
 
