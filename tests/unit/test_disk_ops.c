@@ -77,6 +77,20 @@ static int make_tree(void **state)
 	put("sys/class/block/.keep", "");
 	link_to("sys/class/block/sdz", "../../block/sdz");
 	link_to("sys/class/block/sdz1", "../../block/sdz/sdz1");
+	/* sdw: a disk outside every plan here; md5 spans sdz1 and sdw1. */
+	put("sys/block/sdw/dev", "8:48\n");
+	put("sys/block/sdw/sdw1/partition", "1\n");
+	put("sys/block/sdw/sdw1/dev", "8:49\n");
+	link_to("sys/dev/block/8:33", "../../block/sdz/sdz1");
+	link_to("sys/dev/block/8:48", "../../block/sdw");
+	link_to("sys/dev/block/8:49", "../../block/sdw/sdw1");
+	link_to("sys/class/block/sdw", "../../block/sdw");
+	link_to("sys/class/block/sdw1", "../../block/sdw/sdw1");
+	put("sys/block/md5/dev", "9:5\n");
+	put("sys/block/md5/slaves/sdz1", NULL);
+	put("sys/block/md5/slaves/sdw1", NULL);
+	link_to("sys/dev/block/9:5", "../../block/md5");
+	link_to("sys/class/block/md5", "../../block/md5");
 	return 0;
 }
 
@@ -159,14 +173,65 @@ static void lvm_vg_name_is_split_at_the_single_dash(void **state)
 	assert_false(lvm_vg_from_dm_name("averyveryverylongvolumegroupname-lv", vg, 8));
 }
 
-/* The guard stats the device node: a real block node (mknod) in the tree, when allowed. */
-static bool make_sdz_node(void)
+/* The guard stats the device node: real block nodes (mknod) in the tree, when allowed. They
+ * point at device numbers the fixture's sysfs describes; nothing ever opens them here. */
+static bool make_node(const char *name, unsigned ma, unsigned mi)
 {
 	char p[512];
 	snprintf(p, sizeof p, "%s/dev", root);
 	mkdir(p, 0755);
-	snprintf(p, sizeof p, "%s/dev/sdz", root);
-	return mknod(p, S_IFBLK | 0600, makedev(8, 32)) == 0 || errno == EEXIST;
+	snprintf(p, sizeof p, "%s/dev/%s", root, name);
+	return mknod(p, S_IFBLK | 0600, makedev(ma, mi)) == 0 || errno == EEXIST;
+}
+
+static bool make_sdz_node(void)
+{
+	return make_node("sdz", 8, 32);
+}
+
+static void guard_accepts_only_planned_disks_and_their_partitions(void **state)
+{
+	if (!make_node("sdz", 8, 32) || !make_node("sdz1", 8, 33) || !make_node("sdw", 8, 48) ||
+	    !make_node("sdw1", 8, 49) || !make_node("md5", 9, 5))
+		skip();
+	struct disk_plan plan = plan_of("sdz", NULL);
+	char name[64];
+	struct nm_error e = {0};
+	assert_int_equal(guard_check(root, &plan, "/dev/sdz1", name, sizeof name, &e), 0);
+	assert_string_equal(name, "sdz1");
+	assert_int_equal(guard_check(root, &plan, "/dev/sdz", NULL, 0, &e), 0);
+
+	struct nm_error outside = {0};
+	assert_true(guard_check(root, &plan, "/dev/sdw1", NULL, 0, &outside) < 0);
+	assert_int_equal(nm_exit_code(&outside), 3);
+	assert_non_null(strstr(outside.msg, "sits on sdw, which is not in the plan (planned: sdz)"));
+
+	/* An array is written only when every member is on a planned disk. */
+	struct nm_error spans = {0};
+	assert_true(guard_check(root, &plan, "/dev/md5", NULL, 0, &spans) < 0);
+	assert_int_equal(nm_exit_code(&spans), 3);
+	assert_non_null(strstr(spans.msg, "sdw"));
+	struct disk_plan both = plan_of("sdz", "sdw");
+	struct nm_error ok = {0};
+	assert_int_equal(guard_check(root, &both, "/dev/md5", NULL, 0, &ok), 0);
+	free_plan_paths();
+}
+
+static void format_refuses_a_device_outside_the_plan_before_running_mkfs(void **state)
+{
+	if (!make_node("sdw1", 8, 49))
+		skip();
+	struct disk_plan plan = plan_of("sdz", NULL);
+	struct disk_fs_plan fs = {
+	    .device = "/dev/sdw1", .fstype = "ext4", .uuid = "0fc63daf-8483-4772-8e79-3d69d8477de4"};
+	plan.filesystems = &fs;
+	plan.n_filesystems = 1;
+	struct disk_run_opts o = {.root = root, .target = "/mnt"};
+	struct nm_error e = {0};
+	assert_true(disk_format(&plan, &o, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 3); /* refused by the guard, not a failed mkfs (1) */
+	assert_non_null(strstr(e.msg, "not in the plan"));
+	free_plan_paths();
 }
 
 static void teardown_refuses_mount_outside_target(void **state)
@@ -244,6 +309,8 @@ int main(void)
 	    cmocka_unit_test(stack_has_partitions_and_holders_at_their_depth),
 	    cmocka_unit_test(stack_of_unknown_disk_is_a_usage_error),
 	    cmocka_unit_test(lvm_vg_name_is_split_at_the_single_dash),
+	    cmocka_unit_test(guard_accepts_only_planned_disks_and_their_partitions),
+	    cmocka_unit_test(format_refuses_a_device_outside_the_plan_before_running_mkfs),
 	    cmocka_unit_test(teardown_refuses_mount_outside_target),
 	    cmocka_unit_test(teardown_accepts_mounts_under_its_target),
 	    cmocka_unit_test(raid_without_md_driver_fails_naming_the_fix),
