@@ -211,6 +211,7 @@ static void guard_accepts_only_planned_disks_and_their_partitions(void **state)
 	assert_true(guard_check(root, &plan, "/dev/md5", NULL, 0, &spans) < 0);
 	assert_int_equal(nm_exit_code(&spans), 3);
 	assert_non_null(strstr(spans.msg, "sdw"));
+	free_plan_paths();
 	struct disk_plan both = plan_of("sdz", "sdw");
 	struct nm_error ok = {0};
 	assert_int_equal(guard_check(root, &both, "/dev/md5", NULL, 0, &ok), 0);
