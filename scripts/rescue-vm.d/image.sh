@@ -19,7 +19,7 @@ recipe_list() { sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$1"; }
 # The cache key: every input of the image (recipe files, this builder, kernel version, mirror).
 image_key() {
   local here=$1 kdir=$2
-  { cat "$here/packages" "$here/modules" "$here/image.sh"; basename "$kdir"; image_mirror; } |
+  { cat "$here/packages" "$here/extract" "$here/modules" "$here/image.sh"; basename "$kdir"; image_mirror; } |
     sha256sum | cut -c1-16
 }
 
@@ -42,6 +42,22 @@ image_add_modules() {
   cp "$kdir/lib/modules/$kver"/modules.order "$kdir/lib/modules/$kver"/modules.builtin* "$root/lib/modules/$kver/"
   depmod -b "$root" "$kver"
   echo "$kver"
+}
+
+# Unpacks the packages in ./extract into ROOT (apt-get download + dpkg -x): no maintainer
+# scripts, no dependencies — the libraries they need are listed in ./packages.
+image_extract_packages() {
+  local here=$1 root=$2 work p
+  work=$(mktemp -d)
+  for p in $(recipe_list "$here/extract"); do
+    if ! (cd "$work" && apt-get download -q "$p" >&2); then
+      rm -rf "$work"
+      echo "rescue-vm: apt-get download $p failed; run apt-get update" >&2
+      return 1
+    fi
+  done
+  for p in "$work"/*.deb; do dpkg -x "$p" "$root"; done
+  rm -rf "$work"
 }
 
 # Removes what a rescue in RAM does not need: docs, man pages, locales, apt caches, the hwdb,
@@ -90,6 +106,7 @@ image_build() {
     echo "rescue-vm: debootstrap failed (log above); check the mirror and ./packages" >&2
     return 1
   fi
+  image_extract_packages "$here" "$tmp/root" || return 1
   image_trim "$tmp/root"
   # depmod's scratch copy is hard-linked, so it must sit on the kernel cache's filesystem.
   kwork=$(mktemp -d /var/cache/nmmm/kernel/.depmod-vm.XXXXXX)

@@ -20,6 +20,12 @@ guest_install() {
   local disks=$1 sha
   shift
   sha=$(sha256sum /nmmm/nixexprs.tar.xz | cut -d' ' -f1)
+  # On a real rescue the operator is logged in over this link; here e1000e may still be
+  # negotiating right after boot.
+  for _ in $(seq 150); do
+    [ "$(cat /sys/class/net/eth0/operstate 2>/dev/null)" = up ] && break
+    sleep 0.1
+  done
   step "$agent" --events /tmp/install-events.jsonl install --yes --disks "$disks" --nix-from-path --substituters '' \
     --channel file:///nmmm/nixexprs.tar.xz --channel-sha256 "$sha" --channel-release 25.05 \
     --hostname web1 --ssh-key "$KEY" --no-reboot "$@"
