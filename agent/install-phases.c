@@ -335,8 +335,8 @@ int install_build(struct install_run *run, json_object **products, struct nm_err
 	bool in_ram = !run->o->build_in_target && (avail >= BUILD_IN_RAM_MIN_BYTES || rootfs);
 	if (in_ram && avail < BUILD_IN_RAM_MIN_BYTES)
 		nm_warn("build: only %.1f GiB available, but / is the initramfs (rootfs), where Nix cannot sandbox a "
-		        "build into the target store; building in RAM",
-		        (double)avail / (1ull << 30));
+			"build into the target store; building in RAM",
+			(double)avail / (1ull << 30));
 	int r;
 	if (in_ram) {
 		r = img_system_build(&run->nix, run->channel_dir, cfg, NULL, run->o->state_dir, &run->sys, e);
