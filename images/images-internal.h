@@ -22,6 +22,17 @@ void img_stream_free(struct img_stream *s);
 /* The URL, for messages. */
 const char *img_stream_url(const struct img_stream *s);
 
+/* The decompressing stage of unpack, in its own thread (decode.c). */
+struct img_decoder;
+int img_decoder_start(struct img_stream *s, struct img_decoder **out);
+/* Next plain (decompressed) bytes, valid until the next call: > 0, 0 at the end, < 0 when the
+ * decoder failed (its error is handed over by img_decoder_stop). */
+ssize_t img_decoder_read(struct img_decoder *d, const void **buf);
+/* cancel=false: reads to the end and joins; returns the decoder's result and, when `e` is still
+ * empty, moves its error there. cancel=true: abandons the rest, joins, returns 0. The stream
+ * belongs to the caller again afterwards. */
+int img_decoder_stop(struct img_decoder *d, bool cancel, struct nm_error *e);
+
 /* Extracts the archive read from `s` into the existing empty directory `staging` (a canonical
  * path: no symlinks in it), refusing unsafe entries; stops at `max_extracted` bytes. */
 int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch_req *req, uint64_t max_extracted,

@@ -27,13 +27,16 @@ struct unpack {
 	uint64_t max_extracted;
 	struct nm_error *e;
 	struct img_fetch_result *res;
+	struct img_decoder *dec; /* NULL: read and decompress in this thread */
+	bool upstream_failed; /* the decoder or the download failed, not the extraction */
 };
 
 static la_ssize_t read_from_stream(struct archive *a, void *userdata, const void **buf)
 {
 	struct unpack *u = userdata;
-	ssize_t n = img_stream_read(u->s, buf);
+	ssize_t n = u->dec ? img_decoder_read(u->dec, buf) : img_stream_read(u->s, buf);
 	if (n < 0) {
+		u->upstream_failed = true;
 		archive_set_error(a, EIO, "download failed");
 		return -1;
 	}
@@ -250,6 +253,26 @@ static int unpack_all(struct unpack *u)
 	return 0;
 }
 
+/* Two threads: the decoder downloads, hashes and decompresses; this one extracts. The stream
+ * records its failures in `e` from the decoder's thread, so extraction failures go to a record
+ * of their own until the decoder is joined. */
+static int unpack_two_stages(struct unpack *u, struct nm_error *e)
+{
+	const struct nm_error *mine = u->e; /* the extraction's own record, not e */
+	int r = unpack_all(u);
+	bool cancel = r < 0 && !u->upstream_failed;
+	int dr = img_decoder_stop(u->dec, cancel, e);
+	u->dec = NULL;
+	if (cancel || (r < 0 && e->cls == NM_ERR_NONE) || (dr == 0 && r < 0)) {
+		if (e->cls == NM_ERR_NONE)
+			*e = *mine;
+		return r;
+	}
+	if (dr < 0 || r < 0)
+		return e->code ? e->code : -EIO;
+	return 0;
+}
+
 int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch_req *req, uint64_t max_extracted,
 	       struct img_fetch_result *res, struct nm_error *e)
 {
@@ -263,11 +286,16 @@ int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch
 	    .e = e,
 	    .res = res,
 	};
+	struct nm_error extraction = {0};
 	int r;
-	if (!u.in || !u.out)
+	if (!u.in || !u.out) {
 		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	else
-		r = unpack_all(&u);
+	} else if (img_decoder_start(s, &u.dec) == 0) {
+		u.e = &extraction;
+		r = unpack_two_stages(&u, e);
+	} else {
+		r = unpack_all(&u); /* no thread: the same work in one */
+	}
 	if (u.in)
 		archive_read_free(u.in);
 	if (u.out)

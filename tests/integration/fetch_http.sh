@@ -111,6 +111,14 @@ unpinned_or_malformed_requests_are_usage_errors() {
     nothing_left "$T/o-nohash" && nothing_left "$T/x"
 }
 
+help_names_every_option() {
+  local help
+  help=$("$NMMM_AGENT" fetch --help) || return 1
+  for opt in --sha256 --out --unpack --retries --max-bytes --size --ca-file --stall-timeout; do
+    expect_in "$help" "$opt" || return 1
+  done
+}
+
 unpack_into_existing_dir_is_refused() {
   mkdir -p "$T/exists" && run_agent 2 fetch "$BASE/good.tar.xz" --sha256 "$(sha "$T/www/good.tar.xz")" --unpack "$T/exists" &&
     [ -z "$(ls -A "$T/exists")" ] && [ -z "$(compgen -G "$T/exists.part*" || true)" ]
@@ -151,6 +159,7 @@ check redirect_loop_is_refused redirect_loop_is_refused
 check redirect_to_file_url_is_refused redirect_to_file_url_is_refused
 check max_bytes_limits_the_download max_bytes_limits_the_download
 check unpinned_or_malformed_requests_are_usage_errors unpinned_or_malformed_requests_are_usage_errors
+check help_names_every_option help_names_every_option
 check unpack_into_existing_dir_is_refused unpack_into_existing_dir_is_refused
 check events_report_progress_and_done events_report_progress_and_done
 finish
