@@ -126,6 +126,10 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	r = net_uplink_select(&run->net, run->o->uplink, &uplink, e);
 	if (r < 0)
 		return r;
+	struct disk_run_opts o = disk_opts(run);
+	r = disk_raid_check(&run->plan, &o, e); /* a RAID plan on a kernel without md: say so now */
+	if (r < 0)
+		return r;
 	agent_disk_confirm_print(&run->plan, &run->disks);
 	if (!run->o->yes)
 		return nm_fail(

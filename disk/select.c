@@ -97,8 +97,8 @@ static bool under_target(const char *mountpoint, const char *target)
 }
 
 /* Refuses a disk the install must not take: it carries the running system, or something on
- * it is mounted (outside the agent's own target) or swapped on. Stacked arrays and volumes
- * that are merely active are fine: teardown stops them. */
+ * it is mounted outside the agent's own target. Active swap, stacked arrays and volumes that
+ * are merely active are fine: teardown turns them off and stops them. */
 /* "partition sdb2", "the disk sdb", "md127 (stacked on it)": what holds the disk. */
 static const char *use_what(const struct disk_info *d, const struct disk_use *u, char *buf, size_t size)
 {
@@ -120,9 +120,7 @@ static int check_not_in_use(const struct disk_info *d, const char *target, struc
 		const struct disk_use *u = &d->uses[i];
 		char what[96];
 		if (u->swap)
-			return nm_fail(e, NM_ERR_REFUSED, EBUSY,
-				       "%s: %s is active swap; run 'swapoff /dev/%s' or leave %s out of --disks",
-				       d->name, use_what(d, u, what, sizeof what), u->device, d->name);
+			continue; /* teardown turns it off, as DESIGN's order says; the confirmation lists it */
 		if (strcmp(u->mountpoint, "/") == 0)
 			return nm_fail(e, NM_ERR_REFUSED, EBUSY,
 				       "%s: holds the running system (%s is mounted at /); boot the rescue system to "
