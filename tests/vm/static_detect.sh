@@ -20,6 +20,8 @@ fail() {
 }
 [ -x "$agent" ] || fail "$agent missing; run scripts/build-static (or set NMMM_STATIC_AGENT)"
 file -b "$agent" | grep -q 'statically linked' || fail "$agent is not statically linked: $(file -b "$agent")"
+file -b "$agent" | grep -q ', stripped' || fail "$agent is not stripped: $(file -b "$agent")"
+[ "$(stat -c %s "$agent")" -le $((8 * 1024 * 1024)) ] || fail "$agent is $(stat -c %s "$agent") bytes, over the 8 MiB budget"
 
 # shellcheck source=scripts/rescue-vm.d/kernel.sh
 . "$src/scripts/rescue-vm.d/kernel.sh"
