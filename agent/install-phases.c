@@ -558,8 +558,9 @@ int install_install_check(struct install_run *run, json_object *products, struct
 
 /* Fresh host keys, made here so their fingerprints can be pinned before the first connection;
  * nothing of an old (possibly compromised) system is carried over. */
-static int make_host_keys(const char *target, json_object *report, struct nm_error *e)
+static int make_host_keys(const char *target, const char *hostname, json_object *report, struct nm_error *e)
 {
+	_cleanup_free_ char *comment = nm_strdup_printf("root@%s", hostname ? hostname : "nixos");
 	_cleanup_free_ char *dir = nm_strdup_printf("%s/etc/ssh", target);
 	const char *mk[] = {"mkdir", "-p", "-m", "0755", dir, NULL};
 	int r = nm_run(mk, NULL, NULL, e);
@@ -571,9 +572,19 @@ static int make_host_keys(const char *target, json_object *report, struct nm_err
 		_cleanup_free_ char *pub = nm_strdup_printf("%s.pub", path);
 		unlink(path);
 		unlink(pub);
-		const char *gen[] = {
-		    "ssh-keygen", "-q", "-t", kinds[i][0], "-N", "", "-C", "", "-f", path, kinds[i][1] ? "-b" : NULL,
-		    kinds[i][1],  NULL};
+		const char *gen[] = {"ssh-keygen",
+				     "-q",
+				     "-t",
+				     kinds[i][0],
+				     "-N",
+				     "",
+				     "-C",
+				     comment,
+				     "-f",
+				     path,
+				     kinds[i][1] ? "-b" : NULL,
+				     kinds[i][1],
+				     NULL};
 		r = nm_run(gen, NULL, NULL, e);
 		if (r < 0)
 			break;
@@ -642,7 +653,7 @@ int install_handover(struct install_run *run, json_object **products, struct nm_
 	const char *target = run->o->target;
 	json_object *rep = make_report(run);
 	_cleanup_free_ char *etc_nixos = nm_strdup_printf("%s/etc/nixos", target);
-	int r = make_host_keys(target, rep, e);
+	int r = make_host_keys(target, run->hostname, rep, e);
 	if (r == 0)
 		r = write_report(etc_nixos, rep, e);
 	if (r == 0)
