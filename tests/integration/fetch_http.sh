@@ -111,6 +111,32 @@ unpinned_or_malformed_requests_are_usage_errors() {
     nothing_left "$T/o-nohash" && nothing_left "$T/x"
 }
 
+terminal_shows_one_progress_line() {
+  # stderr on a pseudo-terminal: one line rewritten with \r, bytes / total, rate and ETA
+  python3 - "$NMMM_AGENT" "$BASE/blob.bin?rate=3000000" "$BLOB" "$T/o-tty" <<'PY'
+import os, pty, sys, subprocess
+master, slave = pty.openpty()
+p = subprocess.Popen([sys.argv[1], "fetch", sys.argv[2], "--sha256", sys.argv[3], "--out", sys.argv[4]],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+os.close(slave)
+out = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+assert p.wait() == 0, out
+text = out.decode()
+lines = [l for l in text.split("\r") if l.startswith("fetch: ")]
+assert len(lines) >= 2, text
+assert "/ 3.0 MiB" in lines[-1] and "/s" in lines[-1], lines[-1]
+assert any("ETA" in l for l in lines), lines
+PY
+}
+
 help_names_every_option() {
   local help
   help=$("$NMMM_AGENT" fetch --help) || return 1
@@ -159,6 +185,7 @@ check redirect_loop_is_refused redirect_loop_is_refused
 check redirect_to_file_url_is_refused redirect_to_file_url_is_refused
 check max_bytes_limits_the_download max_bytes_limits_the_download
 check unpinned_or_malformed_requests_are_usage_errors unpinned_or_malformed_requests_are_usage_errors
+check terminal_shows_one_progress_line terminal_shows_one_progress_line
 check help_names_every_option help_names_every_option
 check unpack_into_existing_dir_is_refused unpack_into_existing_dir_is_refused
 check events_report_progress_and_done events_report_progress_and_done
