@@ -16,7 +16,10 @@ disks=serial:OLD-A,serial:OLD-B
 mapfile -t old < /run/nmmm-dirty/old-uuids
 
 # Refused while something on the disks is mounted outside the target, and nothing changed.
-mkdir -p /srv/old && mount -o ro /dev/md0 /srv/old
+# (same options as the mount at /mnt/boot: a second mount of one filesystem must not differ in ro/rw)
+mkdir -p /srv/old
+mount /dev/md0 /srv/old && grep -q ' /srv/old ' /proc/mounts && ok "old /boot (md0) also mounted at /srv/old" ||
+  fail "could not mount md0 at /srv/old as well"
 "$agent" layout --disks "$disks" --yes
 rc=$?
 [ "$rc" = 3 ] && ok "refused with /dev/md0 mounted at /srv/old (exit 3)" || fail "layout with md0 mounted at /srv/old exited $rc, not 3"
@@ -29,7 +32,7 @@ run_layout "$disks" || fail "layout exited $?"
 layout_plan "$disks"
 assert_disks_match_plan <<<"$plan"
 
-old_mounts=$(grep -E '^/dev/(md[0-2]|mapper/vg0)' /proc/mounts)
+old_mounts=$(grep -E '^/dev/(md[0-2]|mapper/vg0-[a-z]+) ' /proc/mounts)
 [ -z "$old_mounts" ] && ok "nothing old mounted" || fail "old filesystems still mounted: $old_mounts"
 [ -z "$(swapon --show --noheadings)" ] && ok "no swap on" || fail "swap still on: $(swapon --show --noheadings)"
 # The only arrays assembled now are the planned ones.
@@ -43,6 +46,12 @@ while read -r dev; do
   if [ -n "$u" ] && printf '%s\n' "${old[@]}" | grep -qx "$u"; then fail "$dev: old UUID $u survived"; fi
 done < <(lsblk -lnpo NAME)
 ok "no old UUID on any device ($(lsblk -lnpo NAME | wc -l) probed)"
+# On the whole disks only the new partition table is left (wipefs sees the whole-disk signatures).
+for s in OLD-A OLD-B; do
+  d=$(disk_by_serial "$s")
+  sigs=$(wipefs -n -O TYPE --noheadings "$d" 2>/dev/null | LC_ALL=C sort -u | tr '\n' ' ')
+  [ "$sigs" = "PMBR gpt " ] && ok "$d: only the new GPT (wipefs: $sigs)" || fail "$d: wipefs finds '$sigs', want only gpt and PMBR"
+done
 while read -r disk off size; do
   u=$(blkid -p -O "$off" -S "$size" -o export "$disk" 2>/dev/null | sed -n 's/^UUID=//p')
   if [ -n "$u" ] && printf '%s\n' "${old[@]}" | grep -qx "$u"; then
