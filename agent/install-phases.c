@@ -295,8 +295,7 @@ int install_render_check(struct install_run *run, json_object *products, struct 
 	if (!nm_exists(run->rendered_dir, "/configuration.nix") ||
 	    !nm_exists(run->rendered_dir, "/hardware-configuration.nix"))
 		return missing_product("render", "the rendered configuration", e);
-	/* Later phases need who may log in and the host name again. */
-	return net_ssh_keys_gather(&run->facts, run->o->ssh_keys, run->o->ssh_key_file, &run->ssh_keys, e);
+	return 0;
 }
 
 /* ---- build ---- */

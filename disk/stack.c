@@ -12,9 +12,10 @@
 
 static int read_devnum(const char *root, const char *sysdir, unsigned *major, unsigned *minor)
 {
-	char rel[512];
-	snprintf(rel, sizeof rel, "%s/dev", sysdir);
+	_cleanup_free_ char *rel = nm_strdup_printf("%s/dev", sysdir);
 	_cleanup_free_ char *s = NULL;
+	if (!rel)
+		return -ENOMEM;
 	int r = nm_read_line(root, rel, &s);
 	if (r < 0)
 		return r;
