@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "agent/progress.h"
 #include "images/images.h"
 
 static const char fetch_help[] =
@@ -31,58 +32,6 @@ static const char fetch_help[] =
     "                       /etc/pki/tls/certs/ca-bundle.crt); TLS is always verified\n"
     "  --stall-timeout SEC  retry when less than 1 KiB/s arrives for SEC seconds (default 30)\n\n"
     "exit codes: 0 verified, 1 download failed, 2 bad usage, 4 hash, size or archive not trusted\n";
-
-struct fetch_view {
-	struct agent_ctx *ctx;
-	bool tty; /* a progress line on stderr */
-	bool drew;
-};
-
-static void human_bytes(uint64_t n, char *buf, size_t size)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < NM_ELEMENTSOF(units)) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
-static void draw_line(struct fetch_view *v, const struct img_progress *p, double rate)
-{
-	char got[32], total[32], speed[32], eta[32] = "";
-	human_bytes(p->bytes, got, sizeof got);
-	human_bytes(p->total, total, sizeof total);
-	human_bytes((uint64_t)rate, speed, sizeof speed);
-	if (p->total > p->bytes && rate > 0) {
-		uint64_t s = (uint64_t)((double)(p->total - p->bytes) / rate);
-		snprintf(eta, sizeof eta, "  ETA %" PRIu64 ":%02" PRIu64, s / 60, s % 60);
-	}
-	fprintf(stderr, "\rfetch: %s / %s  %s/s%s%s\033[K", got, p->total ? total : "?", speed, eta,
-		p->attempt > 1 ? "  (resumed)" : "");
-	if (p->done)
-		fputc('\n', stderr);
-	fflush(stderr);
-	v->drew = !p->done;
-}
-
-static void on_progress(void *userdata, const struct img_progress *p)
-{
-	struct fetch_view *v = userdata;
-	double rate = p->elapsed_sec > 0 ? (double)p->bytes / p->elapsed_sec : 0;
-	if (v->tty)
-		draw_line(v, p, rate);
-	if (p->done)
-		return;
-	json_object *f = json_object_new_object();
-	json_object_object_add(f, "bytes", json_object_new_int64((int64_t)p->bytes));
-	json_object_object_add(f, "total", p->total ? json_object_new_int64((int64_t)p->total) : NULL);
-	json_object_object_add(f, "rate", json_object_new_int64((int64_t)rate));
-	json_object_object_add(f, "attempt", json_object_new_int((int)p->attempt));
-	agent_event(v->ctx, "fetch", "progress", f);
-}
 
 /* "64M" → 67108864; suffixes are powers of 1024. */
 static int parse_size(const char *s, uint64_t *out)
@@ -195,8 +144,9 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 
 int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
-	struct fetch_view view = {.ctx = ctx, .tty = isatty(STDERR_FILENO) && ctx->g.verbosity >= NM_LOG_INFO};
-	struct img_fetch_req req = {.root = ctx->g.root, .progress = on_progress, .progress_data = &view};
+	struct agent_progress view;
+	agent_progress_init(&view, ctx, "fetch", NULL);
+	struct img_fetch_req req = {.root = ctx->g.root, .progress = agent_progress_update, .progress_data = &view};
 	int r = parse_fetch_args(argc, argv, &req, e);
 	if (r != 0)
 		return r > 0 ? 0 : r;
@@ -208,8 +158,7 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 
 	struct img_fetch_result res;
 	r = img_fetch(&req, &res, e);
-	if (view.drew)
-		fputc('\n', stderr);
+	agent_progress_finish(&view, r == 0);
 	if (r < 0) {
 		json_object *ef = json_object_new_object();
 		json_object_object_add(ef, "url", json_object_new_string(req.url));

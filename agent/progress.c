@@ -18,7 +18,11 @@ static void human_bytes(uint64_t n, char *buf, size_t size)
 
 void agent_progress_init(struct agent_progress *v, struct agent_ctx *ctx, const char *phase, const char *label)
 {
-	*v = (struct agent_progress){.ctx = ctx, .phase = phase, .label = label, .tty = isatty(STDERR_FILENO)};
+	/* -q keeps the terminal quiet; events still flow. */
+	*v = (struct agent_progress){.ctx = ctx,
+				     .phase = phase,
+				     .label = label,
+				     .tty = isatty(STDERR_FILENO) && ctx->g.verbosity >= NM_LOG_INFO};
 }
 
 static void draw_line(struct agent_progress *v, const struct img_progress *p, double rate)
@@ -31,8 +35,8 @@ static void draw_line(struct agent_progress *v, const struct img_progress *p, do
 		uint64_t s = (uint64_t)((double)(p->total - p->bytes) / rate);
 		snprintf(eta, sizeof eta, "  ETA %" PRIu64 ":%02" PRIu64, s / 60, s % 60);
 	}
-	fprintf(stderr, "\r%s %s: %s / %s  %s/s%s%s\033[K", v->phase, v->label, got, p->total ? total : "?", speed, eta,
-		p->attempt > 1 ? "  (resumed)" : "");
+	fprintf(stderr, "\r%s%s%s: %s / %s  %s/s%s%s\033[K", v->phase, v->label ? " " : "", v->label ? v->label : "",
+		got, p->total ? total : "?", speed, eta, p->attempt > 1 ? "  (resumed)" : "");
 	fflush(stderr);
 	v->drew = true;
 }
@@ -46,7 +50,8 @@ void agent_progress_update(void *userdata, const struct img_progress *p)
 	if (p->done)
 		return;
 	json_object *f = json_object_new_object();
-	json_object_object_add(f, "what", json_object_new_string(v->label));
+	if (v->label)
+		json_object_object_add(f, "what", json_object_new_string(v->label));
 	json_object_object_add(f, "bytes", json_object_new_int64((int64_t)p->bytes));
 	json_object_object_add(f, "total", p->total ? json_object_new_int64((int64_t)p->total) : NULL);
 	json_object_object_add(f, "rate", json_object_new_int64((int64_t)rate));

@@ -8,7 +8,7 @@
 struct agent_progress {
 	struct agent_ctx *ctx;
 	const char *phase; /* event phase, e.g. "fetch" */
-	const char *label; /* what moves, e.g. "channel" */
+	const char *label; /* what moves, e.g. "channel", or NULL */
 	bool tty;
 	bool drew;
 };
