@@ -20,12 +20,18 @@ for phase in raid format mount install; do
   resume=()
   [ -e /run/nmmm/state.json ] && resume=(--resume)
   guest_install "$disks" "${resume[@]}" >/tmp/install.out 2>&1 &
+  pid=$!
   for _ in $(seq 3000); do
     grep -q "\"phase\":\"$phase\",\"event\":\"start\"" /tmp/install-events.jsonl 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  pkill -KILL -f "nmmm-agent --events" && ok "killed as $phase started"
-  wait
+  if kill -0 "$pid" 2>/dev/null; then
+    pkill -KILL -f "nmmm-agent --events" && ok "killed as $phase started"
+  else
+    fail "the install ended before $phase started: $(tail -n 5 /tmp/install.out)"
+  fi
+  wait "$pid"
 done
 guest_install "$disks" --resume || { fail "the last resume exited $?"; tail -n 20 /tmp/install.out; }
 for p in raid format mount install; do

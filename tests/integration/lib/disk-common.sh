@@ -82,11 +82,11 @@ disk_regions() {
 	done
 }
 
-# disk_sha DEV: the checksum of a loop device's backing file, over its allocated extents only
-# (see sparse-sha.py; sha256sum of a multi-GiB device is far too slow here).
+# disk_sha DEV: the checksum of a loop device's bytes, read from its backing file's data extents
+# only (see fingerprint.py; sha256sum of a multi-GiB device is far too slow here).
 disk_sha() {
-	sync
-	python3 "$NMMM_SRC/tests/integration/lib/sparse-sha.py" "$(losetup --noheadings --output BACK-FILE "$1")"
+	blockdev --flushbufs "$1"
+	python3 "$NMMM_SRC/tests/integration/lib/fingerprint.py" "$(losetup --noheadings --output BACK-FILE "$1")"
 }
 
 # assert_signature DEV TYPE: libblkid sees TYPE on DEV (before a wipe: the dirt is real).
