@@ -461,10 +461,28 @@ int install_format_check(struct install_run *run, json_object *products, struct 
 	return 0;
 }
 
+/* The target is the agent's own: what an interrupted mount left there is taken down first. */
+static int unmount_own_target(const char *target, struct nm_error *e)
+{
+	const char *is_mounted[] = {"mountpoint", "-q", target, NULL};
+	struct nm_run_result res = {0};
+	struct nm_run_opts ro = {.allow_failure = true, .timeout_sec = 30};
+	int r = nm_run(is_mounted, &ro, &res, e);
+	int status = res.exit_status;
+	nm_run_result_free(&res);
+	if (r < 0 || status != 0)
+		return r;
+	nm_info("mount: %s is still mounted from an interrupted run; unmounting it first", target);
+	const char *umount[] = {"umount", "-R", target, NULL};
+	return nm_run(umount, NULL, NULL, e);
+}
+
 int install_mount(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_mount(&run->plan, &o, e);
+	int r = run->o->resume ? unmount_own_target(run->o->target, e) : 0;
+	if (r == 0)
+		r = disk_mount(&run->plan, &o, e);
 	if (r < 0)
 		return r;
 	run->mounted = true;
