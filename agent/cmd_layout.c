@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/disk-phases.h"
+#include "agent/pipeline.h"
 #include "disk/disk.h"
 
 static const char layout_help[] =
@@ -21,20 +22,36 @@ static const char layout_help[] =
     "  --until PHASE   stop after teardown|wipe|partition|raid|format|mount (default mount)\n"
     "  --target DIR    where the new filesystems are mounted (default /mnt)\n";
 
+/* What each disk phase runs; their order is the pipeline's (pipeline.c), from teardown to mount. */
 static const struct {
 	const char *name;
 	agent_disk_phase_fn fn;
-} layout_phases[] = {
+} disk_phase_fns[] = {
     {"teardown", disk_teardown}, {"wipe", disk_wipe},	  {"partition", disk_partition},
     {"raid", disk_raid},	 {"format", disk_format}, {"mount", disk_mount},
 };
 
+#define N_LAYOUT_PHASES ((int)NM_ELEMENTSOF(disk_phase_fns))
+
+/* The i-th layout phase in the pipeline's order. */
+static const char *layout_phase_name(int i)
+{
+	return agent_phase_name((size_t)(agent_phase_index("teardown") + i));
+}
+
+static agent_disk_phase_fn layout_phase_fn(const char *name)
+{
+	for (size_t i = 0; i < NM_ELEMENTSOF(disk_phase_fns); i++)
+		if (strcmp(disk_phase_fns[i].name, name) == 0)
+			return disk_phase_fns[i].fn;
+	return NULL;
+}
+
+/* Position of a phase among the layout phases, or -1 when it is not one of them. */
 static int phase_index(const char *name)
 {
-	for (size_t i = 0; i < NM_ELEMENTSOF(layout_phases); i++)
-		if (strcmp(layout_phases[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	int i = agent_phase_index(name) - agent_phase_index("teardown");
+	return i >= 0 && i < N_LAYOUT_PHASES ? i : -1;
 }
 
 static void print_layout(const struct disk_plan *plan)
@@ -63,15 +80,15 @@ static int run_phases(struct agent_ctx *ctx, const struct disk_plan *plan, const
 	const struct disk_run_opts *o = &run;
 	int r = 0;
 	for (int i = 0; r == 0 && i <= last; i++)
-		r = agent_disk_phase_run(ctx, layout_phases[i].name, layout_phases[i].fn, plan, o, e);
+		r = agent_disk_phase_run(ctx, layout_phase_name(i), layout_phase_fn(layout_phase_name(i)), plan, o, e);
 	/* layout installs nothing: the resync may run at full speed again. */
 	struct nm_error restore_err = {0};
 	if (disk_raid_unthrottle(o, &throttle, &restore_err) < 0)
 		nm_warn("%s", restore_err.msg);
 	if (r == 0)
-		printf("layout: done through %s%s%s\n", layout_phases[last].name,
-		       last == (int)NM_ELEMENTSOF(layout_phases) - 1 ? ", mounted under " : "",
-		       last == (int)NM_ELEMENTSOF(layout_phases) - 1 ? o->target : "");
+		printf("layout: done through %s%s%s\n", layout_phase_name(last),
+		       last == N_LAYOUT_PHASES - 1 ? ", mounted under " : "",
+		       last == N_LAYOUT_PHASES - 1 ? o->target : "");
 	return r;
 }
 

@@ -119,11 +119,12 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 		return r;
 	const char *hostname = run->o->hostname ? run->o->hostname : run->cfg.hostname ? run->cfg.hostname : "nixos";
 	r = net_hostname_check(hostname, e);
+	if (r < 0 && !run->o->hostname && run->cfg.hostname)
+		nm_error_prefix(e, "--config %s: \"hostname\"", run->o->config_path);
 	if (r < 0)
 		return r;
 	run->hostname = strdup(hostname);
-	const struct net_nic *uplink = NULL;
-	r = net_uplink_select(&run->net, run->o->uplink, &uplink, e);
+	r = net_uplink_select(&run->net, run->o->uplink, &run->uplink, e);
 	if (r < 0)
 		return r;
 	struct disk_run_opts o = disk_opts(run);
@@ -138,7 +139,7 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 		    "command with --yes");
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "hostname", json_object_new_string(hostname));
-	json_object_object_add(p, "uplink", json_object_new_string(uplink->name));
+	json_object_object_add(p, "uplink", json_object_new_string(run->uplink->name));
 	*products = p;
 	return 0;
 }
@@ -262,24 +263,20 @@ static void apply_substituters(struct install_run *run)
 
 int install_render(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	const struct net_nic *uplink = NULL;
-	int r = net_uplink_select(&run->net, run->o->uplink, &uplink, e);
-	if (r < 0)
-		return r;
 	json_object *opts = json_object_new_object();
 	json_object_object_add(opts, "channel", img_pins_to_json(&run->pins));
 	struct net_render_input in = {
 	    .plan = &run->plan,
 	    .inv = &run->net,
 	    .facts = &run->facts,
-	    .uplink = uplink,
+	    .uplink = run->uplink,
 	    .hostname = run->hostname,
 	    .ssh_keys = run->ssh_keys,
 	    .state_version = run->pins.channel.release,
 	    .plan_json = disk_plan_to_json(&run->plan),
 	    .options = opts,
 	};
-	r = net_render(&in, run->rendered_dir, e);
+	int r = net_render(&in, run->rendered_dir, e);
 	json_object_put(in.plan_json);
 	json_object_put(opts);
 	if (r < 0)

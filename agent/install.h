@@ -41,6 +41,7 @@ struct install_run {
 	bool have_plan;
 	char **ssh_keys;
 	char *hostname;
+	const struct net_nic *uplink; /* chosen at confirm (which runs on every resume too) */
 
 	struct img_nix nix;
 	bool have_nix;

@@ -304,18 +304,6 @@ static int take_raid_level(json_object *o, struct disk_config *c, struct nm_erro
 	return 0;
 }
 
-/* An RFC 1123 label, as networking.hostName wants it. */
-static bool hostname_ok(const char *h)
-{
-	size_t n = strlen(h);
-	if (n == 0 || n > 63 || h[0] == '-' || h[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(islower((unsigned char)h[i]) || isdigit((unsigned char)h[i]) || h[i] == '-'))
-			return false;
-	return true;
-}
-
 static int take_field(const char *key, json_object *val, struct disk_config *c, struct nm_error *e)
 {
 	int r;
@@ -344,15 +332,9 @@ static int take_field(const char *key, json_object *val, struct disk_config *c, 
 				       c->homehost);
 		return r;
 	}
-	if (strcmp(key, "hostname") == 0) {
-		r = take_string(val, key, "\"web1\"", &c->hostname, e);
-		if (r == 0 && !hostname_ok(c->hostname))
-			return nm_fail(e, NM_ERR_USAGE, EINVAL,
-				       "hostname: \"%s\" is not a host name; use 1-63 of a-z, 0-9 and '-', not "
-				       "starting or ending with '-'",
-				       c->hostname);
-		return r;
-	}
+	/* Kept as given: render and install judge it with net_hostname_check, the one rule. */
+	if (strcmp(key, "hostname") == 0)
+		return take_string(val, key, "\"web1\"", &c->hostname, e);
 	/* The same file pins what is installed; images reads those keys (img_pins_apply_config). */
 	if (strcmp(key, "channel") == 0 || strcmp(key, "nix") == 0 || strcmp(key, "mirror") == 0)
 		return 0;

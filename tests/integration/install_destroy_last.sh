@@ -2,7 +2,7 @@
 # install_destroy_last.sh: every failure before teardown leaves the disk byte-for-byte as it
 # was and exits with the documented code — a channel hash mismatch (4), a Nix tarball hash
 # mismatch (4), an evaluation error (1), a build failure (1), no SSH key (3), no --yes (3),
-# an unknown disk (2), a phase name that does not exist (2).
+# an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2).
 IE_NAME=dlast
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
@@ -42,4 +42,10 @@ expect 1 "build failure" -- install --yes "${args[@]}" \
 IE_RESCUE_KEYS="" expect 3 "no SSH key" -- install --yes "${args[@]}"
 expect 2 "unknown disk" -- install --yes "${args[@]}" --disks nmmm-no-such-disk
 expect 2 "bad --until" -- install --yes "${args[@]}" --until nonsense
+echo '{ "esp_size": "64M", "hostname": "-web" }' > "$IE_WORK/bad-host.json"
+no_hostname=()
+for a in "${args[@]}"; do [ "$a" = --hostname ] || [ "$a" = web1 ] || no_hostname+=("$a"); done
+expect 2 "host name in --config" -- install --yes "${no_hostname[@]}" --config "$IE_WORK/bad-host.json"
+grep -q "bad-host.json: \"hostname\": host name '-web' starts with '-', which RFC 1123 forbids" "$IE_WORK/err.txt" ||
+	fail "the host name error does not name the file and the rule: $(tail -n 1 "$IE_WORK/err.txt")"
 echo "install_destroy_last: ok"
