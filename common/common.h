@@ -106,7 +106,8 @@ bool nm_utf8_valid(const char *s, size_t len);
 
 /* ---- running programs ----
  * The one way nmmm starts another program: an argv array (never a shell), a timeout, a minimal
- * environment, stdout and stderr captured into the log (and returned), the exit status checked. */
+ * environment, stdout and stderr captured into the log (and returned), the exit status checked.
+ * The program dies with the agent (parent-death SIGKILL); call it from the main thread only. */
 
 struct nm_run_opts {
 	unsigned timeout_sec; /* 0 = 300 s */

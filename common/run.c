@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -53,9 +54,17 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void child_exec(const char *const argv[], char **env, const char *stdin_path, int out_fd)
+/* The child dies with the agent: a killed agent (SIGKILL, a dropped session without --detach)
+ * must not leave an mkfs, a wipe or an ssh-keygen running on the disks while a resumed run starts
+ * the same step again. The child sits in its own process group (so a timeout can kill all of it),
+ * which keeps the terminal's signals from reaching it, so the kernel's parent-death signal is the
+ * one that ends it. `parent` is checked after the prctl because the agent may already be gone.
+ * The signal follows the thread that forked, so programs are run from the main thread only. */
+static void child_exec(const char *const argv[], char **env, const char *stdin_path, int out_fd, pid_t parent)
 {
 	setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
 	int in = open(stdin_path ? stdin_path : "/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
 		_exit(127);
@@ -142,6 +151,7 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create a pipe: %s", argv[0], strerror(errno));
 	nm_debug("running: %s", cmdline);
+	pid_t self = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		int err = errno;
@@ -150,7 +160,7 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 		return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot fork: %s", argv[0], strerror(err));
 	}
 	if (pid == 0)
-		child_exec(argv, env, opts->stdin_path, pfd[1]);
+		child_exec(argv, env, opts->stdin_path, pfd[1], self);
 	setpgid(pid, pid);
 	close(pfd[1]);
 

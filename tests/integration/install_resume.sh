@@ -57,6 +57,39 @@ for phase in $phases; do
 	echo "ok: killed at $phase, resumed"
 done
 
+# Killed while a program runs (the 4096-bit host key takes a while): the program must die with the
+# agent, or it writes its key under the resumed run's feet ("already exists. Overwrite (y/n)?").
+rm -rf "$IE_WORK/state"
+: > "$IE_WORK/events.jsonl"
+ie_agent --events "$IE_WORK/events.jsonl" install --yes "${args[@]}" > /dev/null 2>&1 &
+pid=$!
+keygen=""
+for _ in $(seq 3000); do
+	keygen=$(pgrep -f "ssh-keygen .*-t rsa .*$IE_WORK/mnt/etc/ssh" | head -n 1 || true)
+	[ -n "$keygen" ] && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.01
+done
+[ -n "$keygen" ] || fail "never saw ssh-keygen making the RSA host key"
+# Stopped, it cannot finish on its own: only the agent's death can end it, whatever the timing.
+kill -STOP "$keygen"
+pkill -KILL -f "nmmm-agent --events $IE_WORK/events.jsonl" || fail "the agent was gone before the kill"
+wait "$pid" 2>/dev/null || true
+# Still there, not a zombie waiting for its new parent to reap it.
+running() { [ -e "/proc/$1" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+for _ in $(seq 200); do
+	running "$keygen" || break
+	sleep 0.05
+done
+if running "$keygen"; then
+	kill -KILL "$keygen"
+	fail "ssh-keygen (pid $keygen) outlived the killed agent"
+fi
+ie_agent install --resume --yes "${args[@]}" > "$IE_WORK/out.txt" 2>&1 ||
+	fail "resume after a kill during ssh-keygen: $(tail -n 5 "$IE_WORK/out.txt")"
+check_result "kill during ssh-keygen"
+echo "ok: killed during ssh-keygen, resumed; ssh-keygen died with the agent"
+
 # The disk changes underneath: a resume must refuse, not guess.
 rm -rf "$IE_WORK/state"
 kill_at format

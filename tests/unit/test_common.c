@@ -4,8 +4,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -189,6 +193,51 @@ static void run_reports_missing_program(void **state)
 	assert_non_null(strstr(e.msg, "nmmm-no-such-program: not found"));
 }
 
+/* The agent is SIGKILLed while a program runs (as a dropped session or an operator's kill -9
+ * would): the program must die too, or it goes on writing while a resumed run repeats its step.
+ * This test process adopts orphans (a subreaper), so it can reap the program and see how it ended. */
+static void run_child_dies_with_the_agent(void **state)
+{
+	char pidfile[] = "/tmp/nmmm-run-pdeath-XXXXXX";
+	int fd = mkstemp(pidfile);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	pid_t agent = fork();
+	assert_true(agent >= 0);
+	if (agent == 0) {
+		_cleanup_free_ char *script = nm_strdup_printf("echo $$ > %s; exec sleep 60", pidfile);
+		const char *argv[] = {"sh", "-c", script, NULL};
+		_exit(nm_run(argv, NULL, NULL, NULL) == 0 ? 0 : 1);
+	}
+	pid_t program = 0;
+	for (int i = 0; i < 500 && program <= 0; i++) {
+		_cleanup_free_ char *text = NULL;
+		if (nm_read_line("/", pidfile, &text) == 0)
+			program = atoi(text);
+		if (program <= 0)
+			usleep(10000);
+	}
+	assert_true(program > 0);
+	assert_int_equal(kill(agent, SIGKILL), 0);
+	int status = 0;
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	/* Orphaned, the program comes to us; it must end by the kernel's SIGKILL, not run its 60 s. */
+	pid_t got = 0;
+	for (int i = 0; i < 1000 && got == 0; i++) {
+		got = waitpid(program, &status, WNOHANG);
+		if (got == 0)
+			usleep(10000);
+	}
+	if (got == 0)
+		kill(program, SIGKILL), waitpid(program, NULL, 0);
+	assert_int_equal(got, program);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	unlink(pidfile);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +247,7 @@ int main(void)
 	    cmocka_unit_test(sanitize_replaces_control_and_invalid_utf8),
 	    cmocka_unit_test(strv_grows_and_finds),
 	    cmocka_unit_test(run_captures_output_and_status),
+	    cmocka_unit_test(run_child_dies_with_the_agent),
 	    cmocka_unit_test(run_uses_clean_environment),
 	    cmocka_unit_test(run_kills_on_timeout),
 	    cmocka_unit_test(run_reports_missing_program),
