@@ -319,6 +319,18 @@ static int cmp_top_of_stack_first(const void *a, const void *b)
 	return (int)y->depth - (int)x->depth;
 }
 
+/* An md array that is not running has no content to read or write: one that was never started
+ * (members missing) or one whose `mdadm --create` was killed half-way, which leaves the array in
+ * the kernel with its members but "inactive" and of size 0 — writing to it fails with EIO. */
+static bool md_array_running(const char *root, const char *name, char **state)
+{
+	_cleanup_free_ char *size = NULL;
+	if (read_sys_attr(root, name, "md/array_state", state) < 0)
+		return false;
+	return strcmp(*state, "clear") != 0 && strcmp(*state, "inactive") != 0 &&
+	    read_sys_attr(root, name, "size", &size) == 0 && strcmp(size, "0") != 0;
+}
+
 /* What an array or volume holds (an LVM PV label inside an md array, a filesystem on an LV)
  * lies past the member's own superblock, where no probe of the member finds it again: it is
  * wiped through the stacked device itself, while that still exists. */
@@ -331,6 +343,13 @@ static int wipe_stacked_content(const struct disk_plan *plan, const char *root, 
 	snprintf(rel, sizeof rel, "/sys/block/%s", d->name);
 	if (!nm_exists(root, rel))
 		return 0; /* already gone with its volume group */
+	_cleanup_free_ char *state = NULL;
+	if (d->kind == STACK_MD && !md_array_running(root, d->name, &state)) {
+		nm_info("%s: array %s is not running (%s): nothing to wipe inside it; it is stopped and its "
+			"members' superblocks are wiped",
+			d->disk, d->name, state ? state : "no md state");
+		return 0;
+	}
 	int fd = guard_open(root, plan, path, e);
 	if (fd < 0)
 		return fd;
