@@ -308,6 +308,7 @@ static void print_next_steps(const struct install_run *run)
 
 static void install_run_free(struct install_run *run)
 {
+	disk_unlock(&run->disk_lock);
 	agent_state_free(&run->st);
 	disk_inventory_free(&run->disks);
 	net_inventory_free(&run->net);

@@ -11,6 +11,7 @@
 #include "agent/disk-phases.h"
 #include "agent/pipeline.h"
 #include "disk/disk.h"
+#include "netcfg/netcfg.h"
 
 static const char layout_help[] =
     "usage: nmmm-agent layout [--config FILE] [--disks LIST] --yes [--until PHASE] [--target DIR]\n\n"
@@ -78,9 +79,12 @@ static int run_phases(struct agent_ctx *ctx, const struct disk_plan *plan, const
 	struct disk_run_opts run = *opts;
 	run.throttle = &throttle;
 	const struct disk_run_opts *o = &run;
-	int r = 0;
+	struct disk_lock lock = {0};
+	run.lock = &lock;
+	int r = disk_lock(plan, o, e);
 	for (int i = 0; r == 0 && i <= last; i++)
 		r = agent_disk_phase_run(ctx, layout_phase_name(i), layout_phase_fn(layout_phase_name(i)), plan, o, e);
+	disk_unlock(&lock);
 	/* layout installs nothing: the resync may run at full speed again. */
 	struct nm_error restore_err = {0};
 	if (disk_raid_unthrottle(o, &throttle, &restore_err) < 0)
@@ -149,8 +153,12 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	}
 	if (r == 0)
 		r = disk_inventory_read(ctx->g.root, &inv, e);
+	/* The boot mode decides whether the ESPs are mounted (UEFI) or only created (BIOS). */
+	bool uefi = false;
 	if (r == 0)
-		r = disk_plan_make(&inv, &cfg, nm_exists(ctx->g.root, "/sys/firmware/efi"), &plan, e);
+		r = machine_boot_mode_read(ctx->g.root, &uefi, e);
+	if (r == 0)
+		r = disk_plan_make(&inv, &cfg, uefi, &plan, e);
 	if (r == 0) {
 		/* The plan (with its UUIDs, fresh each run) in the event stream, for scripts and tests. */
 		json_object *f = json_object_new_object();

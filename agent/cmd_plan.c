@@ -99,16 +99,6 @@ static json_object *erased_disks(const struct disk_plan *p)
 	return o;
 }
 
-/* The boot mode decides whether the ESPs are mounted (UEFI) or only created (BIOS). */
-static int read_boot_mode(const char *root, bool *uefi, struct nm_error *e)
-{
-	struct machine_facts m = {0};
-	int r = machine_facts_read(root, &m, e);
-	*uefi = r >= 0 && m.boot_mode && strcmp(m.boot_mode, "uefi") == 0;
-	machine_facts_free(&m);
-	return r < 0 ? r : 0;
-}
-
 int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
 	static const struct option longopts[] = {
@@ -152,7 +142,7 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		nm_debug("%s", *w); /* detect shows them; here they would bury the plan */
 	bool uefi = false;
 	if (r == 0)
-		r = read_boot_mode(ctx->g.root, &uefi, e);
+		r = machine_boot_mode_read(ctx->g.root, &uefi, e);
 	if (r == 0)
 		r = disk_plan_make(&inv, &cfg, uefi, &plan, e);
 	if (r == 0) {

@@ -104,10 +104,15 @@ int agent_cmd_wipe(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = disk_teardown_check(&plan, &o, e);
 	if (r == 0 && !yes)
 		r = agent_disk_unconfirmed("wipe", e);
+	struct disk_lock lock = {0};
+	o.lock = &lock;
+	if (r == 0)
+		r = disk_lock(&plan, &o, e);
 	if (r == 0)
 		r = agent_disk_phase_run(ctx, "teardown", disk_teardown, &plan, &o, e);
 	if (r == 0)
 		r = agent_disk_phase_run(ctx, "wipe", disk_wipe, &plan, &o, e);
+	disk_unlock(&lock);
 	if (r == 0)
 		printf("wiped: no signature left on %zu disk(s)\n", plan.n_disks);
 	free(plan.disks);

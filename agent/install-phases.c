@@ -38,8 +38,11 @@ static int rm_rf(const char *path, struct nm_error *e)
 
 static struct disk_run_opts disk_opts(struct install_run *run)
 {
-	return (struct disk_run_opts){
-	    .root = run->ctx->g.root, .target = run->o->target, .discard = run->o->discard, .throttle = &run->throttle};
+	return (struct disk_run_opts){.root = run->ctx->g.root,
+				      .target = run->o->target,
+				      .discard = run->o->discard,
+				      .throttle = &run->throttle,
+				      .lock = &run->disk_lock};
 }
 
 /* ---- detect ---- */
@@ -100,7 +103,7 @@ int install_plan(struct install_run *run, json_object **products, struct nm_erro
 		run->have_plan = true;
 		return plan_still_fits(run, e);
 	}
-	bool uefi = run->facts.boot_mode && strcmp(run->facts.boot_mode, "uefi") == 0;
+	bool uefi = machine_facts_uefi(&run->facts);
 	r = disk_plan_make(&run->disks, &run->cfg, uefi, &run->plan, e);
 	if (r < 0)
 		return r;
@@ -375,23 +378,29 @@ int install_build_check(struct install_run *run, json_object *products, struct n
 
 /* ---- the disk phases ---- */
 
+/* Every disk phase up to format runs with the disks locked against udev (disk_lock); a resumed
+ * run that starts later in the sequence takes the lock there. Mount releases it. */
 int install_teardown(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
 	int r = disk_teardown_check(&run->plan, &o, e);
+	if (r == 0)
+		r = disk_lock(&run->plan, &o, e);
 	return r < 0 ? r : disk_teardown(&run->plan, &o, e);
 }
 
 int install_wipe(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	return disk_wipe(&run->plan, &o, e);
+	int r = disk_lock(&run->plan, &o, e);
+	return r < 0 ? r : disk_wipe(&run->plan, &o, e);
 }
 
 int install_partition(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	return disk_partition(&run->plan, &o, e);
+	int r = disk_lock(&run->plan, &o, e);
+	return r < 0 ? r : disk_partition(&run->plan, &o, e);
 }
 
 int install_partition_check(struct install_run *run, json_object *products, struct nm_error *e)
@@ -406,7 +415,9 @@ int install_partition_check(struct install_run *run, json_object *products, stru
 int install_raid(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_raid(&run->plan, &o, e);
+	int r = disk_lock(&run->plan, &o, e);
+	if (r == 0)
+		r = disk_raid(&run->plan, &o, e);
 	if (r < 0)
 		return r;
 	json_object *p = json_object_new_object();
@@ -433,7 +444,8 @@ int install_raid_check(struct install_run *run, json_object *products, struct nm
 int install_format(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	return disk_format(&run->plan, &o, e);
+	int r = disk_lock(&run->plan, &o, e);
+	return r < 0 ? r : disk_format(&run->plan, &o, e);
 }
 
 /* Each planned filesystem carries its planned UUID, read back with the real blkid. */
@@ -480,6 +492,8 @@ int install_mount(struct install_run *run, json_object **products, struct nm_err
 	int r = run->o->resume ? unmount_own_target(run->o->target, e) : 0;
 	if (r == 0)
 		r = disk_mount(&run->plan, &o, e);
+	/* Mounted (and in arrays), the partitions are open: udevd cannot re-read the tables now. */
+	disk_unlock(&run->disk_lock);
 	if (r < 0)
 		return r;
 	run->mounted = true;

@@ -51,6 +51,7 @@ struct install_run {
 	char *channel_parent; /* <state>/channel, holding nixos/ */
 	char *channel_dir; /* <state>/channel/nixos */
 	struct disk_raid_throttle throttle;
+	struct disk_lock disk_lock; /* held from teardown until the layout is mounted */
 };
 
 /* A phase: `run` does the work and returns what it produced (recorded in the state file);

@@ -196,6 +196,15 @@ char *disk_partition_name(const char *disk, unsigned number);
  * writing are exclusive. A refusal (disk in use outside the target, running system) is
  * NM_ERR_REFUSED and happens before anything is changed. */
 
+/* A BSD lock on every planned whole disk (systemd's block device locking), held from teardown
+ * until the layout is mounted: udevd then neither probes the disks mid-write nor re-reads their
+ * partition tables when a writer closes them (which removes and re-adds every partition node
+ * under the next phase's feet). Read-only opens of planned disks only. */
+struct disk_lock {
+	int *fds;
+	size_t n;
+};
+
 /* The md resync speed limit (/proc/sys/dev/raid/speed_limit_max) before disk_raid lowered it. */
 struct disk_raid_throttle {
 	bool saved;
@@ -208,7 +217,14 @@ struct disk_run_opts {
 	bool discard; /* wipe: BLKDISCARD the whole disk when it supports discard */
 	bool swapon; /* mount: also enable planned swap */
 	struct disk_raid_throttle *throttle; /* raid: where the resync limit it replaced is kept, or NULL */
+	struct disk_lock *lock; /* the caller's disk_lock, held or not (partition lets it go for a moment) */
 };
+
+/* Takes that lock on every planned disk into o->lock (nothing when o->lock is NULL or already
+ * held). Waits up to 10 s for udevd's own short lock; a lock held longer by another program is
+ * NM_ERR_REFUSED naming the disk. */
+int disk_lock(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
+void disk_unlock(struct disk_lock *l);
 
 /* Checks, changing nothing, that teardown may proceed: no partition or stacked device of a
  * planned disk is mounted outside the target; no planned disk holds the running system. */

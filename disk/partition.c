@@ -127,6 +127,23 @@ static int write_table(const struct disk_member_plan *m, struct nm_error *e)
 	return r;
 }
 
+/* Debian's libparted runs `udevadm settle` before and after its commit, which waits for udevd's
+ * queue to drain — and udevd keeps the events of locked disks queued, so with the disks locked
+ * every commit would wait out settle's 120 s. The lock is let go for the commit alone; meanwhile
+ * the disk's exclusive open (held by the caller) makes udevd's partition table re-read fail, as
+ * the lock would. */
+static int write_table_unlocked(const struct disk_plan *plan, const struct disk_run_opts *o,
+				const struct disk_member_plan *m, struct nm_error *e)
+{
+	bool locked = o->lock && o->lock->fds;
+	if (locked)
+		disk_unlock(o->lock);
+	int r = write_table(m, e);
+	if (locked && r == 0)
+		r = disk_lock(plan, o, e);
+	return r;
+}
+
 /* sfdisk edits only the table on disk here (--no-tell-kernel): the kernel's view of the
  * partitions' geometry does not change with a UUID or type. */
 static int set_uuid_and_type(const char *root, const struct disk_plan *plan, const struct disk_member_plan *m,
@@ -264,7 +281,7 @@ int disk_partition(const struct disk_plan *plan, const struct disk_run_opts *o, 
 		if (fd < 0)
 			return fd;
 		nm_info("%s: writing GPT with %zu partitions", m->name, m->n_parts);
-		int r = write_table(m, e);
+		int r = write_table_unlocked(plan, o, m, e);
 		if (r == 0)
 			r = set_uuid_and_type(o->root, plan, m, e);
 		if (r == 0)

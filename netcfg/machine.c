@@ -165,3 +165,17 @@ json_object *machine_facts_to_json(const struct machine_facts *m, json_object *i
 	json_object_object_add(into, "ssh_authorized_keys", net_strv_to_json(m->ssh_authorized_keys));
 	return into;
 }
+
+bool machine_facts_uefi(const struct machine_facts *m)
+{
+	return m->boot_mode && strcmp(m->boot_mode, "uefi") == 0;
+}
+
+int machine_boot_mode_read(const char *root, bool *uefi, struct nm_error *e)
+{
+	struct machine_facts m = {0};
+	int r = machine_facts_read(root, &m, e);
+	*uefi = r >= 0 && machine_facts_uefi(&m);
+	machine_facts_free(&m);
+	return r < 0 ? r : 0;
+}

@@ -66,6 +66,10 @@ json_object *net_nic_to_json(const struct net_nic *n);
 
 int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e);
 void machine_facts_free(struct machine_facts *m);
+/* The machine was booted with UEFI (the ESPs are mounted and GRUB installed for EFI). */
+bool machine_facts_uefi(const struct machine_facts *m);
+/* machine_facts_read for the boot mode alone. */
+int machine_boot_mode_read(const char *root, bool *uefi, struct nm_error *e);
 json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into);
 
 /* Checks one authorized_keys line ("[options] TYPE BASE64 [comment]"): a known key type

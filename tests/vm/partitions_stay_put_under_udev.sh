@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# tests/vm/partitions_stay_put_under_udev.sh: with systemd-udevd running (as in Hetzner's rescue),
+# the partition nodes the agent creates are never removed and re-added behind its back. udevd
+# answers a writer closing a whole disk by re-reading its partition table, which drops and
+# re-creates every partition node — without the agent's BSD lock on the disks this happened
+# right after the partition phase, racing the raid phase's mdadm. Fresh disks, so any kernel
+# "remove" of a block partition during `layout` is such a re-read. Afterwards udevd has caught up
+# with the deferred events: the by-partuuid and by-uuid links of the plan exist.
+# shellcheck disable=SC2154 # agent, plan: set by the sourced tests/vm/lib files
+if [ -z "${NMMM_GUEST:-}" ]; then
+  . "$(dirname "$0")/lib/host.sh"
+  vm_boot --disks nvme:10G:NVME-A,nvme:10G:NVME-B --firmware bios
+  exit
+fi
+. /nmmm/lib/guest.sh
+disks=serial:NVME-A,serial:NVME-B
+
+pidof systemd-udevd >/dev/null && ok "systemd-udevd runs" || fail "systemd-udevd is not running; this scenario needs it"
+udevadm monitor --kernel --subsystem-match=block >/tmp/uevents.txt 2>&1 &
+monitor=$!
+sleep 1
+started=$(date +%s)
+run_layout "$disks" || fail "layout exited $?"
+# Generous: udevd lets events of a locked disk wait (up to 3 min) and handles them once unlocked.
+udevadm settle --timeout=60 || fail "udevd's queue did not drain within 60 s after layout"
+took=$(($(date +%s) - started))
+sleep 1
+kill "$monitor"
+echo "layout and settle took ${took} s"
+# Debian's libparted runs `udevadm settle` around each commit; a lock held across it would stall
+# every commit for settle's 120 s.
+[ "$took" -lt 100 ] && ok "no commit waited out udevadm settle (${took} s)" || fail "layout took ${took} s: a udevadm settle timed out behind the disk lock"
+
+adds=$(grep -cE '^KERNEL.* add +/.*/nvme[0-9]n1p[0-9]+ \(block\)' /tmp/uevents.txt)
+removes=$(grep -E '^KERNEL.* remove +/.*/nvme[0-9]n1p[0-9]+ \(block\)' /tmp/uevents.txt)
+[ "$adds" -eq 6 ] && ok "6 partitions added once each" || fail "partition add events: $adds (6 planned)"
+[ -z "$removes" ] && ok "no partition node was removed behind the agent's back" ||
+  fail "partition nodes removed during layout (a partition table re-read):
+$removes"
+
+layout_plan "$disks"
+assert_disks_match_plan <<<"$plan"
+for u in $(jq -r '.disks[].partitions[].part_uuid | ascii_downcase' <<<"$plan"); do
+  [ -L "/dev/disk/by-partuuid/$u" ] && ok "by-partuuid/$u" || fail "/dev/disk/by-partuuid/$u missing: udevd never handled the deferred add"
+done
+for u in $(jq -r '.filesystems[].uuid' <<<"$plan"); do
+  [ -L "/dev/disk/by-uuid/$u" ] && ok "by-uuid/$u" || fail "/dev/disk/by-uuid/$u missing"
+done
+finish
