@@ -199,14 +199,11 @@ static int open_state(struct install_run *run, struct nm_error *e)
 	return r;
 }
 
+/* After agent_state_lock, which made the state directory. */
 static int open_log(const struct install_run *run, struct nm_error *e)
 {
 	if (run->ctx->g.log_path)
 		return 0;
-	const char *mk[] = {"mkdir", "-p", run->o->state_dir, NULL};
-	int r = nm_run(mk, NULL, NULL, e);
-	if (r < 0)
-		return r;
 	_cleanup_free_ char *log = nm_strdup_printf("%s/%s", run->o->state_dir, AGENT_LOG_FILE);
 	return nm_log_open(log, run->ctx->g.verbosity, e);
 }
@@ -309,6 +306,8 @@ static void print_next_steps(const struct install_run *run)
 static void install_run_free(struct install_run *run)
 {
 	disk_unlock(&run->disk_lock);
+	if (run->state_lock >= 0)
+		close(run->state_lock);
 	agent_state_free(&run->st);
 	disk_inventory_free(&run->disks);
 	net_inventory_free(&run->net);
@@ -402,8 +401,10 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 		nm_strv_free(o.ssh_keys);
 		return r == 1 ? 0 : r;
 	}
-	struct install_run run = {.ctx = ctx, .o = &o};
+	struct install_run run = {.ctx = ctx, .o = &o, .state_lock = -1};
 	r = prepare(&run, e);
+	if (r == 0)
+		r = agent_state_lock(o.state_dir, &run.state_lock, e);
 	if (r == 0)
 		r = open_log(&run, e);
 	if (r == 0)

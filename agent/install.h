@@ -52,6 +52,7 @@ struct install_run {
 	char *channel_dir; /* <state>/channel/nixos */
 	struct disk_raid_throttle throttle;
 	struct disk_lock disk_lock; /* held from teardown until the layout is mounted */
+	int state_lock; /* agent_state_lock's descriptor, -1 before it is taken */
 };
 
 /* A phase: `run` does the work and returns what it produced (recorded in the state file);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -15,6 +16,45 @@ static double now_seconds(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* What the state file says of the install holding the lock, for the refusal. */
+static char *running_install(const char *dir)
+{
+	struct agent_state other = {0};
+	struct nm_error ignored = {0};
+	if (agent_state_load(&other, dir, &ignored) < 0)
+		return strdup("");
+	json_object *pid = agent_state_get(&other, "pid"), *phase = agent_state_get(&other, "current_phase");
+	char *s = nm_strdup_printf(" (pid %d, phase %s)", pid ? json_object_get_int(pid) : 0,
+				   phase ? json_object_get_string(phase) : "?");
+	agent_state_free(&other);
+	return s;
+}
+
+int agent_state_lock(const char *dir, int *fd, struct nm_error *e)
+{
+	const char *mk[] = {"mkdir", "-p", dir, NULL};
+	int r = nm_run(mk, NULL, NULL, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = nm_strdup_printf("%s/%s", dir, AGENT_LOCK_FILE);
+	_cleanup_close_ int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot open: %s", path, strerror(errno));
+	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		if (err != EWOULDBLOCK)
+			return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot lock: %s", path, strerror(err));
+		_cleanup_free_ char *who = running_install(dir);
+		return nm_fail(e, NM_ERR_REFUSED, EBUSY,
+			       "another install is running with the state in %s%s; follow it with 'nmmm-agent "
+			       "status --follow', or wait for it to end before starting again",
+			       dir, who ? who : "");
+	}
+	*fd = lfd;
+	lfd = -1;
+	return 0;
 }
 
 int agent_state_load(struct agent_state *st, const char *dir, struct nm_error *e)

@@ -15,6 +15,14 @@ struct agent_state {
 	json_object *root; /* the whole document */
 };
 
+#define AGENT_LOCK_FILE "install.lock"
+
+/* One install per state directory: takes flock(LOCK_EX) on <dir>/install.lock (creating the
+ * directory), returning the descriptor to keep open for the whole run (a detached install's
+ * child shares it). Held by another install: NM_ERR_REFUSED naming its pid and phase and
+ * `status --follow`. */
+int agent_state_lock(const char *dir, int *fd, struct nm_error *e);
+
 /* Loads <dir>/state.json; -ENOENT when there is none. */
 int agent_state_load(struct agent_state *st, const char *dir, struct nm_error *e);
 /* A fresh state for a new run (overwrites nothing until saved). */
