@@ -4,7 +4,8 @@
 # stream: partition starts, sizes, type GUIDs, names and UUIDs (sfdisk --json), filesystem
 # types and UUIDs (blkid), the mount under a target of the test's own; --until partition stops
 # there; running it again over its own mounted layout works. Refusals (no --yes, disk too
-# small, sizes too different, a mounted partition, an unknown disk) change no byte; a RAID plan
+# small, sizes too different, a mounted partition, an unknown disk, a disk another program holds
+# locked) change no byte; a RAID plan
 # on this kernel without md fails before anything is erased. The decoy never changes.
 set -euo pipefail
 # shellcheck source=tests/integration/lib/disk-common.sh
@@ -166,6 +167,27 @@ layout_raid_without_md_driver_fails_before_erasing() {
 	ok "a RAID layout on a kernel without md fails before erasing; --until partition still works"
 }
 
+layout_refuses_disk_locked_by_another_program() {
+	local d before holder
+	d=$(disk_new locked 2560M)
+	disk_gpt "$d" 64M
+	mkfs.ext4 -q "${d}p1"
+	before=$(disk_sha "$d")
+	# Another partitioning tool at work: it holds the BSD lock on the whole disk (as systemd's
+	# block device locking convention has such tools do) — one process, so killing it lets go.
+	python3 -c 'import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); time.sleep(60)' "$d" &
+	holder=$!
+	for _ in $(seq 100); do python3 -c 'import fcntl, os, sys; fcntl.flock(os.open(sys.argv[1], os.O_RDONLY), fcntl.LOCK_EX | fcntl.LOCK_NB)' "$d" 2>/dev/null || break; sleep 0.05; done
+	expect_exit 3 "$d: another program has held a lock on the disk for 10 s.*lslocks" layout --disks "$(basename "$d")" --yes
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	[ "$(disk_sha "$d")" = "$before" ] || fail "a layout refused for a locked disk changed $d"
+	! grep -q '"phase":"teardown","event":"start"' "$EVENTS" || fail "teardown started on a disk another program had locked"
+	decoy_unchanged
+	ok "layout refuses (3) a disk another program holds locked, naming it and lslocks, changing nothing"
+}
+
+
 layout_refuses_without_yes
 layout_until_partition_stops_with_the_planned_table
 layout_one_disk_builds_and_mounts_the_plan
@@ -173,5 +195,6 @@ layout_refuses_disk_too_small
 layout_refuses_sizes_too_different
 layout_refuses_mounted_partition_and_unknown_disk
 layout_raid_without_md_driver_fails_before_erasing
+layout_refuses_disk_locked_by_another_program
 decoy_unchanged
 echo "disk_layout: all passed"
