@@ -61,7 +61,7 @@ int disk_lock(const struct disk_plan *plan, const struct disk_run_opts *o, struc
 	struct disk_lock *l = o->lock;
 	if (!l || l->fds)
 		return 0;
-	l->fds = malloc(plan->n_disks * sizeof *l->fds + 1);
+	l->fds = calloc(plan->n_disks ? plan->n_disks : 1, sizeof *l->fds);
 	if (!l->fds)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	l->n = 0;
