@@ -19,7 +19,9 @@ udevadm settle
 mdadm --create /dev/md9 --run --assume-clean --level=1 --raid-devices=2 --homehost=oldbox "${a}p1" "${b}p1" ||
   fail "could not create md9"
 mdadm --stop /dev/md9
-# One member of two, without --run: in the kernel, but not started.
+# The second member forgotten, so neither this assembly nor udev's incremental one can complete
+# the array: one member of two, without --run — in the kernel, but not started.
+mdadm --zero-superblock "${b}p1"
 mdadm --assemble /dev/md9 "${a}p1" 2>&1
 udevadm settle
 cat /proc/mdstat
