@@ -378,8 +378,9 @@ int install_build_check(struct install_run *run, json_object *products, struct n
 
 /* ---- the disk phases ---- */
 
-/* Every disk phase up to format runs with the disks locked against udev (disk_lock); a resumed
- * run that starts later in the sequence takes the lock there. Mount releases it. */
+/* Teardown locks the disks against udev (disk_lock) for the phases up to format; mount releases
+ * the lock. wipe to format never run without teardown before them in the same process: a resume
+ * that finds one of them unfinished starts the disk sequence over (resume_restart_disk_sequence). */
 int install_teardown(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
@@ -392,15 +393,13 @@ int install_teardown(struct install_run *run, json_object **products, struct nm_
 int install_wipe(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_lock(&run->plan, &o, e);
-	return r < 0 ? r : disk_wipe(&run->plan, &o, e);
+	return disk_wipe(&run->plan, &o, e);
 }
 
 int install_partition(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_lock(&run->plan, &o, e);
-	return r < 0 ? r : disk_partition(&run->plan, &o, e);
+	return disk_partition(&run->plan, &o, e);
 }
 
 int install_partition_check(struct install_run *run, json_object *products, struct nm_error *e)
@@ -415,9 +414,7 @@ int install_partition_check(struct install_run *run, json_object *products, stru
 int install_raid(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_lock(&run->plan, &o, e);
-	if (r == 0)
-		r = disk_raid(&run->plan, &o, e);
+	int r = disk_raid(&run->plan, &o, e);
 	if (r < 0)
 		return r;
 	json_object *p = json_object_new_object();
@@ -444,8 +441,7 @@ int install_raid_check(struct install_run *run, json_object *products, struct nm
 int install_format(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_lock(&run->plan, &o, e);
-	return r < 0 ? r : disk_format(&run->plan, &o, e);
+	return disk_format(&run->plan, &o, e);
 }
 
 /* Each planned filesystem carries its planned UUID, read back with the real blkid. */

@@ -23,10 +23,16 @@
  * for a slow disk. Longer than this, someone else is at work on the disk. */
 #define DISK_LOCK_WAIT_MS 10000
 
+struct lock_try {
+	int fd;
+	int err; /* of the last attempt, 0 once locked */
+};
+
 static bool try_lock(const void *arg)
 {
-	const int *fd = arg;
-	return flock(*fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK;
+	struct lock_try *t = (struct lock_try *)arg;
+	t->err = flock(t->fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+	return t->err != EWOULDBLOCK;
 }
 
 static int lock_one(const char *root, const struct disk_plan *plan, const struct disk_member_plan *m, int *out,
@@ -41,8 +47,10 @@ static int lock_one(const char *root, const struct disk_plan *plan, const struct
 	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot open to lock it: %s", m->path, strerror(errno));
-	if (!poll_until(try_lock, &fd, DISK_LOCK_WAIT_MS) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno;
+	struct lock_try t = {.fd = fd, .err = EWOULDBLOCK};
+	poll_until(try_lock, &t, DISK_LOCK_WAIT_MS);
+	if (t.err != 0) {
+		int err = t.err;
 		if (err == EWOULDBLOCK)
 			return nm_fail(e, NM_ERR_REFUSED, err,
 				       "%s: another program has held a lock on the disk for %u s (a partitioning "
