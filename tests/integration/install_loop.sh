@@ -90,7 +90,11 @@ install_and_check() {
 	[ -s "$mnt/var/lib/nmmm/state.json" ] || fail "state not mirrored into the target"
 
 	# The target store holds the whole closure with intact contents.
-	nix-store --store "$mnt" --verify --check-contents 2>&1 | grep -v '^\(reading\|checking\)' && fail "target store damaged"
+	# nix-store exits non-zero when a path is missing or its contents changed; any line besides
+	# its progress is a warning or an error, a failure too.
+	nix-store --store "$mnt" --verify --check-contents > "$IE_WORK/verify.txt" 2>&1 ||
+		fail "target store damaged: $(cat "$IE_WORK/verify.txt")"
+	grep -v '^\(reading\|checking\)' "$IE_WORK/verify.txt" && fail "target store verify said more than progress"
 	umount "$mnt"
 
 }

@@ -11,7 +11,8 @@ set -euo pipefail
 
 : "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
 : "${NMMM_FIXTURES:?set NMMM_FIXTURES to tests/fixtures}"
-export NIX_CONFIG=$'build-users-group =\nsandbox = false\nsubstituters ='
+# shellcheck source=tests/integration/lib/nix-env.sh
+source "$(dirname "$0")/lib/nix-env.sh"
 
 tmp=$(mktemp -d /tmp/nix-render-fixtures.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -27,7 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export NIX_CONFIG=$'build-users-group =\nsandbox = false\nsubstituters ='
+# shellcheck source=tests/integration/lib/nix-env.sh
+source "$(dirname "$0")/lib/nix-env.sh"
 key1="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtQUMd4zOdeCgqYnBx6Q5Jq3qLx1Ux1vDbzZ8Wv3ZrC rescue@ops"
 key2="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHjx1M8dX8c3F9vS0lB4q9Xb3mW7pK1Zc2Nq6Rr5Tt8U cli \"\${x}\""
 key3="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1nC2bq8mZ4eW7x9Qy3Vt6Ls0Kp5Jd2Fh8Gk4Rz1Ya7 file"

@@ -7,7 +7,8 @@
 set -euo pipefail
 src=${NMMM_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 expr=$src/images/nmmm-agent.nix
-export NIX_CONFIG=$'build-users-group =\nsandbox = false\nsubstituters ='
+# shellcheck source=tests/integration/lib/nix-env.sh
+source "$(dirname "$0")/lib/nix-env.sh"
 export NIX_STATE_DIR=${TMPDIR:-/tmp}/static-nix-state.$$
 trap 'rm -rf "$NIX_STATE_DIR"' EXIT
 

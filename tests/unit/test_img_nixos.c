@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "images/images.h"
+#include "nix_test_env.h"
 
 static char work[64];
 static char channel[512];
@@ -20,7 +21,8 @@ static void sh(const char *script)
 	const char *argv[] = {"sh", "-ec", script, NULL};
 	struct nm_error e = {0};
 	struct nm_run_result res;
-	int r = nm_run(argv, NULL, &res, &e);
+	struct nm_run_opts opts = {.extra_env = nix_test_env};
+	int r = nm_run(argv, &opts, &res, &e);
 	if (r < 0)
 		fail_msg("%s: %s", script, e.msg);
 	nm_run_result_free(&res);

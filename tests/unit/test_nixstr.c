@@ -11,10 +11,10 @@
 #include <json-c/json.h>
 
 #include "netcfg/netcfg.h"
+#include "nix_test_env.h"
 
 /* Offline settings for Debian's nix 2.8 as root (docs: /work/shared/FACTS.md): no build users,
  * no sandbox, and no substituters, or every call spends seconds retrying the public cache. */
-static char *const nix_env[] = {"NIX_CONFIG=build-users-group =\nsandbox = false\nsubstituters =\n", NULL};
 
 /* Pieces that have broken Nix string escaping somewhere: quotes, backslashes, interpolation
  * openers in every neighbourhood, indented-string quotes, comment markers, control characters
@@ -90,7 +90,7 @@ static json_object *nix_eval_list(char **literals, size_t n)
 	fputs("]\n", f);
 	fclose(f);
 	const char *argv[] = {"nix-instantiate", "--eval", "--strict", "--json", path, NULL};
-	struct nm_run_opts opts = {.timeout_sec = 120, .extra_env = nix_env};
+	struct nm_run_opts opts = {.timeout_sec = 120, .extra_env = nix_test_env};
 	struct nm_run_result res = {0};
 	struct nm_error e = {0};
 	int r = nm_run(argv, &opts, &res, &e);

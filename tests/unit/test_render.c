@@ -16,8 +16,7 @@
 
 #include "disk/disk.h"
 #include "netcfg/netcfg.h"
-
-static char *const nix_env[] = {"NIX_CONFIG=build-users-group =\nsandbox = false\nsubstituters =\n", NULL};
+#include "nix_test_env.h"
 
 #define KEY_ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtQUMd4zOdeCgqYnBx6Q5Jq3qLx1Ux1vDbzZ8Wv3ZrC"
 
@@ -161,7 +160,7 @@ static void fixture_free(struct fixture *f)
 
 static char *run_nix(const char *const argv[], bool must_succeed)
 {
-	struct nm_run_opts opts = {.timeout_sec = 120, .extra_env = nix_env, .allow_failure = !must_succeed};
+	struct nm_run_opts opts = {.timeout_sec = 120, .extra_env = nix_test_env, .allow_failure = !must_succeed};
 	struct nm_run_result res = {0};
 	struct nm_error e = {0};
 	if (nm_run(argv, &opts, &res, &e) < 0)

@@ -7,6 +7,9 @@
 
 set -euo pipefail
 : "${NMMM_AGENT:?built nmmm-agent}" "${NMMM_SRC:?source tree}" "${NMMM_FIXTURES:?fixtures dir}"
+# Every Nix call a test makes itself (the agent sets its own) runs with the test's settings.
+# shellcheck source=tests/integration/lib/nix-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nix-env.sh"
 
 IE_NAME=${IE_NAME:-install}
 IE_WORK=$(mktemp -d "/tmp/nmmm-it-$IE_NAME-XXXXXX")
