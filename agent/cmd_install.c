@@ -100,7 +100,8 @@ static const struct option install_longopts[] = {
 
 static int parse_options(int argc, char **argv, struct install_opts *o, struct nm_error *e)
 {
-	*o = (struct install_opts){.target = "/mnt", .state_dir = "/run/nmmm"};
+	/* --target's default is applied after a resume took the recorded one (settle_options). */
+	*o = (struct install_opts){.state_dir = "/run/nmmm"};
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", install_longopts, NULL)) != -1) {
 		switch (c) {
@@ -142,7 +143,7 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 					 "--until %s: not a phase (phases: detect, plan, confirm, fetch, render, "
 					 "build, teardown, wipe, partition, raid, format, mount, install, handover)",
 					 o->until);
-	if (o->target[0] != '/' || o->state_dir[0] != '/')
+	if ((o->target && o->target[0] != '/') || o->state_dir[0] != '/')
 		return agent_usage_error(e, "install", "--target and --state-dir take absolute paths");
 	return 0;
 }
@@ -199,6 +200,27 @@ static int open_state(struct install_run *run, struct nm_error *e)
 	return r;
 }
 
+/* A resume is the install it resumes: its recorded options fill in what was not given again,
+ * and one given with another value is refused. A fresh run records its options (defaults
+ * applied first, so a resume that spells out the default is the same install). */
+static int settle_options(struct install_run *run, struct install_opts *o, struct nm_error *e)
+{
+	if (o->resume) {
+		int r = install_options_resume(agent_state_get(&run->st, "options"), o, e);
+		if (r < 0)
+			return r;
+	}
+	if (!o->target)
+		o->target = "/mnt";
+	if (o->resume)
+		return 0;
+	json_object *rec = install_options_record(o, e);
+	if (!rec)
+		return -EINVAL;
+	agent_state_set(&run->st, "options", rec);
+	return 0;
+}
+
 /* After agent_state_lock, which made the state directory. */
 static int open_log(const struct install_run *run, struct nm_error *e)
 {
@@ -208,21 +230,42 @@ static int open_log(const struct install_run *run, struct nm_error *e)
 	return nm_log_open(log, run->ctx->g.verbosity, e);
 }
 
-/* Leaves the SSH session: the parent returns at once, the child carries on with its output in
- * the log only. */
-static int detach(const struct install_run *run, bool *is_parent, struct nm_error *e)
+static int save_state(struct install_run *run, struct nm_error *e);
+
+/* Leaves the SSH session: the parent returns once the child has recorded its own pid in the
+ * state (so `status` and a second install name the process that really runs), the child carries
+ * on with its output in the log only. */
+static int detach(struct install_run *run, bool *is_parent, struct nm_error *e)
 {
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "--detach: cannot make a pipe: %s", strerror(errno));
 	fflush(NULL);
 	pid_t pid = fork();
-	if (pid < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "--detach: cannot fork: %s", strerror(errno));
+	if (pid < 0) {
+		int err = errno;
+		close(ready[0]);
+		close(ready[1]);
+		return nm_fail(e, NM_ERR_RUNTIME, err, "--detach: cannot fork: %s", strerror(err));
+	}
 	if (pid > 0) {
+		close(ready[1]);
+		char c;
+		ssize_t k;
+		while ((k = read(ready[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		close(ready[0]);
+		if (k != 1)
+			return nm_fail(e, NM_ERR_RUNTIME, ECHILD,
+				       "--detach: the background install (pid %d) ended before it started; see %s/%s",
+				       (int)pid, run->o->state_dir, AGENT_LOG_FILE);
 		*is_parent = true;
 		printf("install continues in the background (pid %d); follow it with: nmmm-agent status --follow%s%s\n",
 		       (int)pid, strcmp(run->o->state_dir, "/run/nmmm") ? " --state-dir " : "",
 		       strcmp(run->o->state_dir, "/run/nmmm") ? run->o->state_dir : "");
 		return 0;
 	}
+	close(ready[0]);
 	setsid();
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {
@@ -231,7 +274,12 @@ static int detach(const struct install_run *run, bool *is_parent, struct nm_erro
 		dup2(devnull, STDERR_FILENO);
 		close(devnull);
 	}
-	return 0;
+	agent_state_set(&run->st, "pid", json_object_new_int((int)getpid()));
+	int r = save_state(run, e);
+	if (r == 0 && write(ready[1], "", 1) != 1)
+		r = nm_fail(e, NM_ERR_RUNTIME, errno, "--detach: cannot tell the foreground: %s", strerror(errno));
+	close(ready[1]);
+	return r;
 }
 
 static double now_mono(void)
@@ -402,13 +450,15 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 		return r == 1 ? 0 : r;
 	}
 	struct install_run run = {.ctx = ctx, .o = &o, .state_lock = -1};
-	r = prepare(&run, e);
-	if (r == 0)
-		r = agent_state_lock(o.state_dir, &run.state_lock, e);
+	r = agent_state_lock(o.state_dir, &run.state_lock, e);
 	if (r == 0)
 		r = open_log(&run, e);
 	if (r == 0)
 		r = open_state(&run, e);
+	if (r == 0)
+		r = settle_options(&run, &o, e);
+	if (r == 0)
+		r = prepare(&run, e);
 	if (r == 0)
 		r = run_pipeline(&run, e);
 	install_run_free(&run);

@@ -114,6 +114,41 @@ int install_plan(struct install_run *run, json_object **products, struct nm_erro
 
 /* ---- confirm ---- */
 
+static json_object *strv_to_json(char *const *v)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; v && v[i]; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+/* On resume, what confirm settled must be what the resumed run settled (the files were rendered
+ * from it): the same host name, uplink and root keys — the rescue's authorized_keys and a key
+ * file are read again, and may have changed since. */
+static int confirm_same_as_before(const struct install_run *run, json_object *now, struct nm_error *e)
+{
+	json_object *was = run->o->resume ? agent_state_products(&run->st, "confirm") : NULL;
+	static const struct {
+		const char *key, *what;
+	} settled[] = {
+	    {"hostname", "the host name"},
+	    {"uplink", "the uplink"},
+	    {"ssh_keys", "root's SSH keys (--ssh-key, --ssh-key-file and the rescue's /root/.ssh/authorized_keys)"},
+	};
+	for (size_t i = 0; was && i < NM_ELEMENTSOF(settled); i++) {
+		json_object *a = NULL, *b = NULL;
+		if (!json_object_object_get_ex(was, settled[i].key, &a))
+			continue;
+		json_object_object_get_ex(now, settled[i].key, &b);
+		if (!json_object_equal(a, b))
+			return nm_fail(e, NM_ERR_USAGE, EINVAL,
+				       "--resume: %s: not the same as in the install being resumed (%s then, %s "
+				       "now); put it back as it was, or start over without --resume",
+				       settled[i].what, json_object_to_json_string(a), json_object_to_json_string(b));
+	}
+	return 0;
+}
+
 int install_confirm(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	/* Who can log in afterwards is settled before anything else: no key, no install. */
@@ -130,19 +165,26 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	r = net_uplink_select(&run->net, run->o->uplink, &run->uplink, e);
 	if (r < 0)
 		return r;
+	json_object *p = json_object_new_object();
+	json_object_object_add(p, "hostname", json_object_new_string(hostname));
+	json_object_object_add(p, "uplink", json_object_new_string(run->uplink->name));
+	json_object_object_add(p, "ssh_keys", strv_to_json(run->ssh_keys));
+	r = confirm_same_as_before(run, p, e);
 	struct disk_run_opts o = disk_opts(run);
-	r = disk_raid_check(&run->plan, &o, e); /* a RAID plan on a kernel without md: say so now */
-	if (r < 0)
+	if (r == 0)
+		r = disk_raid_check(&run->plan, &o, e); /* a RAID plan on a kernel without md: say so now */
+	if (r < 0) {
+		json_object_put(p);
 		return r;
+	}
 	agent_disk_confirm_print(&run->plan, &run->disks);
-	if (!run->o->yes)
+	if (!run->o->yes) {
+		json_object_put(p);
 		return nm_fail(
 		    e, NM_ERR_REFUSED, EPERM,
 		    "not confirmed: nothing was written. Check the disks and serials above, then run the same "
 		    "command with --yes");
-	json_object *p = json_object_new_object();
-	json_object_object_add(p, "hostname", json_object_new_string(hostname));
-	json_object_object_add(p, "uplink", json_object_new_string(run->uplink->name));
+	}
 	*products = p;
 	return 0;
 }
@@ -411,18 +453,37 @@ int install_partition_check(struct install_run *run, json_object *products, stru
 	return 0;
 }
 
+/* The rescue's own md resync limit, kept in the state the first time raid starts and before it
+ * is lowered, so that every later run (raid repeated after a kill, or skipped) restores that one
+ * at handover rather than the install's lowered limit it would read. */
+#define STATE_RESYNC_LIMIT "rescue_speed_limit_max"
+
+static void throttle_from_state(struct install_run *run)
+{
+	json_object *v = agent_state_get(&run->st, STATE_RESYNC_LIMIT);
+	if (v && json_object_is_type(v, json_type_int)) {
+		run->throttle.saved = true;
+		run->throttle.speed_limit_max = (unsigned long)json_object_get_int64(v);
+	}
+}
+
+static int keep_rescue_resync_limit(struct install_run *run, const struct disk_run_opts *o, struct nm_error *e)
+{
+	throttle_from_state(run);
+	if (run->throttle.saved || run->plan.n_arrays == 0)
+		return 0;
+	int r = disk_raid_throttle_read(o, &run->throttle);
+	if (r < 0 || !run->throttle.saved)
+		return r;
+	agent_state_set(&run->st, STATE_RESYNC_LIMIT, json_object_new_int64((int64_t)run->throttle.speed_limit_max));
+	return agent_state_save(&run->st, NULL, e);
+}
+
 int install_raid(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	struct disk_run_opts o = disk_opts(run);
-	int r = disk_raid(&run->plan, &o, e);
-	if (r < 0)
-		return r;
-	json_object *p = json_object_new_object();
-	if (run->throttle.saved)
-		json_object_object_add(p, "speed_limit_max",
-				       json_object_new_int64((int64_t)run->throttle.speed_limit_max));
-	*products = p;
-	return 0;
+	int r = keep_rescue_resync_limit(run, &o, e);
+	return r < 0 ? r : disk_raid(&run->plan, &o, e);
 }
 
 int install_raid_check(struct install_run *run, json_object *products, struct nm_error *e)
@@ -430,11 +491,7 @@ int install_raid_check(struct install_run *run, json_object *products, struct nm
 	for (size_t i = 0; i < run->plan.n_arrays; i++)
 		if (!nm_exists(run->ctx->g.root, run->plan.arrays[i].device))
 			return missing_product("raid", run->plan.arrays[i].device, e);
-	json_object *v = NULL;
-	if (products && json_object_object_get_ex(products, "speed_limit_max", &v)) {
-		run->throttle.saved = true;
-		run->throttle.speed_limit_max = (unsigned long)json_object_get_int64(v);
-	}
+	throttle_from_state(run);
 	return 0;
 }
 
@@ -658,15 +715,15 @@ static int write_report(const char *dir, json_object *rep, struct nm_error *e)
 	return 0;
 }
 
-static int unmount_target(const struct install_run *run, struct nm_error *e)
+/* Only what the install itself holds is let go: the rescue's own swap stays on. */
+static int unmount_target(struct install_run *run, struct nm_error *e)
 {
 	const char *sync_argv[] = {"sync", NULL};
-	const char *swapoff[] = {"swapoff", "-a", NULL};
 	const char *umount[] = {"umount", "-R", run->o->target, NULL};
+	struct disk_run_opts o = disk_opts(run);
 	int r = nm_run(sync_argv, NULL, NULL, e);
-	struct nm_run_opts soft = {.allow_failure = true};
 	if (r == 0)
-		r = nm_run(swapoff, &soft, NULL, e);
+		r = disk_swapoff(&run->plan, &o, e);
 	if (r == 0)
 		r = nm_run(umount, NULL, NULL, e);
 	return r;

@@ -55,6 +55,13 @@ struct install_run {
 	int state_lock; /* agent_state_lock's descriptor, -1 before it is taken */
 };
 
+/* install-options.c: the options that make an install what it is, as recorded in its state at
+ * the first run (no secret: URLs redacted, files by digest), and a resume's options checked
+ * against that record — a recorded option not given again is taken from it, one given with
+ * another value is NM_ERR_USAGE naming it. */
+json_object *install_options_record(const struct install_opts *o, struct nm_error *e);
+int install_options_resume(json_object *recorded, struct install_opts *o, struct nm_error *e);
+
 /* A phase: `run` does the work and returns what it produced (recorded in the state file);
  * `check` (may be NULL) verifies, on --resume, that a finished phase's products still exist. */
 struct install_phase {

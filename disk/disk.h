@@ -248,12 +248,18 @@ int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struc
 /* Checks, changing nothing, that disk_raid can run: with arrays planned the kernel must have
  * an md driver. Run it before teardown so a missing driver fails before anything is erased. */
 int disk_raid_check(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
+/* Reads the resync speed limit in force into *t (saved stays false when the kernel has none), so
+ * the caller can keep the rescue's own limit before disk_raid lowers it: a resumed install that
+ * creates the arrays again then restores that one, not the lowered one it finds. */
+int disk_raid_throttle_read(const struct disk_run_opts *o, struct disk_raid_throttle *t);
 /* Puts the resync speed limit back (after the install). */
 int disk_raid_unthrottle(const struct disk_run_opts *o, const struct disk_raid_throttle *t, struct nm_error *e);
 /* Makes the planned filesystems and swap with the planned UUIDs and labels, then checks them. */
 int disk_format(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Mounts the planned filesystems under the target, "/" first, and swapon when asked. */
 int disk_mount(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
+/* Turns off the planned swap where it is on (mount's swapon); never any other swap. */
+int disk_swapoff(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Canonical 8-4-4-4-12 hex UUID; FAT volume id "XXXX-XXXX" (upper-case hex, as blkid prints). */
 bool disk_uuid_valid(const char *s);
 bool disk_vfat_id_valid(const char *s);

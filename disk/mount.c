@@ -116,3 +116,22 @@ int disk_mount(const struct disk_plan *plan, const struct disk_run_opts *o, stru
 	}
 	return 0;
 }
+
+int disk_swapoff(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)
+{
+	for (size_t i = 0; i < plan->n_filesystems; i++) {
+		const struct disk_fs_plan *fs = &plan->filesystems[i];
+		if (strcmp(fs->fstype, "swap") != 0)
+			continue;
+		char p[PATH_MAX];
+		nm_root_path(o->root, fs->device, p, sizeof p);
+		if (swapoff(p) == 0) {
+			nm_info("swapoff %s", fs->device);
+			continue;
+		}
+		/* EINVAL: not a swap area in use; ENOENT: an array not assembled (never swapped on). */
+		if (errno != EINVAL && errno != ENOENT)
+			return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: swapoff failed: %s", fs->device, strerror(errno));
+	}
+	return 0;
+}

@@ -29,15 +29,29 @@ static int write_proc(const char *root, const char *rel, unsigned long value, st
 	return 0;
 }
 
+int disk_raid_throttle_read(const struct disk_run_opts *o, struct disk_raid_throttle *t)
+{
+	uint64_t cur = 0;
+	if (nm_read_u64(o->root, SPEED_LIMIT_MAX, &cur) < 0)
+		return 0; /* no md driver yet, or none at all: nothing to keep */
+	t->speed_limit_max = (unsigned long)cur;
+	t->saved = true;
+	return 0;
+}
+
+/* Lowers the limit for the install. The limit to restore is the one already in *t when the
+ * caller read it earlier (an interrupted run lowered the current one), else the current one. */
 static int throttle_resync(const char *root, struct disk_raid_throttle *t, struct nm_error *e)
 {
 	uint64_t cur = 0;
 	if (nm_read_u64(root, SPEED_LIMIT_MAX, &cur) < 0)
 		return 0; /* nothing to throttle: the kernel decides */
+	if (!t->saved) {
+		t->speed_limit_max = (unsigned long)cur;
+		t->saved = true;
+	}
 	if (cur <= INSTALL_RESYNC_LIMIT)
 		return 0; /* already at or below the install's limit: never raise it */
-	t->speed_limit_max = (unsigned long)cur;
-	t->saved = true;
 	nm_info("md resync limited to %lu KiB/s during the install (was %lu)", INSTALL_RESYNC_LIMIT,
 		t->speed_limit_max);
 	return write_proc(root, SPEED_LIMIT_MAX, INSTALL_RESYNC_LIMIT, e);

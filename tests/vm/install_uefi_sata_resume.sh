@@ -15,6 +15,10 @@ fi
 . /nmmm/lib/guest.sh
 . /nmmm/lib/install.sh
 disks=serial:UEFI-A,serial:UEFI-B
+# The rescue's own md resync limit: the install lowers it and must put back this one, also when a
+# resume creates the arrays again (and so finds the lowered limit in force).
+[ -e /proc/sys/dev/raid/speed_limit_max ] || modprobe md_mod
+limit_before=$(cat /proc/sys/dev/raid/speed_limit_max)
 for phase in raid format mount install; do
   rm -f /tmp/install-events.jsonl
   resume=()
@@ -39,6 +43,9 @@ for p in install handover; do
   grep -q "\"phase\":\"$p\",\"event\":\"done\"" /tmp/install-events.jsonl && ok "the last resume finished $p" ||
     fail "the last resume did not finish $p"
 done
+limit_after=$(cat /proc/sys/dev/raid/speed_limit_max)
+[ "$limit_after" = "$limit_before" ] && ok "md resync limit restored to the rescue's $limit_before KiB/s" ||
+  fail "md resync limit is $limit_after KiB/s after the install, the rescue had $limit_before"
 assert_installed "grub-efi /boot
 grub-mirror nodev /boot-fallback-1"
 for s in UEFI-A UEFI-B; do
