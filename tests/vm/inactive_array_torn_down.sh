@@ -18,10 +18,17 @@ partprobe "$a" "$b" 2>/dev/null
 udevadm settle
 mdadm --create /dev/md9 --run --assume-clean --level=1 --raid-devices=2 --homehost=oldbox "${a}p1" "${b}p1" ||
   fail "could not create md9"
-mdadm --stop /dev/md9
+udevadm settle
 # The second member forgotten, so neither this assembly nor udev's incremental one can complete
-# the array: one member of two, without --run — in the kernel, but not started.
-mdadm --zero-superblock "${b}p1"
+# the array: one member of two, without --run — in the kernel, but not started. udev's event
+# queue is held from the stop until the zeroing: otherwise its incremental assembly can start
+# the array again from both members in between (seen once: "Couldn't open ... for write - not
+# zeroing"). An array made degraded from the start would not do: mdadm starts one that was
+# already degraded when it stopped.
+udevadm control --stop-exec-queue
+mdadm --stop /dev/md9
+mdadm --zero-superblock "${b}p1" || fail "could not zero ${b}p1's superblock"
+udevadm control --start-exec-queue
 mdadm --assemble /dev/md9 "${a}p1" 2>&1
 udevadm settle
 cat /proc/mdstat

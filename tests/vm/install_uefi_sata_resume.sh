@@ -15,9 +15,12 @@ fi
 . /nmmm/lib/guest.sh
 . /nmmm/lib/install.sh
 disks=serial:UEFI-A,serial:UEFI-B
-# The rescue's own md resync limit: the install lowers it and must put back this one, also when a
-# resume creates the arrays again (and so finds the lowered limit in force).
+# The rescue's own md resync limit: the install lowers it (to 10000 KiB/s, when above) and must
+# put back this one, also when a resume creates the arrays again and so finds the lowered limit in
+# force. Just above the install's limit, so the install lowers it without the resync eating the
+# emulated CPU (the harness keeps it at 2000, which the install would leave alone).
 [ -e /proc/sys/dev/raid/speed_limit_max ] || modprobe md_mod
+echo 10001 >/proc/sys/dev/raid/speed_limit_max
 limit_before=$(cat /proc/sys/dev/raid/speed_limit_max)
 for phase in raid format mount install; do
   rm -f /tmp/install-events.jsonl
