@@ -266,18 +266,23 @@ int guard_open(const char *root, const struct disk_plan *plan, const char *dev_p
 	return fd;
 }
 
-int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
-	      struct nm_error *e)
+int guard_check_write(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e)
 {
 	struct guard_target t = {0};
 	_cleanup_strv_free_ char **disks = NULL;
 	int r = guard_examine(root, plan, dev_path, &t, e);
 	disks = t.disks;
-	/* The tool opens dev_path itself: the disks under it are checked as sysfs shows them now. */
 	if (r == 0)
 		r = disk_host_root_check(root, dev_path, e);
 	if (r == 0)
 		r = check_disks_now(root, plan, t.disks, e);
+	return r;
+}
+
+int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
+	      struct nm_error *e)
+{
+	int r = guard_check_write(root, plan, dev_path, e);
 	if (r < 0)
 		return r;
 	return nm_run(argv, NULL, NULL, e);

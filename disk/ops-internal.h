@@ -49,7 +49,11 @@ int guard_check(const char *root, const struct disk_plan *plan, const char *dev_
 /* guard_check, then open(2) O_RDWR|O_EXCL|O_CLOEXEC (exclusive: no mount, no other exclusive
  * opener meanwhile). Returns the fd. */
 int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e);
-/* guard_check on `dev_path`, then nm_run(argv). For external tools that write to the device. */
+/* guard_check, and what a write needs besides, for a device a tool or a kernel call opens by its
+ * path: the host's root (never a --root tree), and the disks under it still the planned ones as
+ * sysfs shows them now (identity.c). */
+int guard_check_write(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e);
+/* guard_check_write on `dev_path`, then nm_run(argv). For external tools that write to the device. */
 int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
 	      struct nm_error *e);
 
