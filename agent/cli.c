@@ -46,7 +46,8 @@ static void print_usage(FILE *f)
 		fprintf(f, "  %s\n", commands[i].synopsis);
 	fprintf(f,
 		"\nglobal options:\n"
-		"  --root DIR        read the machine under DIR instead of / (fixture trees, tests)\n"
+		"  --root DIR        read the machine under DIR instead of / (fixture trees, tests);\n"
+		"                    wipe, layout and install never write disks under it (exit 3)\n"
 		"  --log FILE        append a detailed log, with every program's output, to FILE\n"
 		"  --events FILE|-   write JSON Lines progress events to FILE (- = stdout)\n"
 		"  -v, -q            more or less on the console\n"

@@ -148,6 +148,15 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 	return 0;
 }
 
+/* A run that may reach teardown never works through a --root tree (disk_host_root_check says
+ * why); one that stops before it (--until build) only reads the tree. */
+static int refuse_root_tree(const struct agent_ctx *ctx, const struct install_opts *o, struct nm_error *e)
+{
+	if (o->until && agent_phase_index(o->until) < agent_phase_index("teardown"))
+		return 0;
+	return disk_host_root_check(ctx->g.root, "install", e);
+}
+
 /* Config file, --disks and the pins with their overrides: all checked before any phase runs. */
 static int prepare(struct install_run *run, struct nm_error *e)
 {
@@ -450,7 +459,9 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 		return r == 1 ? 0 : r;
 	}
 	struct install_run run = {.ctx = ctx, .o = &o, .state_lock = -1};
-	r = agent_state_lock(o.state_dir, &run.state_lock, e);
+	r = refuse_root_tree(ctx, &o, e);
+	if (r == 0)
+		r = agent_state_lock(o.state_dir, &run.state_lock, e);
 	if (r == 0)
 		r = open_log(&run, e);
 	if (r == 0)

@@ -82,6 +82,9 @@ static int run_phases(struct agent_ctx *ctx, const struct disk_plan *plan, const
 	struct disk_lock lock = {0};
 	run.lock = &lock;
 	int r = disk_lock(plan, o, e);
+	/* Under the lock, the disks must still be the ones planned and listed. */
+	if (r == 0)
+		r = disk_identity_check(plan, o->root, e);
 	for (int i = 0; r == 0 && i <= last; i++)
 		r = agent_disk_phase_run(ctx, layout_phase_name(i), layout_phase_fn(layout_phase_name(i)), plan, o, e);
 	disk_unlock(&lock);
@@ -132,7 +135,7 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 					 "layout: --until %s is not a layout phase (teardown, wipe, partition, raid, "
 					 "format, mount)",
 					 until);
-	if (agent_disk_target_check("layout", o.target, e) < 0)
+	if (agent_disk_target_check("layout", o.target, e) < 0 || disk_host_root_check(ctx->g.root, "layout", e) < 0)
 		return e->code;
 
 	struct disk_config cfg;

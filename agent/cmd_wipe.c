@@ -50,6 +50,8 @@ static int resolve_disks(const struct disk_inventory *inv, char *const *specs, s
 		    .model = d->model,
 		    .size_bytes = d->size_bytes,
 		    .logical_sector_size = d->logical_sector_size,
+		    .wwid = d->wwid,
+		    .diskseq = d->diskseq,
 		};
 	}
 	return 0;
@@ -82,7 +84,7 @@ int agent_cmd_wipe(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		return agent_usage_error(e, "wipe", "wipe: unexpected argument '%s'", argv[optind]);
 	if (!disks || !*disks)
 		return agent_usage_error(e, "wipe", "wipe: --disks LIST is required; wipe never picks disks itself");
-	if (agent_disk_target_check("wipe", o.target, e) < 0)
+	if (agent_disk_target_check("wipe", o.target, e) < 0 || disk_host_root_check(ctx->g.root, "wipe", e) < 0)
 		return e->code;
 
 	struct disk_config cfg;
@@ -108,6 +110,9 @@ int agent_cmd_wipe(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 	o.lock = &lock;
 	if (r == 0)
 		r = disk_lock(&plan, &o, e);
+	/* Under the lock, the disks listed above must still be the ones about to be erased. */
+	if (r == 0)
+		r = disk_identity_check(&plan, o.root, e);
 	if (r == 0)
 		r = agent_disk_phase_run(ctx, "teardown", disk_teardown, &plan, &o, e);
 	if (r == 0)

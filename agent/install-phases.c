@@ -70,28 +70,6 @@ int install_detect(struct install_run *run, json_object **products, struct nm_er
 
 /* ---- plan ---- */
 
-/* A resumed plan must still describe these disks: same serial and size, or nothing is guessed. */
-static int plan_still_fits(const struct install_run *run, struct nm_error *e)
-{
-	for (size_t i = 0; i < run->plan.n_disks; i++) {
-		const struct disk_member_plan *m = &run->plan.disks[i];
-		const struct disk_info *d = disk_find(&run->disks, m->name);
-		if (!d)
-			return nm_fail(
-			    e, NM_ERR_REFUSED, ENODEV,
-			    "resume: planned disk %s (serial %s) is not here any more; start over without --resume",
-			    m->name, m->serial ? m->serial : "-");
-		if (d->size_bytes != m->size_bytes || (m->serial && (!d->serial || strcmp(d->serial, m->serial) != 0)))
-			return nm_fail(
-			    e, NM_ERR_REFUSED, ENODEV,
-			    "resume: disk %s changed since the plan was made (planned serial %s, %llu bytes; now "
-			    "serial %s, %llu bytes); start over without --resume",
-			    m->name, m->serial ? m->serial : "-", (unsigned long long)m->size_bytes,
-			    d->serial ? d->serial : "-", (unsigned long long)d->size_bytes);
-	}
-	return 0;
-}
-
 int install_plan(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	json_object *saved = agent_state_get(&run->st, "plan");
@@ -101,7 +79,8 @@ int install_plan(struct install_run *run, json_object **products, struct nm_erro
 		if (r < 0)
 			return r;
 		run->have_plan = true;
-		return plan_still_fits(run, e);
+		/* A resumed plan must still describe these disks, checked before anything else runs. */
+		return disk_identity_check(&run->plan, run->ctx->g.root, e);
 	}
 	bool uefi = machine_facts_uefi(&run->facts);
 	r = disk_plan_make(&run->disks, &run->cfg, uefi, &run->plan, e);
@@ -429,6 +408,10 @@ int install_teardown(struct install_run *run, json_object **products, struct nm_
 	int r = disk_teardown_check(&run->plan, &o, e);
 	if (r == 0)
 		r = disk_lock(&run->plan, &o, e);
+	/* Fetch and build took minutes since the plan was made: under the lock, the disks must still
+	 * be the ones planned and confirmed. */
+	if (r == 0)
+		r = disk_identity_check(&run->plan, o.root, e);
 	return r < 0 ? r : disk_teardown(&run->plan, &o, e);
 }
 

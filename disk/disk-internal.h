@@ -16,3 +16,10 @@ const char *disk_virtual_kind(const char *name);
 /* JSON helpers for the inventory and plan writers: a string or null, a list of strings. */
 json_object *disk_json_str(const char *s);
 json_object *disk_json_strv(char *const *v);
+
+/* Reads what identifies one disk — size and sector sizes, removable, rotational, device number,
+ * transport, model, serial, WWN, diskseq — into a zeroed d, exactly as the inventory does, and
+ * nothing else. -ENOENT when /sys/block/<name> is not there; *size_known (may be NULL) says
+ * whether the size could be read. Free with disk_info_clear. */
+int disk_identity_read(const char *root, const char *name, struct disk_info *d, bool *size_known, char ***warnings);
+void disk_info_clear(struct disk_info *d);

@@ -35,6 +35,8 @@ struct disk_info {
 	bool removable;
 	char *model;
 	char *serial;
+	char *wwid; /* WWN / EUI-64 / NGUID the device reports (sysfs wwid, device/wwid, nguid, eui), or NULL */
+	uint64_t diskseq; /* the kernel's sequence number of this disk (/sys/block/X/diskseq), 0 if none */
 	char *transport; /* nvme, sata, sas, scsi, virtio, usb, loop, unknown */
 	char *driver;
 	char **signatures; /* what libblkid finds: "gpt", "ext4", "linux_raid_member", ... */
@@ -136,6 +138,9 @@ struct disk_part_plan {
 	char *name; /* GPT partition name */
 };
 
+/* A planned disk is known by what it is — serial, WWN, model, size, sector size and the kernel's
+ * diskseq, recorded when the plan is made — and checked against the machine before every
+ * destructive step (disk_identity_check), never by its kernel name alone. */
 struct disk_member_plan {
 	char *name; /* kernel name */
 	char *path;
@@ -144,6 +149,8 @@ struct disk_member_plan {
 	char *model;
 	uint64_t size_bytes;
 	unsigned logical_sector_size;
+	char *wwid; /* NULL when the disk reports none */
+	uint64_t diskseq; /* changes whenever the kernel attaches other media under the name; 0 if none */
 	struct disk_part_plan *parts;
 	size_t n_parts;
 };
@@ -185,6 +192,12 @@ void disk_plan_free(struct disk_plan *plan);
 /* `plan --json` and the state file: every field, so disk_plan_from_json gives the same plan. */
 json_object *disk_plan_to_json(const struct disk_plan *plan);
 int disk_plan_from_json(json_object *o, struct disk_plan *plan, struct nm_error *e);
+/* Checks, changing nothing, that each planned disk is still the disk the plan was made for: its
+ * serial, WWN, model, size, logical sector size and diskseq, read now from sysfs under root,
+ * are the recorded ones. Any difference (or a planned disk that is gone, or a plan member with
+ * nothing but a name) is NM_ERR_REFUSED naming the disk, the field and both values. Run it
+ * before anything destructive; the guard repeats it on every write. */
+int disk_identity_check(const struct disk_plan *plan, const char *root, struct nm_error *e);
 /* The planned filesystem mounted at mountpoint, or NULL. */
 const struct disk_fs_plan *disk_plan_fs_at(const struct disk_plan *plan, const char *mountpoint);
 /* Names a partition of a disk the way the kernel does: sda1, nvme0n1p1, loop0p1, mmcblk0p1. */
@@ -219,6 +232,11 @@ struct disk_run_opts {
 	struct disk_raid_throttle *throttle; /* raid: where the resync limit it replaced is kept, or NULL */
 	struct disk_lock *lock; /* the caller's disk_lock, held or not (partition lets it go for a moment) */
 };
+
+/* Destructive work never goes through a --root tree: libparted, sfdisk, mkfs, mdadm and mount
+ * open the running system's /dev paths, not the tree's, so a tree's device node could send a
+ * write to a disk the guard never examined. NM_ERR_REFUSED unless root resolves to "/". */
+int disk_host_root_check(const char *root, const char *what, struct nm_error *e);
 
 /* Takes that lock on every planned disk into o->lock (nothing when o->lock is NULL or already
  * held). Waits up to 10 s for udevd's own short lock; a lock held longer by another program is

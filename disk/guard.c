@@ -1,7 +1,10 @@
 /* guard.c: the one gate every write of the disk engine passes. A device is written only when it
  * is a planned disk, a partition of one, or an md array built only from those, and never when it
  * holds the running system or the agent binary. Opens for writing are exclusive (O_EXCL), so
- * nothing can mount or claim the device while the engine works on it. Never writes anything. */
+ * nothing can mount or claim the device while the engine works on it. The disk under every
+ * write must still be the one planned (identity.c): the open descriptor itself is checked, and
+ * sysfs before an external tool runs. Writes never go through a --root tree, whose device nodes
+ * are not the ones the tools open. Never writes anything. */
 #include "disk/ops-internal.h"
 
 #include <errno.h>
@@ -11,12 +14,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-static bool is_planned_disk(const struct disk_plan *plan, const char *name)
+static const struct disk_member_plan *planned_disk(const struct disk_plan *plan, const char *name)
 {
 	for (size_t i = 0; i < plan->n_disks; i++)
 		if (plan->disks[i].name && strcmp(plan->disks[i].name, name) == 0)
-			return true;
-	return false;
+			return &plan->disks[i];
+	return NULL;
 }
 
 static char *planned_names(const struct disk_plan *plan)
@@ -107,8 +110,16 @@ static int refuse_running_system(const char *root, const char *disk, struct nm_e
 	return 0;
 }
 
-int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out, size_t name_size,
-		struct nm_error *e)
+/* What the guard found a device path to be: its kernel name and device number, and the
+ * planned disks it sits on. */
+struct guard_target {
+	char name[64];
+	dev_t rdev;
+	char **disks;
+};
+
+static int guard_examine(const char *root, const struct disk_plan *plan, const char *dev_path, struct guard_target *t,
+			 struct nm_error *e)
 {
 	char p[PATH_MAX];
 	struct stat sb;
@@ -123,28 +134,86 @@ int guard_check(const char *root, const struct disk_plan *plan, const char *dev_
 		return nm_fail(e, NM_ERR_REFUSED, ENODEV,
 			       "%s: the kernel does not list device %u:%u in /sys/dev/block; refusing to write to it",
 			       dev_path, major(sb.st_rdev), minor(sb.st_rdev));
-	_cleanup_strv_free_ char **disks = nm_strv_new();
-	if (!disks)
+	t->disks = nm_strv_new();
+	if (!t->disks)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	int r = underlying_disks(root, name, &disks, 0);
+	int r = underlying_disks(root, name, &t->disks, 0);
 	if (r < 0)
 		return nm_fail(e, NM_ERR_REFUSED, -r, "%s: cannot tell which disks it sits on (%s); refusing to write",
 			       dev_path, strerror(-r));
-	for (size_t i = 0; disks[i]; i++) {
-		if (!is_planned_disk(plan, disks[i])) {
+	for (size_t i = 0; t->disks[i]; i++) {
+		if (!planned_disk(plan, t->disks[i])) {
 			_cleanup_free_ char *planned = planned_names(plan);
 			return nm_fail(e, NM_ERR_REFUSED, EPERM,
 				       "%s: sits on %s, which is not in the plan (planned: %s); nmmm never writes to "
 				       "a disk outside --disks",
-				       dev_path, disks[i], planned ? planned : "?");
+				       dev_path, t->disks[i], planned ? planned : "?");
 		}
-		r = refuse_running_system(root, disks[i], e);
+		r = refuse_running_system(root, t->disks[i], e);
 		if (r < 0)
 			return r;
 	}
-	if (name_out)
-		snprintf(name_out, name_size, "%s", name);
+	snprintf(t->name, sizeof t->name, "%s", name);
+	t->rdev = sb.st_rdev;
 	return 0;
+}
+
+int guard_check(const char *root, const struct disk_plan *plan, const char *dev_path, char *name_out, size_t name_size,
+		struct nm_error *e)
+{
+	struct guard_target t = {0};
+	int r = guard_examine(root, plan, dev_path, &t, e);
+	nm_strv_free(t.disks);
+	if (r == 0 && name_out)
+		snprintf(name_out, name_size, "%s", t.name);
+	return r;
+}
+
+int disk_host_root_check(const char *root, const char *what, struct nm_error *e)
+{
+	if (!root || !*root)
+		return 0;
+	_cleanup_free_ char *real = realpath(root, NULL);
+	if (real && strcmp(real, "/") == 0)
+		return 0;
+	return nm_fail(e, NM_ERR_REFUSED, EPERM,
+		       "%s: refused under --root %s: nmmm writes disks only of the machine it runs on (libparted, "
+		       "sfdisk, mkfs, mdadm and mount open the running system's /dev, not the tree's). Run it "
+		       "without --root; 'nmmm-agent --root DIR plan' shows what it would do there",
+		       what, root);
+}
+
+/* Every planned disk under a device, as sysfs shows it now. */
+static int check_disks_now(const char *root, const struct disk_plan *plan, char *const *disks, struct nm_error *e)
+{
+	for (size_t i = 0; disks[i]; i++) {
+		int r = identity_check_sysfs(root, planned_disk(plan, disks[i]), e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The descriptor about to be written: the node examined (same device number), and for a
+ * planned disk or a partition of one, the disk the plan was made for. Stacked devices (md, dm)
+ * have a diskseq of their own: the disks under them are checked in sysfs instead. */
+static int check_open(const char *root, const struct disk_plan *plan, const char *dev_path,
+		      const struct guard_target *t, int fd, struct nm_error *e)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISBLK(sb.st_mode) || sb.st_rdev != t->rdev)
+		return nm_fail(e, NM_ERR_REFUSED, ESTALE,
+			       "%s: the device node changed between the check and the open (was %u:%u); nothing was "
+			       "written — check what replaces nodes in /dev and run again",
+			       dev_path, major(t->rdev), minor(t->rdev));
+	const struct disk_member_plan *m = planned_disk(plan, t->name);
+	if (m)
+		return identity_check_fd(m, fd, true, e);
+	char rel[128];
+	snprintf(rel, sizeof rel, "/sys/class/block/%s/partition", t->name);
+	if (t->disks[0] && !t->disks[1] && nm_exists(root, rel))
+		return identity_check_fd(planned_disk(plan, t->disks[0]), fd, false, e);
+	return check_disks_now(root, plan, t->disks, e);
 }
 
 #define EXCL_OPEN_GRACE_MS 5000
@@ -165,8 +234,12 @@ static bool try_open_exclusive(const void *arg)
 
 int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e)
 {
-	char name[64];
-	int r = guard_check(root, plan, dev_path, name, sizeof name, e);
+	struct guard_target t = {0};
+	_cleanup_strv_free_ char **disks = NULL;
+	int r = guard_examine(root, plan, dev_path, &t, e);
+	disks = t.disks;
+	if (r == 0)
+		r = disk_host_root_check(root, dev_path, e);
 	if (r < 0)
 		return r;
 	struct excl_open eo = {.fd = -1};
@@ -182,16 +255,34 @@ int guard_open(const char *root, const struct disk_plan *plan, const char *dev_p
 			return nm_fail(e, NM_ERR_REFUSED, err,
 				       "%s: busy — mounted, part of an array, or held open by a program; find the "
 				       "holder with 'fuser -vm %s' or 'ls /sys/class/block/%s/holders'",
-				       dev_path, dev_path, name);
+				       dev_path, dev_path, t.name);
 		return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot open for writing: %s", dev_path, strerror(err));
 	}
+	r = check_open(root, plan, dev_path, &t, fd, e);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	return fd;
+}
+
+int guard_check_write(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e)
+{
+	struct guard_target t = {0};
+	_cleanup_strv_free_ char **disks = NULL;
+	int r = guard_examine(root, plan, dev_path, &t, e);
+	disks = t.disks;
+	if (r == 0)
+		r = disk_host_root_check(root, dev_path, e);
+	if (r == 0)
+		r = check_disks_now(root, plan, t.disks, e);
+	return r;
 }
 
 int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
 	      struct nm_error *e)
 {
-	int r = guard_check(root, plan, dev_path, NULL, 0, e);
+	int r = guard_check_write(root, plan, dev_path, e);
 	if (r < 0)
 		return r;
 	return nm_run(argv, NULL, NULL, e);

@@ -539,17 +539,33 @@ static bool read_sizes(struct disk_reader *rd, struct disk_info *d)
 	return size_known;
 }
 
-static int read_disk(const char *root, const char *name, const struct mounts *mounts, struct disk_info *d,
-		     char ***warnings)
+/* WWN (SCSI/SATA naa./t10.), EUI-64 or NGUID (NVMe): what the device itself reports as its
+ * world-wide name, in the order the kernel offers them. */
+static char *read_wwid(struct disk_reader *rd)
+{
+	static const char *const attrs[] = {"wwid", "device/wwid", "nguid", "eui"};
+	for (size_t i = 0; i < NM_ELEMENTSOF(attrs); i++) {
+		char *s = read_text(rd, attrs[i]);
+		if (s)
+			return s;
+	}
+	return NULL;
+}
+
+int disk_identity_read(const char *root, const char *name, struct disk_info *d, bool *size_known, char ***warnings)
 {
 	struct disk_reader rd = {.root = root, .warnings = warnings};
 	snprintf(rd.sysdir, sizeof rd.sysdir, "/sys/block/%s", name);
+	if (!nm_exists(root, rd.sysdir))
+		return -ENOENT;
 	d->name = strdup(name);
 	d->path = nm_strdup_printf("/dev/%s", name);
 	d->in_use = nm_strv_new();
 	if (!d->name || !d->path || !d->in_use)
 		return -ENOMEM;
-	bool size_known = read_sizes(&rd, d);
+	bool known = read_sizes(&rd, d);
+	if (size_known)
+		*size_known = known;
 	if (!read_dev_numbers(root, rd.sysdir, &d->major, &d->minor))
 		warnf(&rd, "%s/dev: cannot read the device number; mounts on %s may go unnoticed", rd.sysdir, name);
 	_cleanup_free_ char *devpath = NULL;
@@ -562,6 +578,22 @@ static int read_disk(const char *root, const char *name, const struct mounts *mo
 	if (!d->model && nvme)
 		d->model = read_text(&rd, "../model");
 	d->serial = read_serial(&rd, nvme);
+	d->wwid = read_wwid(&rd);
+	/* Kernels before 5.15 keep no diskseq: 0, and the other fields identify the disk. */
+	if (!read_number(&rd, "diskseq", &d->diskseq, false))
+		d->diskseq = 0;
+	return 0;
+}
+
+static int read_disk(const char *root, const char *name, const struct mounts *mounts, struct disk_info *d,
+		     char ***warnings)
+{
+	struct disk_reader rd = {.root = root, .warnings = warnings};
+	snprintf(rd.sysdir, sizeof rd.sysdir, "/sys/block/%s", name);
+	bool size_known = false;
+	int r = disk_identity_read(root, name, d, &size_known, warnings);
+	if (r < 0)
+		return r;
 	d->driver = controller_driver(&rd);
 	if (!d->serial && !disk_virtual_kind(name) && strcmp(d->transport, "loop") != 0)
 		warnf(&rd,
@@ -579,7 +611,7 @@ static int read_disk(const char *root, const char *name, const struct mounts *mo
 		if (set.v[i].name[0] && strcmp(set.v[i].name, name) != 0 &&
 		    strncmp(set.v[i].name, name, strlen(name)) != 0)
 			nm_strv_push(&d->holders, set.v[i].name);
-	int r = record_uses(d, &set, mounts);
+	r = record_uses(d, &set, mounts);
 	if (r < 0)
 		return r;
 	read_signatures(&rd, d);
@@ -587,7 +619,7 @@ static int read_disk(const char *root, const char *name, const struct mounts *mo
 	return 0;
 }
 
-static void disk_info_free(struct disk_info *d)
+void disk_info_clear(struct disk_info *d)
 {
 	free(d->name);
 	free(d->path);
@@ -595,6 +627,7 @@ static void disk_info_free(struct disk_info *d)
 	nm_strv_free(d->by_id_links);
 	free(d->model);
 	free(d->serial);
+	free(d->wwid);
 	free(d->transport);
 	free(d->driver);
 	nm_strv_free(d->signatures);
@@ -611,6 +644,7 @@ static void disk_info_free(struct disk_info *d)
 	}
 	free(d->partitions);
 	nm_strv_free(d->holders);
+	*d = (struct disk_info){0};
 }
 
 /* Unattached loop devices and empty card readers report size 0: nothing to show. */
@@ -657,7 +691,7 @@ int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_
 void disk_inventory_free(struct disk_inventory *inv)
 {
 	for (size_t i = 0; inv->disks && i < inv->n_disks; i++)
-		disk_info_free(&inv->disks[i]);
+		disk_info_clear(&inv->disks[i]);
 	free(inv->disks);
 	nm_strv_free(inv->warnings);
 	*inv = (struct disk_inventory){0};
@@ -679,6 +713,8 @@ json_object *disk_info_to_json(const struct disk_info *d)
 	json_object_object_add(o, "removable", json_object_new_boolean(d->removable));
 	json_object_object_add(o, "model", disk_json_str(d->model));
 	json_object_object_add(o, "serial", disk_json_str(d->serial));
+	json_object_object_add(o, "wwid", disk_json_str(d->wwid));
+	json_object_object_add(o, "diskseq", json_object_new_int64((int64_t)d->diskseq));
 	json_object_object_add(o, "transport", disk_json_str(d->transport));
 	json_object_object_add(o, "driver", disk_json_str(d->driver));
 	json_object_object_add(o, "signatures", disk_json_strv(d->signatures));

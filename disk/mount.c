@@ -105,7 +105,7 @@ int disk_mount(const struct disk_plan *plan, const struct disk_run_opts *o, stru
 		const struct disk_fs_plan *fs = &plan->filesystems[i];
 		if (strcmp(fs->fstype, "swap") != 0)
 			continue;
-		r = guard_check(o->root, plan, fs->device, NULL, 0, e);
+		r = guard_check_write(o->root, plan, fs->device, e);
 		if (r < 0)
 			return r;
 		char p[PATH_MAX];

@@ -49,7 +49,11 @@ int guard_check(const char *root, const struct disk_plan *plan, const char *dev_
 /* guard_check, then open(2) O_RDWR|O_EXCL|O_CLOEXEC (exclusive: no mount, no other exclusive
  * opener meanwhile). Returns the fd. */
 int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e);
-/* guard_check on `dev_path`, then nm_run(argv). For external tools that write to the device. */
+/* guard_check, and what a write needs besides, for a device a tool or a kernel call opens by its
+ * path: the host's root (never a --root tree), and the disks under it still the planned ones as
+ * sysfs shows them now (identity.c). */
+int guard_check_write(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e);
+/* guard_check_write on `dev_path`, then nm_run(argv). For external tools that write to the device. */
 int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
 	      struct nm_error *e);
 
@@ -85,3 +89,34 @@ bool md_driver_present(const char *root);
 
 /* Splits an LVM device-mapper name ("vg--a-lv") into the VG name ("vg-a"); false if not LVM-shaped. */
 bool lvm_vg_from_dm_name(const char *dm_name, char *vg, size_t size);
+
+/* ---- what a planned disk is (identity.c) ---- */
+
+enum {
+	DISK_ID_SERIAL = 1 << 0,
+	DISK_ID_WWID = 1 << 1,
+	DISK_ID_MODEL = 1 << 2,
+	DISK_ID_SIZE = 1 << 3,
+	DISK_ID_SECTOR = 1 << 4,
+	DISK_ID_DISKSEQ = 1 << 5,
+	DISK_ID_ALL = (1 << 6) - 1,
+};
+
+/* What a disk shows now; `seen` says which fields were observed (an open descriptor tells the
+ * diskseq and, for a whole disk, the size and sector size, but no serial). NULL: none reported. */
+struct disk_identity {
+	unsigned seen;
+	const char *serial, *wwid, *model;
+	uint64_t size_bytes;
+	unsigned logical_sector_size;
+	uint64_t diskseq;
+};
+
+/* The one comparison: every observed field must equal the plan's record. NM_ERR_REFUSED naming
+ * the disk, the field and both values otherwise, and for a record that holds nothing but a name. */
+int identity_compare(const struct disk_member_plan *m, const struct disk_identity *now, struct nm_error *e);
+/* The planned disk as sysfs (under root) shows it now, compared. */
+int identity_check_sysfs(const char *root, const struct disk_member_plan *m, struct nm_error *e);
+/* The open descriptor of a planned disk (whole_disk) or of one of its partitions, compared:
+ * diskseq, and for the disk its size and logical sector size. */
+int identity_check_fd(const struct disk_member_plan *m, int fd, bool whole_disk, struct nm_error *e);

@@ -39,6 +39,8 @@ static json_object *member_json(const struct disk_member_plan *m)
 	json_object_object_add(o, "model", disk_json_str(m->model));
 	json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)m->size_bytes));
 	json_object_object_add(o, "logical_sector_size", json_object_new_int64(m->logical_sector_size));
+	json_object_object_add(o, "wwid", disk_json_str(m->wwid));
+	json_object_object_add(o, "diskseq", json_object_new_int64((int64_t)m->diskseq));
 	json_object *parts = json_object_new_array();
 	for (size_t i = 0; i < m->n_parts; i++)
 		json_object_array_add(parts, part_json(&m->parts[i]));
@@ -264,6 +266,10 @@ static int read_member(struct reader *rd, json_object *o, struct disk_member_pla
 		r = get_u64(rd, o, "size_bytes", &m->size_bytes);
 	if (r == 0)
 		r = get_unsigned(rd, o, "logical_sector_size", &m->logical_sector_size);
+	if (r == 0)
+		r = get_str(rd, o, "wwid", true, &m->wwid);
+	if (r == 0)
+		r = get_u64(rd, o, "diskseq", &m->diskseq);
 	size_t n = 0;
 	json_object *parts = r == 0 ? get_list(rd, o, "partitions", &n, &r) : NULL;
 	if (r < 0)

@@ -197,6 +197,8 @@ static int fill_member(const struct disk_info *d, const struct layout *l, struct
 	m->model = d->model ? strdup(d->model) : NULL;
 	m->size_bytes = d->size_bytes;
 	m->logical_sector_size = d->logical_sector_size;
+	m->wwid = d->wwid ? strdup(d->wwid) : NULL;
+	m->diskseq = d->diskseq;
 	m->parts = calloc(l->n_slots, sizeof *m->parts);
 	if (!m->name || !m->path || !m->parts)
 		return oom(e);
@@ -383,6 +385,7 @@ static void free_member(struct disk_member_plan *m)
 	free(m->by_id);
 	free(m->serial);
 	free(m->model);
+	free(m->wwid);
 	for (size_t j = 0; j < m->n_parts; j++) {
 		free(m->parts[j].path);
 		free(m->parts[j].name);

@@ -85,7 +85,7 @@ static int create_array(const char *root, const struct disk_plan *plan, const st
 	if (n == 0)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "array %s: no members in the plan", a->name);
 	for (size_t i = 0; i < n; i++) {
-		int r = guard_check(root, plan, a->members[i], NULL, 0, e);
+		int r = guard_check_write(root, plan, a->members[i], e); /* mdadm opens them itself */
 		if (r < 0)
 			return nm_error_prefix(e, "array %s: ", a->name), r;
 	}

@@ -434,6 +434,10 @@ static void plan_json_round_trips_with_the_same_uuids(void **state)
 	struct fixture *f = *state;
 	add_disk(&f->inv, "nvme0n1", 512 * GiB, 512, "A \"quoted\" serial");
 	add_disk(&f->inv, "nvme1n1", 512 * GiB, 4096, "B");
+	/* What identifies a disk besides its serial travels with the plan (the second has no WWN). */
+	f->inv.disks[0].wwid = strdup("eui.0025388b71b2c3d4");
+	f->inv.disks[0].diskseq = 17;
+	f->inv.disks[1].diskseq = 18;
 	assert_int_equal(config_json(f,
 				     "{\"swap_size\": \"4G\", \"extra_partitions\": [{\"name\": \"srv\", "
 				     "\"size\": \"10G\", \"mountpoint\": \"/srv\"}]}"),
@@ -454,6 +458,11 @@ static void plan_json_round_trips_with_the_same_uuids(void **state)
 	assert_string_equal(again.filesystems[1].uuid, f->plan.filesystems[1].uuid);
 	assert_int_equal(again.disks[1].parts[3].start, f->plan.disks[1].parts[3].start);
 	assert_int_equal(again.disks[1].parts[3].role, DISK_PART_ROOT);
+	assert_string_equal(again.disks[0].wwid, "eui.0025388b71b2c3d4");
+	assert_null(again.disks[1].wwid);
+	assert_int_equal(again.disks[0].diskseq, 17);
+	assert_int_equal(again.disks[1].diskseq, 18);
+	assert_int_equal(again.disks[1].logical_sector_size, 4096);
 	assert_true(again.uefi);
 	disk_plan_free(&again);
 }
