@@ -32,6 +32,8 @@ static char *running_install(const char *dir)
 	return s;
 }
 
+#define STATE_LOCK_GRACE_MS 3000
+
 int agent_state_lock(const char *dir, int *fd, struct nm_error *e)
 {
 	const char *mk[] = {"mkdir", "-p", dir, NULL};
@@ -42,7 +44,15 @@ int agent_state_lock(const char *dir, int *fd, struct nm_error *e)
 	_cleanup_close_ int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lfd < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot open: %s", path, strerror(errno));
-	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+	/* A killed install's lock goes with it, but not always at the same instant: a program it was
+	 * starting (between fork and exec, the lock's descriptor still open) dies a moment later by
+	 * its parent-death signal. A lock held past STATE_LOCK_GRACE_MS is a running install. */
+	int tries = STATE_LOCK_GRACE_MS / 50, got;
+	while ((got = flock(lfd, LOCK_EX | LOCK_NB)) < 0 && errno == EWOULDBLOCK && --tries > 0) {
+		const struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	if (got < 0) {
 		int err = errno;
 		if (err != EWOULDBLOCK)
 			return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot lock: %s", path, strerror(err));

@@ -37,6 +37,9 @@ grep -q "^install: done" "$IE_WORK/follow.txt" || fail "status --follow did not 
 [ "$(blkid -p -s TYPE -o value "${IE_DISK}p4")" = ext4 ] || fail "the detached install did not lay out the disk"
 
 # The lock is the state directory's, whoever holds it; a held lock refuses before anything runs.
+# status --follow ends when the state says done; the detached process exits a moment later.
+for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$pid" 2>/dev/null && fail "the detached install (pid $pid) still runs 10 s after it said done"
 flock -n "$IE_WORK/state/install.lock" true || fail "the lock is still held after the install ended"
 # (one process holding it, so killing that process lets it go)
 python3 -c 'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(60)' \
