@@ -467,9 +467,32 @@ static int verify_clean(const char *root, const struct wipe_regions *rl, const c
 		       disk, list ? list : "?", disk);
 }
 
+/* Each partition the kernel lists is opened exclusively (through the guard, which waits out a
+ * claim the kernel is still releasing after an unmount) and closed again: a partition still in
+ * use is refused by its own name, before the whole disk is opened. */
+static int kernel_partitions_free(const struct disk_plan *plan, const char *root, const struct disk_stack *st,
+				  const char *disk, struct nm_error *e)
+{
+	char node[96];
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stack_dev *p = &st->devs[i];
+		if (p->kind != STACK_PART || strcmp(p->disk, disk) != 0)
+			continue;
+		snprintf(node, sizeof node, "/dev/%s", p->name);
+		int pfd = guard_open(root, plan, node, e);
+		if (pfd < 0)
+			return pfd;
+		close(pfd);
+	}
+	return 0;
+}
+
 static int wipe_one_disk(const struct disk_plan *plan, const struct disk_run_opts *o, const struct disk_stack *st,
 			 const struct stack_dev *disk, struct wipe_regions *rl, struct nm_error *e)
 {
+	int r = kernel_partitions_free(plan, o->root, st, disk->name, e);
+	if (r < 0)
+		return r;
 	char node[96];
 	snprintf(node, sizeof node, "/dev/%s", disk->name);
 	_cleanup_close_ int fd = guard_open(o->root, plan, node, e);
@@ -479,7 +502,7 @@ static int wipe_one_disk(const struct disk_plan *plan, const struct disk_run_opt
 	 * partitions or arrays went around it, and every read from here on must see the disk. */
 	if (ioctl(fd, BLKFLSBUF) < 0)
 		nm_warn("%s: flushing the buffer cache failed: %s", disk->name, strerror(errno));
-	int r = collect_old_regions(fd, st, disk, rl, e);
+	r = collect_old_regions(fd, st, disk, rl, e);
 	if (r < 0)
 		return r;
 	nm_info("%s: wiping the whole disk and %zu old partition region(s)", disk->name, rl->n - 1);
