@@ -1,22 +1,46 @@
 /* wipe.c: removes every signature libblkid knows from the planned disks — the wipefs way
- * (blkid_do_probe + blkid_do_wipe), partitions first, then the whole disk — drops the partitions
- * from the kernel, optionally discards, and then proves the result by probing again, the whole
- * disk and the regions where the old partitions were. It opens only what the guard accepts, and
- * only exclusively; it never touches a disk outside the plan. */
+ * (blkid_do_probe + blkid_do_wipe) — drops the partitions from the kernel, optionally discards,
+ * and then proves the result by probing again. Everything is done through the whole disk, region
+ * by region: the whole disk itself and every partition an old table on it lists (read from the
+ * disk before its table is wiped, whether or not the kernel ever made nodes for them) or the
+ * kernel knows. It opens only what the guard accepts, and only exclusively; it never touches a
+ * disk outside the plan. */
 #include "disk/ops-internal.h"
 
 #include <blkid/blkid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/blkpg.h>
 #include <linux/fs.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #define WIPE_MAX_SIGNATURES 256 /* a bound on the probe loop, far above any real disk */
+#define WIPE_MAX_REGIONS 256 /* old partitions followed on one disk, nested ones included */
+#define WIPE_MAX_PASSES 8 /* wipe passes over all regions until one finds nothing */
 
-static blkid_probe probe_everything(int fd, uint64_t offset, uint64_t size)
+/* A stretch of the whole disk that libblkid is asked about on its own, in bytes. A probe of the
+ * whole disk at the region's offset sees what a probe of the partition node would, and more:
+ * libblkid reports the firmware RAID members (hpt37x, isw, nvidia, promise, via, ddf, ...) only
+ * on a whole disk, so through a partition node they are never found, hence never wiped, while
+ * the same bytes probed from the whole disk show them. One device also means one page cache for
+ * the writes and the probes that check them. */
+struct wipe_region {
+	uint64_t start, size;
+	bool whole_disk;
+	char name[64]; /* the kernel's name for it, when it had one */
+};
+
+struct wipe_regions {
+	struct wipe_region v[WIPE_MAX_REGIONS]; /* v[0] is the whole disk */
+	size_t n;
+	uint64_t disk_size;
+};
+
+static blkid_probe probe_region(int fd, uint64_t offset, uint64_t size)
 {
 	blkid_probe pr = blkid_new_probe();
 	if (!pr)
@@ -25,6 +49,14 @@ static blkid_probe probe_everything(int fd, uint64_t offset, uint64_t size)
 		blkid_free_probe(pr);
 		return NULL;
 	}
+	return pr;
+}
+
+static blkid_probe probe_everything(int fd, uint64_t offset, uint64_t size)
+{
+	blkid_probe pr = probe_region(fd, offset, size);
+	if (!pr)
+		return NULL;
 	blkid_probe_enable_superblocks(pr, 1);
 	/* BADCSUM: a stale superblock with a broken checksum is still a superblock to remove. */
 	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_MAGIC | BLKID_SUBLKS_TYPE | BLKID_SUBLKS_BADCSUM);
@@ -44,56 +76,230 @@ static const char *probe_value(blkid_probe pr, const char *a, const char *b)
 	return "?";
 }
 
-int wipe_device_signatures(int fd, const char *what, struct nm_error *e)
+/* Where the signature just probed lies on the whole disk, and how many bytes libblkid names
+ * for it; false when it names none (then blkid_do_wipe would silently skip it). */
+static bool probe_magic(blkid_probe pr, uint64_t region_start, uint64_t *at)
 {
-	blkid_probe pr = probe_everything(fd, 0, 0);
+	const char *off = NULL;
+	size_t len = 0;
+	bool pt = blkid_probe_lookup_value(pr, "PTMAGIC_OFFSET", &off, NULL) == 0;
+	if (!pt && blkid_probe_lookup_value(pr, "SBMAGIC_OFFSET", &off, NULL) != 0)
+		return false;
+	if (blkid_probe_lookup_value(pr, pt ? "PTMAGIC" : "SBMAGIC", NULL, &len) != 0 || len == 0 || !off)
+		return false;
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(off, &end, 10);
+	if (errno || end == off)
+		return false;
+	*at = region_start + v;
+	return true;
+}
+
+/* Adds [start, start+size) to the list unless it is there already; clamped to the disk (an
+ * entry reaching past the end still has its start to probe). 1 added, 0 not, <0 errno. */
+static int regions_add(struct wipe_regions *rl, uint64_t start, uint64_t size, const char *name)
+{
+	if (start >= rl->disk_size || size == 0)
+		return 0;
+	if (size > rl->disk_size - start)
+		size = rl->disk_size - start;
+	for (size_t i = 0; i < rl->n; i++)
+		if (rl->v[i].start == start && rl->v[i].size == size)
+			return 0;
+	if (rl->n == WIPE_MAX_REGIONS)
+		return -E2BIG;
+	struct wipe_region *r = &rl->v[rl->n++];
+	*r = (struct wipe_region){.start = start, .size = size, .whole_disk = rl->n == 1};
+	snprintf(r->name, sizeof r->name, "%s", name ? name : "");
+	return 1;
+}
+
+/* Adds every partition listed by the tables inside region `in`, one table type at a time:
+ * libblkid stops at the first table it accepts, so a valid MBR would hide a GPT left behind it.
+ * For a GPT libblkid reads the primary header and falls back to the backup one. Logical and
+ * nested partitions (a BSD label inside an MBR partition) come in the same list. */
+static int regions_add_tables(int fd, struct wipe_region in, struct wipe_regions *rl)
+{
+	const char *type;
+	for (size_t t = 0; blkid_partitions_get_name(t, &type) == 0; t++) {
+		blkid_probe pr = probe_region(fd, in.start, in.size);
+		if (!pr)
+			return -ENOMEM;
+		char *only[] = {(char *)type, NULL};
+		blkid_probe_enable_superblocks(pr, 0);
+		blkid_probe_enable_partitions(pr, 1);
+		blkid_probe_set_partitions_flags(pr, BLKID_PARTS_FORCE_GPT);
+		blkid_probe_filter_partitions_type(pr, BLKID_FLTR_ONLYIN, only);
+		blkid_partlist ls = blkid_probe_get_partitions(pr);
+		int n = ls ? blkid_partlist_numof_partitions(ls) : 0, r = 0;
+		for (int i = 0; r >= 0 && i < n; i++) {
+			blkid_partition p = blkid_partlist_get_partition(ls, i);
+			blkid_loff_t s = p ? blkid_partition_get_start(p) : -1; /* 512-byte sectors */
+			blkid_loff_t z = p ? blkid_partition_get_size(p) : -1;
+			if (s < 0 || z <= 0 || (uint64_t)s > rl->disk_size / 512 || (uint64_t)z > rl->disk_size / 512)
+				continue; /* nothing of it on this disk */
+			r = regions_add(rl, in.start + (uint64_t)s * 512, (uint64_t)z * 512, NULL);
+		}
+		blkid_free_probe(pr);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int regions_fail(struct nm_error *e, const char *disk, int r)
+{
+	if (r == -E2BIG)
+		return nm_fail(e, NM_ERR_RUNTIME, E2BIG,
+			       "%s: the old partition tables list more than %d partitions; nothing more was "
+			       "wiped — wipe it by hand with 'wipefs --all' and report this",
+			       disk, WIPE_MAX_REGIONS);
+	return nm_fail(e, NM_ERR_RUNTIME, -r, "%s: reading the old partition tables failed: %s", disk, strerror(-r));
+}
+
+/* The regions of one disk, before any byte of it is written: the whole disk, the partitions the
+ * kernel knows, and those the tables on the disk list (followed into nested tables). Once a
+ * table is wiped its partitions cannot be found again. */
+static int collect_old_regions(int fd, const struct disk_stack *st, const struct stack_dev *disk,
+			       struct wipe_regions *rl, struct nm_error *e)
+{
+	rl->n = 0;
+	rl->disk_size = disk->size;
+	int r = regions_add(rl, 0, disk->size, NULL);
+	for (size_t i = 0; r >= 0 && i < st->n; i++) {
+		const struct stack_dev *p = &st->devs[i];
+		if (p->kind == STACK_PART && strcmp(p->disk, disk->name) == 0)
+			r = regions_add(rl, p->start, p->size, p->name);
+	}
+	for (size_t i = 0; r >= 0 && i < rl->n; i++)
+		r = regions_add_tables(fd, rl->v[i], rl);
+	return r < 0 ? regions_fail(e, disk->name, r) : 0;
+}
+
+/* "loop0", "loop0, old partition loop0p2 at bytes 1048576+16777216", "loop0, old partition at
+ * bytes 1048576+16777216". */
+static char *region_label(const char *disk, const struct wipe_region *r)
+{
+	if (r->whole_disk)
+		return nm_strdup_printf("%s", disk);
+	return nm_strdup_printf("%s, old partition %s%sbytes %" PRIu64 "+%" PRIu64, disk, r->name,
+				r->name[0] ? " at " : "at ", r->start, r->size);
+}
+
+/* Removes every signature libblkid reports in [start, start+size) of fd (size 0: to the end),
+ * the wipefs way, and flushes; returns how many. Before a partition table is wiped, the
+ * partitions it lists are added to `rl` (when given). */
+static int wipe_region(int fd, const char *what, uint64_t start, uint64_t size, struct wipe_regions *rl,
+		       struct nm_error *e)
+{
+	blkid_probe pr = probe_everything(fd, start, size);
 	if (!pr)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot start libblkid probing", what);
-	int n = 0;
+	int n = 0, rc;
 	/* blkid_do_wipe steps the prober back after a wipe, so the loop re-reads the same area
 	 * and finds whatever was hidden behind the signature just removed. */
-	while (blkid_do_probe(pr) == 0) {
-		if (n >= WIPE_MAX_SIGNATURES) {
-			blkid_free_probe(pr);
-			return nm_fail(e, NM_ERR_RUNTIME, ELOOP,
-				       "%s: still finding signatures after removing %d; wipe it by hand with "
-				       "'wipefs --all' and report this",
-				       what, n);
-		}
+	while ((rc = blkid_do_probe(pr)) == 0) {
 		const char *type = probe_value(pr, "TYPE", "PTTYPE");
-		const char *off = probe_value(pr, "SBMAGIC_OFFSET", "PTMAGIC_OFFSET");
-		nm_info("%s: removing %s signature at offset %s", what, type, off);
+		uint64_t at = 0;
+		int r = 0;
+		if (n >= WIPE_MAX_SIGNATURES)
+			r = nm_fail(e, NM_ERR_RUNTIME, ELOOP,
+				    "%s: still finding signatures after removing %d; wipe it by hand with "
+				    "'wipefs --all' and report this",
+				    what, n);
+		else if (!probe_magic(pr, start, &at))
+			r = nm_fail(e, NM_ERR_VERIFY, ENODATA,
+				    "%s: libblkid finds a %s signature but names no bytes to erase; nothing was "
+				    "partitioned — inspect with 'wipefs' and report this",
+				    what, type);
+		else if (rl && blkid_probe_lookup_value(pr, "PTTYPE", NULL, NULL) == 0) {
+			int a = regions_add_tables(fd, (struct wipe_region){.start = start, .size = size}, rl);
+			if (a < 0)
+				r = regions_fail(e, what, a);
+		}
+		if (r < 0) {
+			blkid_free_probe(pr);
+			return r;
+		}
+		nm_info("%s: removing %s signature at offset %" PRIu64, what, type, at);
 		if (blkid_do_wipe(pr, 0) != 0) {
 			int err = errno ? errno : EIO;
 			blkid_free_probe(pr);
-			return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot erase the %s signature at offset %s: %s",
-				       what, type, off, strerror(err));
+			return nm_fail(e, NM_ERR_RUNTIME, err,
+				       "%s: cannot erase the %s signature at offset %" PRIu64 ": %s", what, type, at,
+				       strerror(err));
 		}
 		n++;
 	}
+	int err = errno ? errno : EIO;
 	blkid_free_probe(pr);
+	if (rc < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, err, "%s: probing for signatures failed: %s", what, strerror(err));
 	if (fsync(fd) < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: flushing the wipe failed: %s", what, strerror(errno));
 	return n;
 }
 
-/* What libblkid still finds in [offset, offset+size) of fd (size 0 = to the end), appended to
- * *found as "TYPE at OFFSET". Reads only. */
-static int probe_leftovers(int fd, uint64_t offset, uint64_t size, const char *region, char ***found)
+int wipe_device_signatures(int fd, const char *what, struct nm_error *e)
 {
-	blkid_probe pr = probe_everything(fd, offset, size);
+	return wipe_region(fd, what, 0, 0, NULL, e);
+}
+
+/* Wipes every region, the whole disk first, in passes until a pass finds nothing: wiping one
+ * signature can uncover another that a different chain or region already looked past (a GPT
+ * behind an MBR, the partitions of a backup GPT once the primary is gone). */
+static int wipe_all_regions(int fd, const char *disk, struct wipe_regions *rl, struct nm_error *e)
+{
+	int total = 0;
+	for (int pass = 0; pass < WIPE_MAX_PASSES; pass++) {
+		int found = 0;
+		for (size_t i = 0; i < rl->n; i++) {
+			struct wipe_region r = rl->v[i]; /* a copy: wipe_region may add to the list */
+			_cleanup_free_ char *what = region_label(disk, &r);
+			if (!what)
+				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+			int n = wipe_region(fd, what, r.start, r.size, rl, e);
+			if (n < 0)
+				return n;
+			found += n;
+		}
+		if (!found)
+			return total;
+		total += found;
+	}
+	return nm_fail(e, NM_ERR_RUNTIME, ELOOP,
+		       "%s: still finding signatures after %d wipe passes; wipe it by hand with 'wipefs --all' "
+		       "and report this",
+		       disk, WIPE_MAX_PASSES);
+}
+
+/* What libblkid still finds in one region of fd, appended to *found as "TYPE at offset N of
+ * REGION" (N from the start of the disk). Reads only. */
+static int probe_leftovers(int fd, const char *disk, const struct wipe_region *region, char ***found)
+{
+	_cleanup_free_ char *label = region->whole_disk ? strdup("the whole disk") : region_label(disk, region);
+	if (!label)
+		return -ENOMEM;
+	blkid_probe pr = probe_everything(fd, region->start, region->size);
 	if (!pr)
 		return -ENOMEM;
-	for (int i = 0; i < WIPE_MAX_SIGNATURES && blkid_do_probe(pr) == 0; i++) {
-		_cleanup_free_ char *s = nm_strdup_printf("%s at offset %s of %s", probe_value(pr, "TYPE", "PTTYPE"),
-							  probe_value(pr, "SBMAGIC_OFFSET", "PTMAGIC_OFFSET"), region);
+	int rc = 0;
+	for (int i = 0; i < WIPE_MAX_SIGNATURES && (rc = blkid_do_probe(pr)) == 0; i++) {
+		uint64_t at = 0;
+		char off[24] = "?";
+		if (probe_magic(pr, region->start, &at))
+			snprintf(off, sizeof off, "%" PRIu64, at);
+		_cleanup_free_ char *s =
+		    nm_strdup_printf("%s at offset %s of %s", probe_value(pr, "TYPE", "PTTYPE"), off, label);
 		if (!s || nm_strv_push(found, s) < 0) {
 			blkid_free_probe(pr);
 			return -ENOMEM;
 		}
 	}
+	int err = errno ? errno : EIO;
 	blkid_free_probe(pr);
-	return 0;
+	return rc < 0 ? -err : 0;
 }
 
 /* A GPT header whose partition array no longer checks out (an md v1.0 superblock written over
@@ -221,7 +427,9 @@ static int discard_disk(const char *root, int fd, const struct stack_dev *d, str
 	return 0;
 }
 
-static int verify_clean(const char *root, const struct disk_stack *old, const char *disk, struct nm_error *e)
+/* Probes every region again, read-only, after the kernel forgot the partitions (and after a
+ * discard): anything left is a verification failure listing what and where. */
+static int verify_clean(const char *root, const struct wipe_regions *rl, const char *disk, struct nm_error *e)
 {
 	char p[PATH_MAX];
 	dev_node_path(root, disk, p, sizeof p);
@@ -232,20 +440,14 @@ static int verify_clean(const char *root, const struct disk_stack *old, const ch
 	_cleanup_strv_free_ char **found = nm_strv_new();
 	if (!found)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	int r = probe_leftovers(fd, 0, 0, "the whole disk", &found);
+	int r = 0;
 	uint64_t gpt_off[2];
-	const struct stack_dev *d = stack_find(old, disk);
-	gpt_header_offsets(fd, d ? d->size : 0, gpt_off);
-	for (size_t i = 0; r == 0 && d && i < 2; i++)
+	gpt_header_offsets(fd, rl->disk_size, gpt_off);
+	for (size_t i = 0; r == 0 && i < 2; i++)
 		if (gpt_magic_at(fd, gpt_off[i]))
 			r = nm_strv_push(&found, i ? "GPT backup header in the last sector" : "GPT header at LBA 1");
-	for (size_t i = 0; r == 0 && i < old->n; i++) {
-		const struct stack_dev *part = &old->devs[i];
-		if (part->kind != STACK_PART || strcmp(part->disk, disk) != 0 || part->size == 0)
-			continue;
-		_cleanup_free_ char *region = nm_strdup_printf("old partition %s", part->name);
-		r = region ? probe_leftovers(fd, part->start, part->size, region, &found) : -ENOMEM;
-	}
+	for (size_t i = 0; r == 0 && i < rl->n; i++)
+		r = probe_leftovers(fd, disk, &rl->v[i], &found);
 	if (r < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, -r, "%s: probing after the wipe failed: %s", disk, strerror(-r));
 	if (!found[0])
@@ -265,37 +467,53 @@ static int verify_clean(const char *root, const struct disk_stack *old, const ch
 		       disk, list ? list : "?", disk);
 }
 
-static int wipe_one_disk(const struct disk_plan *plan, const struct disk_run_opts *o, const struct disk_stack *st,
-			 const struct stack_dev *disk, struct nm_error *e)
+/* Each partition the kernel lists is opened exclusively (through the guard, which waits out a
+ * claim the kernel is still releasing after an unmount) and closed again: a partition still in
+ * use is refused by its own name, before the whole disk is opened. */
+static int kernel_partitions_free(const struct disk_plan *plan, const char *root, const struct disk_stack *st,
+				  const char *disk, struct nm_error *e)
 {
 	char node[96];
-	int total = 0;
 	for (size_t i = 0; i < st->n; i++) {
 		const struct stack_dev *p = &st->devs[i];
-		if (p->kind != STACK_PART || strcmp(p->disk, disk->name) != 0)
+		if (p->kind != STACK_PART || strcmp(p->disk, disk) != 0)
 			continue;
 		snprintf(node, sizeof node, "/dev/%s", p->name);
-		_cleanup_close_ int pfd = guard_open(o->root, plan, node, e);
+		int pfd = guard_open(root, plan, node, e);
 		if (pfd < 0)
 			return pfd;
-		int n = wipe_device_signatures(pfd, p->name, e);
-		if (n < 0)
-			return n;
-		total += n;
+		close(pfd);
 	}
+	return 0;
+}
+
+static int wipe_one_disk(const struct disk_plan *plan, const struct disk_run_opts *o, const struct disk_stack *st,
+			 const struct stack_dev *disk, struct wipe_regions *rl, struct nm_error *e)
+{
+	int r = kernel_partitions_free(plan, o->root, st, disk->name, e);
+	if (r < 0)
+		return r;
+	char node[96];
 	snprintf(node, sizeof node, "/dev/%s", disk->name);
 	_cleanup_close_ int fd = guard_open(o->root, plan, node, e);
 	if (fd < 0)
 		return fd;
-	int n = wipe_device_signatures(fd, disk->name, e);
-	if (n >= 0) {
-		total += n;
-		n = wipe_stray_gpt_headers(fd, disk, e);
-	}
+	/* Drop what the whole disk's page cache may hold from before: writes made meanwhile through
+	 * partitions or arrays went around it, and every read from here on must see the disk. */
+	if (ioctl(fd, BLKFLSBUF) < 0)
+		nm_warn("%s: flushing the buffer cache failed: %s", disk->name, strerror(errno));
+	r = collect_old_regions(fd, st, disk, rl, e);
+	if (r < 0)
+		return r;
+	nm_info("%s: wiping the whole disk and %zu old partition region(s)", disk->name, rl->n - 1);
+	int total = wipe_all_regions(fd, disk->name, rl, e);
+	if (total < 0)
+		return total;
+	int n = wipe_stray_gpt_headers(fd, disk, e);
 	if (n < 0)
 		return n;
 	total += n;
-	int r = drop_kernel_partitions(o->root, fd, st, disk->name, e);
+	r = drop_kernel_partitions(o->root, fd, st, disk->name, e);
 	if (r == 0 && o->discard)
 		r = discard_disk(o->root, fd, disk, e);
 	if (r < 0)
@@ -310,14 +528,17 @@ int disk_wipe(const struct disk_plan *plan, const struct disk_run_opts *o, struc
 	int r = stack_read(o->root, plan, &st, e);
 	if (r < 0)
 		return r;
+	_cleanup_free_ struct wipe_regions *rl = calloc(1, sizeof *rl);
+	if (!rl)
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	int total = 0;
 	for (size_t i = 0; r >= 0 && i < st.n; i++) {
 		if (st.devs[i].kind != STACK_DISK)
 			continue;
-		r = wipe_one_disk(plan, o, &st, &st.devs[i], e);
+		r = wipe_one_disk(plan, o, &st, &st.devs[i], rl, e);
 		if (r >= 0) {
 			total += r;
-			r = verify_clean(o->root, &st, st.devs[i].name, e);
+			r = verify_clean(o->root, rl, st.devs[i].name, e);
 		}
 	}
 	stack_free(&st);
