@@ -19,6 +19,8 @@ grep -q "install continues in the background (pid [0-9]*); follow it with: nmmm-
 	fail "install --detach said: $(cat "$IE_WORK/out.txt")"
 grep -q "WILL BE ERASED" "$IE_WORK/out.txt" || fail "the disks to erase were not shown before detaching"
 pid=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$IE_WORK/out.txt")
+# Whatever fails below, the detached install (perhaps stopped) does not outlive the test.
+trap 'kill -KILL "$pid" 2>/dev/null || true; ie_cleanup' EXIT
 # Held still, so the checks below see it running (it needs seconds; this takes milliseconds).
 kill -STOP "$pid" || fail "the detached install (pid $pid) ended before it could be checked"
 [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] || fail "the detached install does not lead its own session"
