@@ -14,7 +14,8 @@
 
 static const char fetch_help[] =
     "usage: nmmm-agent fetch URL --sha256 HEX (--out FILE | --unpack DIR) [--retries N]\n"
-    "                        [--max-bytes N] [--ca-file FILE] [--size N] [--stall-timeout SEC]\n\n"
+    "                        [--max-bytes N] [--max-entries N] [--ca-file FILE] [--size N]\n"
+    "                        [--stall-timeout SEC]\n\n"
     "Downloads URL (http, https or file) in one streaming pass: the SHA-256 and, with --unpack,\n"
     "the archive reader (tar with xz, gzip, zstd or bzip2) see the same bytes as they arrive.\n"
     "Nothing is kept unless the hash matches: FILE.part or DIR.part-XXXXXX is renamed into place\n"
@@ -25,8 +26,11 @@ static const char fetch_help[] =
     "                       absolute paths, '..', escaping symlinks or hardlinks, device nodes,\n"
     "                       FIFOs or setuid/setgid bits make the archive untrusted (exit 4)\n"
     "  --retries N          attempts after the first on a dropped or stalled connection (default 5)\n"
-    "  --max-bytes N        limit for the download and for the unpacked total (default 8G;\n"
-    "                       suffixes K, M, G, T are powers of 1024)\n"
+    "  --max-bytes N        limit for the download and for the unpacked total, where each entry\n"
+    "                       also counts 512 bytes and its names (default 8G; suffixes K, M, G, T\n"
+    "                       are powers of 1024)\n"
+    "  --max-entries N      --unpack: at most N archive entries (default 1000000; nixpkgs has\n"
+    "                       about 60000)\n"
     "  --size N             the exact expected length (checked before and after the download)\n"
     "  --ca-file FILE       CA bundle (default: /etc/ssl/certs/ca-certificates.crt or\n"
     "                       /etc/pki/tls/certs/ca-bundle.crt); TLS is always verified\n"
@@ -80,13 +84,24 @@ static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, c
 
 static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, struct nm_error *e)
 {
-	enum { OPT_SHA = 0x100, OPT_OUT, OPT_UNPACK, OPT_RETRIES, OPT_MAX, OPT_CA, OPT_SIZE, OPT_STALL };
+	enum {
+		OPT_SHA = 0x100,
+		OPT_OUT,
+		OPT_UNPACK,
+		OPT_RETRIES,
+		OPT_MAX,
+		OPT_MAX_ENTRIES,
+		OPT_CA,
+		OPT_SIZE,
+		OPT_STALL
+	};
 	static const struct option longopts[] = {
 	    {"sha256", required_argument, NULL, OPT_SHA},
 	    {"out", required_argument, NULL, OPT_OUT},
 	    {"unpack", required_argument, NULL, OPT_UNPACK},
 	    {"retries", required_argument, NULL, OPT_RETRIES},
 	    {"max-bytes", required_argument, NULL, OPT_MAX},
+	    {"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
 	    {"ca-file", required_argument, NULL, OPT_CA},
 	    {"size", required_argument, NULL, OPT_SIZE},
 	    {"stall-timeout", required_argument, NULL, OPT_STALL},
@@ -120,6 +135,12 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 			if (parse_size(optarg, &req->max_bytes) < 0 || req->max_bytes == 0)
 				return agent_usage_error(e, "fetch", "fetch: --max-bytes %s: give a size like 512M",
 							 optarg);
+			break;
+		case OPT_MAX_ENTRIES:
+			if (parse_size(optarg, &req->max_entries) < 0 || req->max_entries == 0 ||
+			    strspn(optarg, "0123456789") != strlen(optarg))
+				return agent_usage_error(e, "fetch",
+							 "fetch: --max-entries %s: give a count like 100000", optarg);
 			break;
 		case OPT_SIZE:
 			if (parse_size(optarg, &req->expected_size) < 0 || req->expected_size == 0)
