@@ -65,10 +65,11 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
-static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, const struct img_fetch_result *res)
+static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, const char *shown,
+		       const struct img_fetch_result *res)
 {
 	json_object *f = json_object_new_object();
-	json_object_object_add(f, "url", json_object_new_string(req->url));
+	json_object_object_add(f, "url", json_object_new_string(shown));
 	json_object_object_add(f, "bytes", json_object_new_int64((int64_t)res->bytes));
 	json_object_object_add(f, "sha256", json_object_new_string(res->sha256));
 	json_object_object_add(f, "attempts", json_object_new_int((int)res->attempts));
@@ -112,11 +113,18 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 	/* permute: the URL may come before or after the options */
 	while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 1:
+		case 1: {
+			_cleanup_free_ char *shown = nm_url_redact(optarg);
 			if (req->url)
-				return agent_usage_error(e, "fetch", "fetch: one URL only ('%s' is extra)", optarg);
-			req->url = optarg;
+				return agent_usage_error(e, "fetch", "fetch: one URL only ('%s' is extra)",
+							 shown ? shown : "?");
+			/* the secret stays in memory; the process list shows the URL without it */
+			req->url = strdup(optarg);
+			if (!req->url)
+				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+			nm_url_scrub(optarg);
 			break;
+		}
 		case OPT_SHA: req->sha256 = optarg; break;
 		case OPT_OUT: req->out_file = optarg; break;
 		case OPT_UNPACK: req->unpack_dir = optarg; break;
@@ -155,9 +163,12 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 	}
 	if (!req->url)
 		return agent_usage_error(e, "fetch", "fetch: no URL given");
-	if (!req->sha256)
-		return agent_usage_error(
-		    e, "fetch", "fetch: %s: --sha256 HEX is mandatory (an unpinned fetch does not exist)", req->url);
+	if (!req->sha256) {
+		_cleanup_free_ char *shown = nm_url_redact(req->url);
+		return agent_usage_error(e, "fetch",
+					 "fetch: %s: --sha256 HEX is mandatory (an unpinned fetch does not exist)",
+					 shown ? shown : "?");
+	}
 	if (!req->out_file == !req->unpack_dir)
 		return agent_usage_error(e, "fetch", "fetch: give exactly one of --out FILE and --unpack DIR");
 	return 0;
@@ -169,11 +180,16 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 	agent_progress_init(&view, ctx, "fetch", NULL);
 	struct img_fetch_req req = {.root = ctx->g.root, .progress = agent_progress_update, .progress_data = &view};
 	int r = parse_fetch_args(argc, argv, &req, e);
+	_cleanup_free_ char *url = (char *)req.url; /* parse_fetch_args copied it */
 	if (r != 0)
 		return r > 0 ? 0 : r;
+	/* events and the log name the URL without its userinfo and query */
+	_cleanup_free_ char *shown = nm_url_redact(req.url);
+	if (!shown)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 
 	json_object *f = json_object_new_object();
-	json_object_object_add(f, "url", json_object_new_string(req.url));
+	json_object_object_add(f, "url", json_object_new_string(shown));
 	json_object_object_add(f, "sha256", json_object_new_string(req.sha256));
 	agent_event(ctx, "fetch", "start", f);
 
@@ -182,18 +198,18 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 	agent_progress_finish(&view, r == 0);
 	if (r < 0) {
 		json_object *ef = json_object_new_object();
-		json_object_object_add(ef, "url", json_object_new_string(req.url));
+		json_object_object_add(ef, "url", json_object_new_string(shown));
 		json_object_object_add(ef, "class", json_object_new_string(nm_err_class_name(e->cls)));
 		json_object_object_add(ef, "message", json_object_new_string(e->msg));
 		agent_event(ctx, "fetch", "error", ef);
 		return r;
 	}
-	event_done(ctx, &req, &res);
+	event_done(ctx, &req, shown, &res);
 	if (req.unpack_dir)
-		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); %" PRIu64 " entries in %s", req.url,
+		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); %" PRIu64 " entries in %s", shown,
 			res.bytes, res.sha256, res.attempts, res.attempts == 1 ? "" : "s", res.entries, req.unpack_dir);
 	else
-		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); saved as %s", req.url, res.bytes,
+		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); saved as %s", shown, res.bytes,
 			res.sha256, res.attempts, res.attempts == 1 ? "" : "s", req.out_file);
 	return 0;
 }

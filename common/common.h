@@ -124,3 +124,14 @@ struct nm_run_result {
 
 int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e);
 void nm_run_result_free(struct nm_run_result *res);
+
+/* ---- URLs in output ----
+ * A URL may carry a secret (https://user:token@mirror/...?token=...). Everything nmmm writes,
+ * logs or emits (JSON files, the log, events, error messages) shows a URL through this: the
+ * userinfo becomes "***@", the query "?***", the fragment is dropped; the real URL stays in
+ * memory for the transfer. A string without "://" is treated as an authority and path (a
+ * mistyped "user:pw@host/x" is redacted too). Returns a new string, NULL when out of memory. */
+char *nm_url_redact(const char *url);
+/* Overwrites the userinfo and query of a URL in place with '*' (same length): for argv, so the
+ * process list does not show them. */
+void nm_url_scrub(char *url);
