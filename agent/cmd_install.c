@@ -31,6 +31,7 @@ static const char install_help[] =
     "  --until PHASE          stop cleanly after PHASE\n"
     "  --detach               after confirm, keep running in the background (follow with status)\n"
     "  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
+    "                         (credentials as user:token@ or ?token= are used, never written or shown)\n"
     "  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
     "  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
     "  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
