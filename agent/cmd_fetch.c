@@ -14,7 +14,8 @@
 
 static const char fetch_help[] =
     "usage: nmmm-agent fetch URL --sha256 HEX (--out FILE | --unpack DIR) [--retries N]\n"
-    "                        [--max-bytes N] [--ca-file FILE] [--size N] [--stall-timeout SEC]\n\n"
+    "                        [--max-bytes N] [--max-entries N] [--ca-file FILE] [--size N]\n"
+    "                        [--stall-timeout SEC]\n\n"
     "Downloads URL (http, https or file) in one streaming pass: the SHA-256 and, with --unpack,\n"
     "the archive reader (tar with xz, gzip, zstd or bzip2) see the same bytes as they arrive.\n"
     "Nothing is kept unless the hash matches: FILE.part or DIR.part-XXXXXX is renamed into place\n"
@@ -25,8 +26,11 @@ static const char fetch_help[] =
     "                       absolute paths, '..', escaping symlinks or hardlinks, device nodes,\n"
     "                       FIFOs or setuid/setgid bits make the archive untrusted (exit 4)\n"
     "  --retries N          attempts after the first on a dropped or stalled connection (default 5)\n"
-    "  --max-bytes N        limit for the download and for the unpacked total (default 8G;\n"
-    "                       suffixes K, M, G, T are powers of 1024)\n"
+    "  --max-bytes N        limit for the download and for the unpacked total, where each entry\n"
+    "                       also counts 512 bytes and its names (default 8G; suffixes K, M, G, T\n"
+    "                       are powers of 1024)\n"
+    "  --max-entries N      --unpack: at most N archive entries (default 1000000; nixpkgs has\n"
+    "                       about 60000)\n"
     "  --size N             the exact expected length (checked before and after the download)\n"
     "  --ca-file FILE       CA bundle (default: /etc/ssl/certs/ca-certificates.crt or\n"
     "                       /etc/pki/tls/certs/ca-bundle.crt); TLS is always verified\n"
@@ -61,10 +65,11 @@ static int parse_uint(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
-static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, const struct img_fetch_result *res)
+static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, const char *shown,
+		       const struct img_fetch_result *res)
 {
 	json_object *f = json_object_new_object();
-	json_object_object_add(f, "url", json_object_new_string(req->url));
+	json_object_object_add(f, "url", json_object_new_string(shown));
 	json_object_object_add(f, "bytes", json_object_new_int64((int64_t)res->bytes));
 	json_object_object_add(f, "sha256", json_object_new_string(res->sha256));
 	json_object_object_add(f, "attempts", json_object_new_int((int)res->attempts));
@@ -80,13 +85,24 @@ static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, c
 
 static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, struct nm_error *e)
 {
-	enum { OPT_SHA = 0x100, OPT_OUT, OPT_UNPACK, OPT_RETRIES, OPT_MAX, OPT_CA, OPT_SIZE, OPT_STALL };
+	enum {
+		OPT_SHA = 0x100,
+		OPT_OUT,
+		OPT_UNPACK,
+		OPT_RETRIES,
+		OPT_MAX,
+		OPT_MAX_ENTRIES,
+		OPT_CA,
+		OPT_SIZE,
+		OPT_STALL
+	};
 	static const struct option longopts[] = {
 	    {"sha256", required_argument, NULL, OPT_SHA},
 	    {"out", required_argument, NULL, OPT_OUT},
 	    {"unpack", required_argument, NULL, OPT_UNPACK},
 	    {"retries", required_argument, NULL, OPT_RETRIES},
 	    {"max-bytes", required_argument, NULL, OPT_MAX},
+	    {"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
 	    {"ca-file", required_argument, NULL, OPT_CA},
 	    {"size", required_argument, NULL, OPT_SIZE},
 	    {"stall-timeout", required_argument, NULL, OPT_STALL},
@@ -97,11 +113,18 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 	/* permute: the URL may come before or after the options */
 	while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 1:
+		case 1: {
+			_cleanup_free_ char *shown = nm_url_redact(optarg);
 			if (req->url)
-				return agent_usage_error(e, "fetch", "fetch: one URL only ('%s' is extra)", optarg);
-			req->url = optarg;
+				return agent_usage_error(e, "fetch", "fetch: one URL only ('%s' is extra)",
+							 shown ? shown : "?");
+			/* the secret stays in memory; the process list shows the URL without it */
+			req->url = strdup(optarg);
+			if (!req->url)
+				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+			nm_url_scrub(optarg);
 			break;
+		}
 		case OPT_SHA: req->sha256 = optarg; break;
 		case OPT_OUT: req->out_file = optarg; break;
 		case OPT_UNPACK: req->unpack_dir = optarg; break;
@@ -121,6 +144,12 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 				return agent_usage_error(e, "fetch", "fetch: --max-bytes %s: give a size like 512M",
 							 optarg);
 			break;
+		case OPT_MAX_ENTRIES:
+			if (parse_size(optarg, &req->max_entries) < 0 || req->max_entries == 0 ||
+			    strspn(optarg, "0123456789") != strlen(optarg))
+				return agent_usage_error(e, "fetch",
+							 "fetch: --max-entries %s: give a count like 100000", optarg);
+			break;
 		case OPT_SIZE:
 			if (parse_size(optarg, &req->expected_size) < 0 || req->expected_size == 0)
 				return agent_usage_error(e, "fetch", "fetch: --size %s: give the length in bytes",
@@ -134,9 +163,12 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 	}
 	if (!req->url)
 		return agent_usage_error(e, "fetch", "fetch: no URL given");
-	if (!req->sha256)
-		return agent_usage_error(
-		    e, "fetch", "fetch: %s: --sha256 HEX is mandatory (an unpinned fetch does not exist)", req->url);
+	if (!req->sha256) {
+		_cleanup_free_ char *shown = nm_url_redact(req->url);
+		return agent_usage_error(e, "fetch",
+					 "fetch: %s: --sha256 HEX is mandatory (an unpinned fetch does not exist)",
+					 shown ? shown : "?");
+	}
 	if (!req->out_file == !req->unpack_dir)
 		return agent_usage_error(e, "fetch", "fetch: give exactly one of --out FILE and --unpack DIR");
 	return 0;
@@ -148,11 +180,16 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 	agent_progress_init(&view, ctx, "fetch", NULL);
 	struct img_fetch_req req = {.root = ctx->g.root, .progress = agent_progress_update, .progress_data = &view};
 	int r = parse_fetch_args(argc, argv, &req, e);
+	_cleanup_free_ char *url = (char *)req.url; /* parse_fetch_args copied it */
 	if (r != 0)
 		return r > 0 ? 0 : r;
+	/* events and the log name the URL without its userinfo and query */
+	_cleanup_free_ char *shown = nm_url_redact(req.url);
+	if (!shown)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 
 	json_object *f = json_object_new_object();
-	json_object_object_add(f, "url", json_object_new_string(req.url));
+	json_object_object_add(f, "url", json_object_new_string(shown));
 	json_object_object_add(f, "sha256", json_object_new_string(req.sha256));
 	agent_event(ctx, "fetch", "start", f);
 
@@ -161,18 +198,18 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 	agent_progress_finish(&view, r == 0);
 	if (r < 0) {
 		json_object *ef = json_object_new_object();
-		json_object_object_add(ef, "url", json_object_new_string(req.url));
+		json_object_object_add(ef, "url", json_object_new_string(shown));
 		json_object_object_add(ef, "class", json_object_new_string(nm_err_class_name(e->cls)));
 		json_object_object_add(ef, "message", json_object_new_string(e->msg));
 		agent_event(ctx, "fetch", "error", ef);
 		return r;
 	}
-	event_done(ctx, &req, &res);
+	event_done(ctx, &req, shown, &res);
 	if (req.unpack_dir)
-		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); %" PRIu64 " entries in %s", req.url,
+		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); %" PRIu64 " entries in %s", shown,
 			res.bytes, res.sha256, res.attempts, res.attempts == 1 ? "" : "s", res.entries, req.unpack_dir);
 	else
-		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); saved as %s", req.url, res.bytes,
+		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); saved as %s", shown, res.bytes,
 			res.sha256, res.attempts, res.attempts == 1 ? "" : "s", req.out_file);
 	return 0;
 }

@@ -31,6 +31,7 @@ static const char install_help[] =
     "  --until PHASE          stop cleanly after PHASE\n"
     "  --detach               after confirm, keep running in the background (follow with status)\n"
     "  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
+    "                         (credentials as user:token@ or ?token= are used, never written or shown)\n"
     "  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
     "  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
     "  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
@@ -98,6 +99,17 @@ static const struct option install_longopts[] = {
     {0},
 };
 
+/* A URL option may carry credentials: the copy is used, the argv string is scrubbed in place so
+ * the process list (ps, /proc/PID/cmdline) shows the URL without its userinfo and query. */
+static int take_url_arg(struct install_opts *o, char *arg, const char **field, struct nm_error *e)
+{
+	if (nm_strv_push(&o->url_args, arg) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	*field = o->url_args[nm_strv_len(o->url_args) - 1];
+	nm_url_scrub(arg);
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct install_opts *o, struct nm_error *e)
 {
 	/* --target's default is applied after a resume took the recorded one (settle_options). */
@@ -110,7 +122,10 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 		case OPT_YES: o->yes = true; break;
 		case OPT_RESUME: o->resume = true; break;
 		case OPT_UNTIL: o->until = optarg; break;
-		case OPT_MIRROR: o->mirror = optarg; break;
+		case OPT_MIRROR:
+			if (take_url_arg(o, optarg, &o->mirror, e) < 0)
+				return -ENOMEM;
+			break;
 		case OPT_TARGET: o->target = optarg; break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
 		case OPT_UPLINK: o->uplink = optarg; break;
@@ -120,9 +135,15 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 			break;
 		case OPT_SSH_KEY_FILE: o->ssh_key_file = optarg; break;
-		case OPT_NIX_TARBALL: o->nix_tarball = optarg; break;
+		case OPT_NIX_TARBALL:
+			if (take_url_arg(o, optarg, &o->nix_tarball, e) < 0)
+				return -ENOMEM;
+			break;
 		case OPT_NIX_SHA256: o->nix_sha256 = optarg; break;
-		case OPT_CHANNEL: o->channel = optarg; break;
+		case OPT_CHANNEL:
+			if (take_url_arg(o, optarg, &o->channel, e) < 0)
+				return -ENOMEM;
+			break;
 		case OPT_CHANNEL_SHA256: o->channel_sha256 = optarg; break;
 		case OPT_CHANNEL_RELEASE: o->channel_release = optarg; break;
 		case OPT_NIX_FROM_PATH: o->nix_from_path = true; break;
@@ -456,6 +477,7 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 	int r = parse_options(argc, argv, &o, e);
 	if (r != 0) {
 		nm_strv_free(o.ssh_keys);
+		nm_strv_free(o.url_args);
 		return r == 1 ? 0 : r;
 	}
 	struct install_run run = {.ctx = ctx, .o = &o, .state_lock = -1};
@@ -474,5 +496,6 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 		r = run_pipeline(&run, e);
 	install_run_free(&run);
 	nm_strv_free(o.ssh_keys);
+	nm_strv_free(o.url_args);
 	return r;
 }

@@ -214,15 +214,19 @@ static int fetch_one(struct install_run *run, const struct img_pin *pin, const c
 	    .progress = agent_progress_update,
 	    .progress_data = &view,
 	};
+	/* the log and state.json name the URL without credentials or token */
+	_cleanup_free_ char *shown = nm_url_redact(pin->url);
 	struct img_fetch_result res = {0};
 	int r = rm_rf(unpack_dir, e); /* a previous run killed after unpacking, before recording it */
-	if (r == 0)
+	if (r == 0) {
+		nm_info("fetch: the %s from %s", pin->what, shown ? shown : "?");
 		r = img_fetch(&req, &res, e);
+	}
 	agent_progress_finish(&view, r == 0);
 	if (r < 0)
 		return r;
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "url", json_object_new_string(pin->url));
+	json_object_object_add(o, "url", shown ? json_object_new_string(shown) : NULL);
 	json_object_object_add(o, "sha256", json_object_new_string(res.sha256));
 	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)res.bytes));
 	json_object_object_add(products, pin->what, o);

@@ -18,6 +18,7 @@ struct install_opts {
 	const char *uplink;
 	const char *hostname;
 	char **ssh_keys;
+	char **url_args; /* copies of the URL options (their argv strings are scrubbed) */
 	const char *ssh_key_file;
 	const char *nix_tarball, *nix_sha256;
 	const char *channel, *channel_sha256, *channel_release;

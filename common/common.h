@@ -124,8 +124,6 @@ struct nm_run_result {
 
 int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e);
 void nm_run_result_free(struct nm_run_result *res);
-int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e);
-void nm_run_result_free(struct nm_run_result *res);
 
 /* ---- URLs in output ----
  * A URL may carry a secret (https://user:token@mirror/...?token=...). Everything nmmm writes,

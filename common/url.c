@@ -41,7 +41,7 @@ char *nm_url_redact(const char *url)
 	struct url_parts p;
 	url_split(url, &p);
 	return nm_strdup_printf("%.*s%s%.*s%s", (int)p.authority, url, p.host > p.authority ? "***@" : "",
-				(int)(p.query - p.host), url + p.host, p.query < p.fragment ? "?***" : "");
+				(int)(p.query - p.host), url + p.host, p.fragment > p.query + 1 ? "?***" : "");
 }
 
 void nm_url_scrub(char *url)

@@ -25,20 +25,22 @@ static int check_request(const struct img_fetch_req *req, struct nm_error *e)
 {
 	if (!req->url || !*req->url)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "fetch: no URL given");
+	_cleanup_free_ char *shown = nm_url_redact(req->url);
+	if (!shown)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	if (!req->sha256 || !*req->sha256)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s: no SHA-256 given; an unpinned fetch does not exist: pass --sha256 HEX", req->url);
+			       "%s: no SHA-256 given; an unpinned fetch does not exist: pass --sha256 HEX", shown);
 	if (!img_sha256_hex_valid(req->sha256))
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: '%s' is not a SHA-256 (64 hexadecimal digits)", req->url,
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: '%s' is not a SHA-256 (64 hexadecimal digits)", shown,
 			       req->sha256);
 	if (!req->out_file == !req->unpack_dir)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: give exactly one of --out FILE and --unpack DIR",
-			       req->url);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: give exactly one of --out FILE and --unpack DIR", shown);
 	static const char *const schemes[] = {"http://", "https://", "file://"};
 	for (size_t i = 0; i < NM_ELEMENTSOF(schemes); i++)
 		if (strncasecmp(req->url, schemes[i], strlen(schemes[i])) == 0)
 			return 0;
-	return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: only http://, https:// and file:// URLs are fetched", req->url);
+	return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: only http://, https:// and file:// URLs are fetched", shown);
 }
 
 static int fsync_parent(const char *path)

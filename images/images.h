@@ -50,6 +50,7 @@ int img_pins_apply_config(struct img_pins *p, json_object *cfg, struct nm_error 
 
 #define IMG_DEFAULT_RETRIES 5
 #define IMG_DEFAULT_MAX_BYTES (8ull << 30) /* compressed stream and extracted total */
+#define IMG_DEFAULT_MAX_ENTRIES 1000000ull /* archive entries; nixpkgs has about 60,000 */
 #define IMG_DEFAULT_STALL_SEC 30 /* below 1 KiB/s for this long = stalled */
 
 struct img_progress {
@@ -69,7 +70,8 @@ struct img_fetch_req {
 	const char *unpack_dir; /* must not exist yet */
 	unsigned retries; /* further attempts after the first; IMG_DEFAULT_RETRIES when retries_set is false */
 	bool retries_set;
-	uint64_t max_bytes; /* 0 = IMG_DEFAULT_MAX_BYTES */
+	uint64_t max_bytes; /* 0 = IMG_DEFAULT_MAX_BYTES; unpacked, each entry also counts 512 bytes + its names */
+	uint64_t max_entries; /* unpack: 0 = IMG_DEFAULT_MAX_ENTRIES */
 	uint64_t expected_size; /* 0 = unknown; else the stream must be exactly this long */
 	const char *ca_file; /* NULL = the first of the usual Debian and Red Hat bundles */
 	const char *root; /* where to look for the CA bundle; NULL = "/" */

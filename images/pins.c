@@ -86,17 +86,27 @@ static const char *url_path(const char *url)
 
 int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_error *e)
 {
+	_cleanup_free_ char *shown = nm_url_redact(mirror_url ? mirror_url : "(none)");
+	if (!shown)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	if (!mirror_url || !url_path(mirror_url))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
 			       "--mirror %s: not a URL; give the base, e.g. file:///srv/mirror or http://host:8080",
-			       mirror_url ? mirror_url : "(none)");
+			       shown);
 	const char *path = url_path(pin->url);
-	if (!path)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s pin: '%s' is not a URL", pin->what, pin->url);
-	size_t base_len = strlen(mirror_url);
+	if (!path) {
+		_cleanup_free_ char *pin_shown = nm_url_redact(pin->url);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s pin: '%s' is not a URL", pin->what,
+			       pin_shown ? pin_shown : "?");
+	}
+	/* A query on the mirror (an access token) goes after the pin's path, not before it. */
+	size_t base_len = strcspn(mirror_url, "?#");
+	const char *query = mirror_url[base_len] == '?' ? mirror_url + base_len : "";
+	size_t query_len = strcspn(query, "#");
 	while (base_len > 0 && mirror_url[base_len - 1] == '/')
 		base_len--;
-	char *url = nm_strdup_printf("%.*s%s", (int)base_len, mirror_url, path);
+	char *url = nm_strdup_printf("%.*s%.*s%.*s", (int)base_len, mirror_url, (int)strcspn(path, "?#"), path,
+				     (int)query_len, query);
 	if (!url)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	free(pin->url);
@@ -107,14 +117,18 @@ int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_
 int img_pin_override(struct img_pin *pin, const char *flag, const char *url, const char *sha256, const char *release,
 		     struct nm_error *e)
 {
+	_cleanup_free_ char *shown = url ? nm_url_redact(url) : NULL;
+	if (url && !shown)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	if (url && !sha256)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s %s: a URL without its SHA-256 is not accepted; add %s-sha256 HEX", flag, url, flag);
+			       "%s %s: a URL without its SHA-256 is not accepted; add %s-sha256 HEX", flag, shown,
+			       flag);
 	if (sha256 && !img_sha256_hex_valid(sha256))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s-sha256 %s: not a SHA-256 (64 hexadecimal digits)", flag,
 			       sha256);
 	if (url && !url_path(url))
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s %s: not a URL (http://, https:// or file://)", flag, url);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s %s: not a URL (http://, https:// or file://)", flag, shown);
 	char *new_url = url ? strdup(url) : NULL;
 	char *new_release = release ? strdup(release) : NULL;
 	if ((url && !new_url) || (release && !new_release)) {
@@ -145,16 +159,18 @@ int img_pin_check(const struct img_pin *pin, struct nm_error *e)
 	if (img_sha256_hex_valid(pin->sha256))
 		return 0;
 	const char *flag = strcmp(pin->what, "channel") == 0 ? "--channel" : "--nix-tarball";
+	_cleanup_free_ char *shown = nm_url_redact(pin->url);
 	return nm_fail(e, NM_ERR_USAGE, EINVAL,
 		       "%s pin %s has no SHA-256 in this build (no trusted published value was known when it was "
 		       "written); pass %s URL %s-sha256 HEX, or regenerate the table with scripts/update-pins",
-		       pin->what, pin->url, flag, flag);
+		       pin->what, shown ? shown : "?", flag, flag);
 }
 
 static json_object *pin_to_json(const struct img_pin *pin)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "url", json_object_new_string(pin->url ? pin->url : ""));
+	_cleanup_free_ char *shown = nm_url_redact(pin->url); /* plan.json, report.json: no secret */
+	json_object_object_add(o, "url", shown ? json_object_new_string(shown) : NULL);
 	json_object_object_add(o, "sha256", pin->sha256[0] ? json_object_new_string(pin->sha256) : NULL);
 	json_object_object_add(o, "size", pin->size ? json_object_new_int64((int64_t)pin->size) : NULL);
 	json_object_object_add(o, "release", json_object_new_string(pin->release ? pin->release : ""));

@@ -34,6 +34,7 @@ static const char *const ca_bundles[] = {
 
 struct img_stream {
 	const struct img_fetch_req *req;
+	char *shown; /* req->url for messages: without userinfo and query (nm_url_redact) */
 	struct nm_error *e;
 	uint64_t max_bytes;
 	char *ca_file;
@@ -94,7 +95,7 @@ int img_ca_bundle(const char *root, char **path)
 
 const char *img_stream_url(const struct img_stream *s)
 {
-	return s->req->url;
+	return s->shown;
 }
 
 static void stream_fail_flag(struct img_stream *s)
@@ -125,7 +126,7 @@ static bool http_status_retryable(long code)
 /* Checks a length the source announces against the pin, the limit and earlier attempts. */
 static int accept_length(struct img_stream *s, uint64_t announced)
 {
-	const char *url = s->req->url;
+	const char *url = s->shown;
 	if (announced == 0)
 		return 0;
 	if (s->req->expected_size && announced != s->req->expected_size) {
@@ -162,7 +163,7 @@ static int check_response(struct img_stream *s)
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(s->easy, CURLINFO_SCHEME, &scheme);
 	curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-	const char *url = s->req->url;
+	const char *url = s->shown;
 	uint64_t announced = 0;
 	s->response_checked = true;
 
@@ -228,16 +229,16 @@ static int take(struct img_stream *s, const char *data, size_t keep)
 		return nm_fail(s->e, NM_ERR_VERIFY, EFBIG,
 			       "%s: more than %" PRIu64 " bytes (--max-bytes); stopped; raise the limit if this file "
 			       "really is that large",
-			       s->req->url, s->max_bytes);
+			       s->shown, s->max_bytes);
 	}
 	if (s->total && s->consumed + keep > s->total) {
 		stream_fail_flag(s);
 		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG, "%s: more bytes than the %" PRIu64 " announced; stopped",
-			       s->req->url, s->total);
+			       s->shown, s->total);
 	}
 	if (reserve(s, s->len + keep) < 0) {
 		stream_fail_flag(s);
-		return nm_fail(s->e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory", s->req->url);
+		return nm_fail(s->e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory", s->shown);
 	}
 	if (data != (const char *)s->buf + s->len)
 		memcpy(s->buf + s->len, data, keep);
@@ -304,7 +305,7 @@ static int start_attempt(struct img_stream *s)
 	curl_easy_setopt(s->easy, CURLOPT_RANGE, s->consumed > 0 ? range : NULL);
 	if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
 		s->failed = true;
-		return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: libcurl could not start the transfer", s->req->url);
+		return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: libcurl could not start the transfer", s->shown);
 	}
 	s->in_flight = true;
 	return 0;
@@ -387,14 +388,14 @@ static int on_attempt_done(struct img_stream *s, CURLcode rc)
 	if (!retryable || s->attempt > retries) {
 		s->failed = true;
 		if (!retryable)
-			return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: %s", s->req->url, why);
+			return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: %s", s->shown, why);
 		return nm_fail(s->e, NM_ERR_RUNTIME, EIO,
 			       "%s: %s; gave up after %u attempts (%" PRIu64
 			       " bytes received); check the network or the mirror, or raise --retries",
-			       s->req->url, why, s->attempt, s->consumed);
+			       s->shown, why, s->attempt, s->consumed);
 	}
-	nm_warn("%s: %s; retrying from byte %" PRIu64 " (attempt %u of %u)", s->req->url, why, s->consumed,
-		s->attempt + 1, retries + 1);
+	nm_warn("%s: %s; retrying from byte %" PRIu64 " (attempt %u of %u)", s->shown, why, s->consumed, s->attempt + 1,
+		retries + 1);
 	backoff_sleep(s);
 	return start_attempt(s);
 }
@@ -407,16 +408,15 @@ static int file_open(struct img_stream *s)
 	int r = 0;
 	if (!u || curl_url_set(u, CURLUPART_URL, s->req->url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
-		r = nm_fail(s->e, NM_ERR_USAGE, EINVAL, "%s: not a usable file:// URL", s->req->url);
+		r = nm_fail(s->e, NM_ERR_USAGE, EINVAL, "%s: not a usable file:// URL", s->shown);
 	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host && strcmp(host, "localhost") != 0)
-		r = nm_fail(s->e, NM_ERR_USAGE, EINVAL, "%s: file:// URLs name a local path (file:///path)",
-			    s->req->url);
+		r = nm_fail(s->e, NM_ERR_USAGE, EINVAL, "%s: file:// URLs name a local path (file:///path)", s->shown);
 	else if ((s->file_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		r = nm_fail(s->e, NM_ERR_RUNTIME, errno, "%s: cannot open %s: %s; check the path (or --mirror)",
-			    s->req->url, path, strerror(errno));
+			    s->shown, path, strerror(errno));
 	struct stat st;
 	if (r == 0 && (fstat(s->file_fd, &st) < 0 || !S_ISREG(st.st_mode)))
-		r = nm_fail(s->e, NM_ERR_RUNTIME, EINVAL, "%s: %s is not a regular file", s->req->url, path);
+		r = nm_fail(s->e, NM_ERR_RUNTIME, EINVAL, "%s: %s is not a regular file", s->shown, path);
 	s->attempt = 1;
 	if (r == 0)
 		r = accept_length(s, (uint64_t)st.st_size);
@@ -430,7 +430,7 @@ static int file_pump(struct img_stream *s)
 {
 	if (reserve(s, s->len + STREAM_FILE_CHUNK) < 0) {
 		s->failed = true;
-		return nm_fail(s->e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory", s->req->url);
+		return nm_fail(s->e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory", s->shown);
 	}
 	ssize_t n;
 	do
@@ -438,12 +438,12 @@ static int file_pump(struct img_stream *s)
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		s->failed = true;
-		return nm_fail(s->e, NM_ERR_RUNTIME, errno, "%s: read failed: %s", s->req->url, strerror(errno));
+		return nm_fail(s->e, NM_ERR_RUNTIME, errno, "%s: read failed: %s", s->shown, strerror(errno));
 	}
 	if (n == 0) {
 		if (s->consumed != s->total) {
 			s->failed = true;
-			return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: the file shrank while being read", s->req->url);
+			return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: the file shrank while being read", s->shown);
 		}
 		s->done = true;
 		return 0;
@@ -459,7 +459,7 @@ static int pump(struct img_stream *s)
 	int running = 0;
 	if (curl_multi_perform(s->multi, &running) != CURLM_OK) {
 		s->failed = true;
-		return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: libcurl failed to run the transfer", s->req->url);
+		return nm_fail(s->e, NM_ERR_RUNTIME, EIO, "%s: libcurl failed to run the transfer", s->shown);
 	}
 	CURLMsg *m;
 	int left;
@@ -519,10 +519,10 @@ int img_stream_finish(struct img_stream *s, struct img_fetch_result *res)
 		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG,
 			       "%s: SHA-256 mismatch: expected %s, got %s (%" PRIu64
 			       " bytes); the download is corrupt or the pin is wrong; nothing was kept",
-			       s->req->url, s->req->sha256, res->sha256, s->consumed);
+			       s->shown, s->req->sha256, res->sha256, s->consumed);
 	if (s->req->expected_size && s->consumed != s->req->expected_size)
-		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG, "%s: %" PRIu64 " bytes, the pin says %" PRIu64,
-			       s->req->url, s->consumed, s->req->expected_size);
+		return nm_fail(s->e, NM_ERR_VERIFY, EBADMSG, "%s: %" PRIu64 " bytes, the pin says %" PRIu64, s->shown,
+			       s->consumed, s->req->expected_size);
 	return 0;
 }
 
@@ -541,7 +541,7 @@ static int choose_ca(struct img_stream *s, bool https)
 		return nm_fail(s->e, NM_ERR_RUNTIME, r, "cannot look for a CA bundle: %s", strerror(-r));
 	if (!s->ca_file && https)
 		return nm_fail(s->e, NM_ERR_USAGE, ENOENT,
-			       "%s: no CA bundle at %s or %s; pass --ca-file FILE (TLS is always verified)", req->url,
+			       "%s: no CA bundle at %s or %s; pass --ca-file FILE (TLS is always verified)", s->shown,
 			       ca_bundles[0], ca_bundles[1]);
 	return 0;
 }
@@ -571,7 +571,7 @@ static int setup_easy(struct img_stream *s, bool https)
 	if (!ok)
 		return nm_fail(s->e, NM_ERR_RUNTIME, EINVAL,
 			       "%s: libcurl refused an option (this libcurl lacks http, https or file support?)",
-			       s->req->url);
+			       s->shown);
 	return 0;
 }
 
@@ -583,6 +583,11 @@ int img_stream_open(const struct img_fetch_req *req, uint64_t max_bytes, struct 
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	s->req = req;
 	s->e = e;
+	s->shown = nm_url_redact(req->url);
+	if (!s->shown) {
+		free(s);
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	}
 	s->max_bytes = max_bytes;
 	s->t0_ms = s->last_progress_ms = now_ms();
 	s->file_fd = -1;
@@ -607,7 +612,7 @@ int img_stream_open(const struct img_fetch_req *req, uint64_t max_bytes, struct 
 		s->multi = curl_multi_init();
 		s->easy = curl_easy_init();
 		if (!s->multi || !s->easy)
-			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot set up libcurl", req->url);
+			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: cannot set up libcurl", s->shown);
 	}
 	if (r >= 0)
 		r = setup_easy(s, https);
@@ -635,6 +640,7 @@ void img_stream_free(struct img_stream *s)
 	if (s->file_fd >= 0)
 		close(s->file_fd);
 	free(s->ca_file);
+	free(s->shown);
 	free(s->buf);
 	free(s);
 }

@@ -2,14 +2,20 @@
  * verified stream into a staging directory, with libarchive on both sides. Every entry is
  * judged before it is written: absolute paths, `..`, symlinks or hardlinks that leave the
  * directory, device nodes, FIFOs, sockets and setuid/setgid bits make the whole archive
- * untrusted (an error, never a silent skip). Extracted bytes are capped (decompression bombs).
+ * untrusted (an error, never a silent skip); a hardlink is judged by what it links to (a
+ * symlink that stays inside from its own place may leave from the hardlink's). The number of
+ * entries is capped, and so are the extracted bytes — file data plus a tar header's worth and
+ * the names for each entry, so a small archive of countless empty files is a bomb too.
  * It never writes outside the staging directory and never decides where the result ends up. */
 #include "images/images-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -17,6 +23,7 @@
 #define UNPACK_FLAGS                                                                                                   \
 	(ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT |                               \
 	 ARCHIVE_EXTRACT_SECURE_SYMLINKS)
+#define UNPACK_ENTRY_COST 512u /* charged to --max-bytes per entry, besides its names: one tar header */
 
 struct unpack {
 	struct archive *in;
@@ -25,6 +32,9 @@ struct unpack {
 	const struct img_fetch_req *req;
 	const char *staging;
 	uint64_t max_extracted;
+	uint64_t max_entries;
+	uint64_t headers; /* entries read so far, written or not */
+	uint64_t charged; /* what counts against max_extracted: file bytes, headers, names */
 	struct nm_error *e;
 	struct img_fetch_result *res;
 	struct img_decoder *dec; /* NULL: read and decompress in this thread */
@@ -90,8 +100,65 @@ static bool symlink_stays_inside(const char *entry, const char *target, const ch
 static int refuse(struct unpack *u, const char *path, const char *why)
 {
 	return nm_fail(u->e, NM_ERR_VERIFY, EPERM,
-		       "%s: archive entry '%s' %s; the archive is not trusted and nothing was kept", u->req->url, path,
-		       why);
+		       "%s: archive entry '%s' %s; the archive is not trusted and nothing was kept",
+		       img_stream_url(u->s), path, why);
+}
+
+static int refuse_hardlink(struct unpack *u, const char *path, const char *target, const char *why)
+{
+	_cleanup_free_ char *what = nm_strdup_printf("is a hardlink to '%s', %s", target, why);
+	return refuse(u, path, what ? what : why);
+}
+
+/* A hardlink is a second name for an entry already extracted: a regular file or a symlink, never
+ * a directory, reached without passing a symlink. A hardlinked symlink is a copy of the link at
+ * the hardlink's place, where its relative target may climb out: it is judged from there. */
+static int check_hardlink_target(struct unpack *u, const char *path, const char *target)
+{
+	if (!*target || strcmp(target, ".") == 0)
+		return refuse_hardlink(u, path, target, "not an entry of the archive");
+	_cleanup_close_ int dir = open(u->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return nm_fail(u->e, NM_ERR_RUNTIME, errno, "%s: cannot open it: %s", u->staging, strerror(errno));
+	_cleanup_free_ char *copy = strdup(target);
+	if (!copy)
+		return nm_fail(u->e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	/* component by component, never following a symlink on the way */
+	struct stat st;
+	char *name = copy;
+	for (;;) {
+		while (*name == '/')
+			name++;
+		char *slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		bool last = !slash || slash[1 + strspn(slash + 1, "/")] == '\0';
+		if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return refuse_hardlink(u, path, target, "which is not (yet) in the archive");
+		if (last)
+			break;
+		if (S_ISLNK(st.st_mode))
+			return refuse_hardlink(u, path, target, "a path through a symlink");
+		int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return refuse_hardlink(u, path, target, "which is not (yet) in the archive");
+		close(dir);
+		dir = next;
+		name = slash + 1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return refuse_hardlink(u, path, target, "a directory");
+	if (!S_ISLNK(st.st_mode))
+		return 0;
+	char link[PATH_MAX];
+	ssize_t n = readlinkat(dir, name, link, sizeof link - 1);
+	if (n < 0)
+		return nm_fail(u->e, NM_ERR_RUNTIME, errno, "%s: cannot read the symlink %s: %s", u->staging, target,
+			       strerror(errno));
+	link[n] = '\0';
+	if (!symlink_stays_inside(path, link, u->req->symlink_prefix_allowed))
+		return refuse_hardlink(u, path, target, "a symlink that leaves the directory from there");
+	return 0;
 }
 
 /* Judges one entry; 0 when it may be written. */
@@ -112,7 +179,7 @@ static int check_entry(struct unpack *u, struct archive_entry *ent)
 	if (mode & (S_ISUID | S_ISGID))
 		return refuse(u, path, "has a setuid or setgid bit");
 	if (hardlink)
-		return 0;
+		return check_hardlink_target(u, path, hardlink);
 	switch (type) {
 	case AE_IFREG:
 	case AE_IFDIR: return 0;
@@ -155,14 +222,42 @@ static int archive_failed(struct unpack *u, struct archive *a, const char *doing
 	const char *msg = archive_error_string(a);
 	if (a == u->in)
 		/* a corrupt stream shows up here first; the hash decides how it is reported */
-		return nm_fail(u->e, NM_ERR_VERIFY, EBADMSG, "%s: %s: %s", u->req->url, doing, msg ? msg : "error");
+		return nm_fail(u->e, NM_ERR_VERIFY, EBADMSG, "%s: %s: %s", img_stream_url(u->s), doing,
+			       msg ? msg : "error");
 	if (err_is_system(err))
 		return nm_fail(u->e, NM_ERR_RUNTIME, err, "%s: %s: %s", u->staging, doing, msg ? msg : "error");
 	/* libarchive's own secure-extraction refusals (writing through a symlink, ...) */
 	return nm_fail(u->e, NM_ERR_VERIFY, EPERM,
 		       "%s: archive entry '%s' refused by secure extraction (%s); the archive is not trusted and "
 		       "nothing was kept",
-		       u->req->url, doing, msg ? msg : "error");
+		       img_stream_url(u->s), doing, msg ? msg : "error");
+}
+
+static int too_big(struct unpack *u, const char *path)
+{
+	return nm_fail(u->e, NM_ERR_VERIFY, EFBIG,
+		       "%s: unpacks to more than %" PRIu64
+		       " bytes (file data plus %u bytes and the names for each entry; at '%s'; --max-bytes); "
+		       "stopped: a decompression bomb or a larger archive than expected",
+		       img_stream_url(u->s), u->max_extracted, UNPACK_ENTRY_COST, path);
+}
+
+/* Counts one header against --max-entries and charges it to --max-bytes, before anything of it
+ * is written: a few bytes of compressed archive can announce any number of empty entries. */
+static int charge_header(struct unpack *u, struct archive_entry *ent)
+{
+	const char *path = archive_entry_pathname(ent);
+	const char *hardlink = archive_entry_hardlink(ent);
+	const char *symlink = archive_entry_symlink(ent);
+	if (++u->headers > u->max_entries)
+		return nm_fail(u->e, NM_ERR_VERIFY, EFBIG,
+			       "%s: holds more than %" PRIu64
+			       " entries (at '%s'; --max-entries); stopped: an archive of countless small files, or "
+			       "a larger one than expected",
+			       img_stream_url(u->s), u->max_entries, path ? path : "");
+	u->charged += UNPACK_ENTRY_COST + (path ? strlen(path) : 0) + (hardlink ? strlen(hardlink) : 0) +
+	    (symlink ? strlen(symlink) : 0);
+	return u->charged > u->max_extracted ? too_big(u, path ? path : "") : 0;
 }
 
 static int copy_data(struct unpack *u, const char *path)
@@ -177,12 +272,9 @@ static int copy_data(struct unpack *u, const char *path)
 		if (r < ARCHIVE_WARN)
 			return archive_failed(u, u->in, "reading the archive");
 		u->res->extracted_bytes += size;
-		if (u->res->extracted_bytes > u->max_extracted)
-			return nm_fail(u->e, NM_ERR_VERIFY, EFBIG,
-				       "%s: unpacks to more than %" PRIu64
-				       " bytes (at '%s'; --max-bytes); stopped: a decompression bomb or a larger "
-				       "archive than expected",
-				       u->req->url, u->max_extracted, path);
+		u->charged += size;
+		if (u->charged > u->max_extracted)
+			return too_big(u, path);
 		if (archive_write_data_block(u->out, buf, size, offset) < ARCHIVE_WARN)
 			return archive_failed(u, u->out, path);
 	}
@@ -198,12 +290,8 @@ static int extract_entry(struct unpack *u, struct archive_entry *ent)
 		/* cppcheck-suppress memleak ; _cleanup_free_ frees orig */
 		return r;
 	if (archive_entry_filetype(ent) == AE_IFREG && archive_entry_size_is_set(ent) &&
-	    u->res->extracted_bytes + (uint64_t)archive_entry_size(ent) > u->max_extracted)
-		return nm_fail(u->e, NM_ERR_VERIFY, EFBIG,
-			       "%s: unpacks to more than %" PRIu64
-			       " bytes (at '%s'; --max-bytes); stopped: a decompression bomb or a larger archive than "
-			       "expected",
-			       u->req->url, u->max_extracted, orig);
+	    u->charged + (uint64_t)archive_entry_size(ent) > u->max_extracted)
+		return too_big(u, orig);
 	_cleanup_free_ char *dst = under_staging(u->staging, orig);
 	if (!dst)
 		return -ENOMEM;
@@ -245,7 +333,7 @@ static int unpack_all(struct unpack *u)
 			break;
 		if (r < ARCHIVE_WARN)
 			return archive_failed(u, u->in, "reading the archive");
-		if ((r = extract_entry(u, ent)) < 0)
+		if ((r = charge_header(u, ent)) < 0 || (r = extract_entry(u, ent)) < 0)
 			return r;
 	}
 	if (archive_write_close(u->out) != ARCHIVE_OK) /* applies directory modes and times */
@@ -283,6 +371,7 @@ int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch
 	    .req = req,
 	    .staging = staging,
 	    .max_extracted = max_extracted,
+	    .max_entries = req->max_entries ? req->max_entries : IMG_DEFAULT_MAX_ENTRIES,
 	    .e = e,
 	    .res = res,
 	};

@@ -150,6 +150,7 @@ void machine_facts_free(struct machine_facts *m)
 	nm_strv_free(m->initrd_modules);
 	nm_strv_free(m->kernel_modules);
 	nm_strv_free(m->ssh_authorized_keys);
+	free(m->ssh_keys_refused);
 	nm_strv_free(m->warnings);
 	*m = (struct machine_facts){0};
 }

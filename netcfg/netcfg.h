@@ -53,6 +53,9 @@ struct machine_facts {
 	char **initrd_modules;
 	char **kernel_modules;
 	char **ssh_authorized_keys;
+	/* Why the rescue's authorized_keys cannot be used (a line holding a control character), or
+	 * NULL: detect reports it as a warning, net_ssh_keys_gather refuses with it (exit 2). */
+	char *ssh_keys_refused;
 	char **warnings;
 };
 
@@ -138,6 +141,8 @@ int net_render(const struct net_render_input *in, const char *out_dir, struct nm
 /* Root's authorized keys for the installed system, in order and without duplicates: the rescue's
  * keys (facts), then each --ssh-key (a malformed one is a usage error), then the lines of
  * key_file (may be NULL; malformed lines are skipped with a warning naming the file and line).
+ * A control character in any key, from any source, is a usage error naming the source and line
+ * (facts->ssh_keys_refused for the rescue's file): it would add a line of its own.
  * No key at all is refused (exit 3): the operator would be locked out. */
 int net_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
 			struct nm_error *e);

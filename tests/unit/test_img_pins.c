@@ -55,6 +55,36 @@ static void mirror_rewrites_only_scheme_and_host(void **state)
 	img_pins_free(&p);
 }
 
+/* A mirror's credentials and token reach the transfer (the pin's URL in memory) and nothing that
+ * is written: plan.json and report.json get the pins through img_pins_to_json, messages name
+ * the URL without them. The token query goes after the pin's path. */
+static void mirror_secret_stays_in_memory(void **state)
+{
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	assert_non_null(strstr(p.nix.url, "/nix/"));
+	_cleanup_free_ char *path = strdup(strstr(p.nix.url, "/nix/")); /* the mirror replaces the URL */
+	assert_int_equal(img_pin_apply_mirror(&p.nix, "https://user:s3cr3tT0ken@mirror:8443/base/?token=s3cr3tQ", &e),
+			 0);
+	_cleanup_free_ char *want = nm_strdup_printf("https://user:s3cr3tT0ken@mirror:8443/base%s?token=s3cr3tQ", path);
+	assert_string_equal(p.nix.url, want);
+	json_object *pj = img_pins_to_json(&p);
+	const char *text = json_object_to_json_string(pj);
+	assert_null(strstr(text, "s3cr3t"));
+	assert_non_null(strstr(text, "https:\\/\\/***@mirror:8443\\/base\\/nix\\/"));
+	json_object_put(pj);
+	assert_int_equal(img_pin_apply_mirror(&p.channel, "user:s3cr3tT0ken@mirror/x", &e), -EINVAL);
+	assert_null(strstr(e.msg, "s3cr3t"));
+	assert_non_null(strstr(e.msg, "***@mirror/x"));
+	struct nm_error e2 = {0};
+	assert_int_equal(
+	    img_pin_override(&p.channel, "--channel", "http://u:s3cr3tT0ken@h/c.tar.xz?t=s3cr3tQ", NULL, NULL, &e2),
+	    -EINVAL);
+	assert_null(strstr(e2.msg, "s3cr3t"));
+	img_pins_free(&p);
+}
+
 static void override_needs_a_hash_with_its_url(void **state)
 {
 	struct img_pins p;
@@ -183,6 +213,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(default_pins_are_complete_or_refused),
 	    cmocka_unit_test(mirror_rewrites_only_scheme_and_host),
+	    cmocka_unit_test(mirror_secret_stays_in_memory),
 	    cmocka_unit_test(override_needs_a_hash_with_its_url),
 	    cmocka_unit_test(config_section_applies_like_flags),
 	    cmocka_unit_test(sha256_hex_is_exactly_64_hex_digits),
