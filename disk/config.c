@@ -15,7 +15,7 @@ int disk_config_init(struct disk_config *c)
 	*c = (struct disk_config){
 	    .raid_level = -1,
 	    .filesystem = strdup("ext4"),
-	    .esp_size = 1ull << 30,
+	    .esp_size = DISK_DEFAULT_ESP_SIZE,
 	    .homehost = strdup("nmmm"),
 	    .target = strdup("/mnt"),
 	};
@@ -125,18 +125,27 @@ static int take_string(json_object *o, const char *path, const char *example, ch
 	return 0;
 }
 
-/* A size is a string with a binary unit ("8G", "512M") or the number 0 (none). */
+/* A size is a string with a binary unit ("8G", "512M") or the number 0 (none), and at most
+ * DISK_MAX_CONFIG_SIZE: "8388608T" parses, but no disk holds it, and the planner's sums must
+ * stay exact. */
 static int take_size(json_object *o, const char *path, uint64_t *out, struct nm_error *e)
 {
 	if (json_object_get_type(o) == json_type_int && json_object_get_int64(o) == 0) {
 		*out = 0;
 		return 0;
 	}
-	if (json_object_get_type(o) != json_type_string || disk_parse_size(json_object_get_string(o), out) < 0)
+	uint64_t v = 0;
+	if (json_object_get_type(o) != json_type_string || disk_parse_size(json_object_get_string(o), &v) < 0)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
 			       "%s: %s is not a size; write a string with a binary unit like \"8G\", \"512M\" or "
 			       "\"1T\" (or 0 for none)",
 			       path, json_object_to_json_string(o));
+	if (v > DISK_MAX_CONFIG_SIZE)
+		return nm_fail(e, NM_ERR_USAGE, ERANGE,
+			       "%s: %s is more than any disk holds; give at most \"1048576T\" (1 EiB), in practice "
+			       "less than the smallest disk",
+			       path, json_object_to_json_string(o));
+	*out = v;
 	return 0;
 }
 
@@ -170,22 +179,22 @@ static bool plain_name(const char *s)
 
 static int check_mountpoint(const char *mp, const char *path, struct nm_error *e)
 {
-	if (mp[0] != '/' || strcmp(mp, "/") == 0 || strstr(mp, "//") || strstr(mp, "/../") || strstr(mp, "/./") ||
-	    mp[strlen(mp) - 1] == '/')
+	const char *why = disk_mountpoint_problem(mp);
+	if (why)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s: \"%s\" is not a usable mountpoint; give an absolute path other than / "
-			       "without a trailing slash, like \"/srv\"",
-			       path, mp);
-	if (strcmp(mp, "/boot") == 0 || strncmp(mp, "/boot-fallback", 14) == 0 || strcmp(mp, "/nix") == 0)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s: \"%s\" is used by the layout itself; choose another mountpoint like \"/srv\"", path,
-			       mp);
-	for (const char *p = mp; *p; p++)
-		if ((unsigned char)*p < 0x21 || *p == '"' || *p == '\\')
-			return nm_fail(e, NM_ERR_USAGE, EINVAL,
-				       "%s: \"%s\" contains a space, quote or control character; use a plain path",
-				       path, mp);
+			       "%s: \"%s\" %s; give a plain absolute path like \"/srv\" or \"/var/lib/postgresql\"",
+			       path, mp, why);
 	return 0;
+}
+
+/* Text that names something to the machine: no control characters (they would reach messages,
+ * and through them terminals and logs, as if they were the agent's own). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 static int take_extra(json_object *o, const char *path, struct disk_extra_part *x, struct nm_error *e)
@@ -278,6 +287,11 @@ static int take_disks(json_object *o, struct disk_config *c, struct nm_error *e)
 			return r;
 		if (!*s)
 			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: empty; name a disk like \"nvme0n1\"", path);
+		if (has_control(s))
+			return nm_fail(e, NM_ERR_USAGE, EINVAL,
+				       "%s: contains a control character; name a disk like \"nvme0n1\" or "
+				       "\"serial:S1234\"",
+				       path);
 		if (nm_strv_contains(v, s))
 			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: \"%s\" is named twice; name each disk once", path,
 				       s);
