@@ -2,7 +2,10 @@
 # install_destroy_last.sh: every failure before teardown leaves the disk byte-for-byte as it
 # was and exits with the documented code — a channel hash mismatch (4), a Nix tarball hash
 # mismatch (4), an evaluation error (1), a build failure (1), no SSH key (3), no --yes (3),
-# an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2).
+# an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2);
+# and crafted configs — absurd sizes, sizes that overflow or do not fit together, mountpoints
+# that climb out of the target, mistyped pins, a release that is not YY.MM — are usage errors
+# (2) naming the field, from `plan --config` and `install --yes --config` alike.
 IE_NAME=dlast
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
@@ -48,4 +51,45 @@ for a in "${args[@]}"; do [ "$a" = --hostname ] || [ "$a" = web1 ] || no_hostnam
 expect 2 "host name in --config" -- install --yes "${no_hostname[@]}" --config "$IE_WORK/bad-host.json"
 grep -q "bad-host.json: \"hostname\": host name '-web' starts with '-', which RFC 1123 forbids" "$IE_WORK/err.txt" ||
 	fail "the host name error does not name the file and the rule: $(tail -n 1 "$IE_WORK/err.txt")"
+
+# config_refused NAME FIELD JSON: `plan` and `install --yes` with that config exit 2 naming
+# FIELD, and (through expect) neither the disk nor the decoy changes.
+no_config=()
+skip=0
+for a in "${no_hostname[@]}"; do
+	if [ "$skip" = 1 ]; then skip=0; continue; fi
+	if [ "$a" = --config ]; then skip=1; continue; fi
+	no_config+=("$a")
+done
+config_refused() {
+	local name=$1 field=$2
+	printf '%s\n' "$3" > "$IE_WORK/$name.json"
+	expect 2 "plan, $name" -- plan --config "$IE_WORK/$name.json" --disks "$IE_DISK"
+	grep -qF -- "$field" "$IE_WORK/err.txt" || fail "plan, $name: the error does not name $field: $(tail -n 1 "$IE_WORK/err.txt")"
+	expect 2 "install, $name" -- install --yes "${no_config[@]}" --config "$IE_WORK/$name.json"
+	grep -qF -- "$field" "$IE_WORK/err.txt" || fail "install, $name: the error does not name $field: $(tail -n 1 "$IE_WORK/err.txt")"
+	return 0
+}
+config_refused huge-extra "extra_partitions[1].size" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "a", "size": "64M", "mountpoint": "/a" }, { "name": "b", "size": "8388608T", "mountpoint": "/b" } ] }'
+config_refused u64-max-swap "swap_size" '{ "esp_size": "64M", "swap_size": "18446744073709551615" }'
+# Sixteen of 1 EiB: a sum past 2^64 that a wrapping planner took for 64 MiB.
+config_refused sixteen-eib "extra_partitions[0].size" \
+	"{ \"esp_size\": \"64M\", \"extra_partitions\": [ $(for i in $(seq 0 15); do printf '%s{ "name": "x%d", "size": "1048576T", "mountpoint": "/x%d" }' "$([ "$i" = 0 ] || echo ,)" "$i" "$i"; done) ] }"
+# 1 MiB + 64 MiB + 512 MiB + 512 MiB on a 2 GiB disk leaves less than 1 GiB for /.
+config_refused over-the-disk "extra_partitions[0].size" \
+	'{ "esp_size": "64M", "swap_size": "512M", "extra_partitions": [ { "name": "data", "size": "512M", "mountpoint": "/srv" } ] }'
+config_refused srv-dotdot "extra_partitions[0].mountpoint" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/srv/.." } ] }'
+config_refused root-dotdot "extra_partitions[0].mountpoint" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/.." } ] }'
+config_refused boot-child "extra_partitions[0].mountpoint" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/boot/efi" } ] }'
+config_refused release-newline "channel.release" \
+	"{ \"esp_size\": \"64M\", \"channel\": { \"sha256\": \"$IE_CHANNEL_SHA\", \"release\": \"24.11\\nx\" } }"
+config_refused release-month "channel.release" \
+	"{ \"esp_size\": \"64M\", \"channel\": { \"sha256\": \"$IE_CHANNEL_SHA\", \"release\": \"24.13\" } }"
+config_refused sha256-number "channel.sha256" '{ "esp_size": "64M", "channel": { "sha256": 1234 } }'
+config_refused mirror-list "mirror" '{ "esp_size": "64M", "mirror": [ "http://127.0.0.1:9" ] }'
+config_refused nix-unknown "nix.rev" '{ "esp_size": "64M", "nix": { "rev": "abc" } }'
 echo "install_destroy_last: ok"
