@@ -52,7 +52,8 @@ const char *disk_mountpoint_problem(const char *mp);
 /* The one check of a plan's geometry and mounts, for a fresh plan (disk_plan_make) and one read
  * back from the state file (disk_plan_from_json): partition UUIDs well-formed, every partition
  * non-empty, MiB aligned, after the first MiB and before the last, no two overlapping, the same
- * geometry on every disk; mountpoints clean, "/" exactly once, /boot and /boot-fallback-N
+ * geometry on every disk; names, devices, labels and options free of control characters, known
+ * filesystem types; mountpoints clean, "/" exactly once, /boot and /boot-fallback-N
  * only for ESPs, no mountpoint twice, parents mounted before children. Fails with class `cls`,
  * the message "<field path>: <what is wrong>". */
 int disk_plan_check(const struct disk_plan *p, enum nm_err_class cls, struct nm_error *e);

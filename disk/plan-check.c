@@ -159,24 +159,68 @@ static int check_mount(const struct disk_plan *p, size_t i, bool *have_root, enu
 	return 0;
 }
 
+/* The plan's own words reach mdadm's and mkfs's argv, fstab-like Nix attributes and the log: no
+ * control characters in them, and only filesystems the format phase knows. */
+static bool clean(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static int check_words(const struct disk_plan *p, enum nm_err_class cls, struct nm_error *e)
+{
+	static const char *const fstypes[] = {"ext4", "xfs", "btrfs", "vfat", "swap"};
+	if (!clean(p->homehost))
+		return fail_at(e, cls, "homehost: contains a control character");
+	for (size_t i = 0; i < p->n_disks; i++)
+		for (size_t j = 0; j < p->disks[i].n_parts; j++)
+			if (!clean(p->disks[i].parts[j].name) || !clean(p->disks[i].parts[j].path))
+				return fail_at(e, cls,
+					       "disks[%zu].partitions[%zu]: name or path contains a control character",
+					       i, j);
+	for (size_t i = 0; i < p->n_arrays; i++)
+		if (!clean(p->arrays[i].name) || !clean(p->arrays[i].device))
+			return fail_at(e, cls, "arrays[%zu]: name or device contains a control character", i);
+	for (size_t i = 0; i < p->n_filesystems; i++) {
+		const struct disk_fs_plan *f = &p->filesystems[i];
+		bool known = false;
+		for (size_t k = 0; k < NM_ELEMENTSOF(fstypes); k++)
+			known = known || (f->fstype && strcmp(f->fstype, fstypes[k]) == 0);
+		if (!known)
+			return fail_at(e, cls, "filesystems[%zu].fstype: not one of ext4, xfs, btrfs, vfat, swap", i);
+		bool ok = clean(f->device) && clean(f->label);
+		for (size_t k = 0; ok && f->options && f->options[k]; k++)
+			ok = clean(f->options[k]);
+		if (!ok)
+			return fail_at(e, cls, "filesystems[%zu]: device, label or options contain a control character",
+				       i);
+	}
+	return 0;
+}
+
 int disk_plan_check(const struct disk_plan *p, enum nm_err_class cls, struct nm_error *e)
 {
 	if (p->n_disks == 0)
 		return fail_at(e, cls, "disks: empty");
+	int r = check_words(p, cls, e);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < p->n_disks; i++) {
 		const struct disk_member_plan *m = &p->disks[i];
 		for (size_t j = 0; j < m->n_parts; j++) {
-			int r = check_extent(m, i, j, cls, e);
+			r = check_extent(m, i, j, cls, e);
 			if (r < 0)
 				return r;
 		}
-		int r = check_same_geometry(p, i, cls, e);
+		r = check_same_geometry(p, i, cls, e);
 		if (r < 0)
 			return r;
 	}
 	bool have_root = false;
 	for (size_t i = 0; i < p->n_filesystems; i++) {
-		int r = check_mount(p, i, &have_root, cls, e);
+		r = check_mount(p, i, &have_root, cls, e);
 		if (r < 0)
 			return r;
 	}

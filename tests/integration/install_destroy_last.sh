@@ -92,4 +92,5 @@ config_refused release-month "channel.release" \
 config_refused sha256-number "channel.sha256" '{ "esp_size": "64M", "channel": { "sha256": 1234 } }'
 config_refused mirror-list "mirror" '{ "esp_size": "64M", "mirror": [ "http://127.0.0.1:9" ] }'
 config_refused nix-unknown "nix.rev" '{ "esp_size": "64M", "nix": { "rev": "abc" } }'
+config_refused hostname-newline '"hostname"' '{ "esp_size": "64M", "hostname": "web1\nx" }'
 echo "install_destroy_last: ok"

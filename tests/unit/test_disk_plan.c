@@ -961,6 +961,10 @@ static void plan_json_rejects_overlaps_and_escaping_mountpoints(void **state)
 	/* The second ESP (vfat) moved over the first's /boot. */
 	expect_rejected(f, "filesystems", 2, "mountpoint", json_object_new_string("/boot"),
 			"filesystems[2].mountpoint: \"/boot\" is also filesystems[1].mountpoint");
+	expect_rejected(f, "filesystems", srv, "fstype", json_object_new_string("ext4\nx"),
+			"filesystems[3].fstype: not one of");
+	expect_rejected(f, "filesystems", srv, "label", json_object_new_string("srv\n"),
+			"filesystems[3]: device, label or options contain a control character");
 	/* The two disks must keep one geometry: md members of different sizes are not this plan. */
 	json_object *o = disk_plan_to_json(&f->plan);
 	json_object *d1 = json_object_array_get_idx(json_object_object_get(o, "disks"), 1);
