@@ -5,7 +5,9 @@
 # an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2);
 # and crafted configs — absurd sizes, sizes that overflow or do not fit together, mountpoints
 # that climb out of the target, mistyped pins, a release that is not YY.MM — are usage errors
-# (2) naming the field, from `plan --config` and `install --yes --config` alike.
+# (2) naming the field, from `plan --config` and `install --yes --config` alike; a state file
+# edited between runs (a mountpoint of "/..", a partition past the disk's end) makes
+# `install --resume` fail (1) naming the field, before any disk is touched.
 IE_NAME=dlast
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
@@ -93,4 +95,27 @@ config_refused sha256-number "channel.sha256" '{ "esp_size": "64M", "channel": {
 config_refused mirror-list "mirror" '{ "esp_size": "64M", "mirror": [ "http://127.0.0.1:9" ] }'
 config_refused nix-unknown "nix.rev" '{ "esp_size": "64M", "nix": { "rev": "abc" } }'
 config_refused hostname-newline '"hostname"' '{ "esp_size": "64M", "hostname": "web1\nx" }'
+
+# state_edited NAME FIELD PYTHON: a run stopped after confirm left its plan in the state file;
+# PYTHON edits it (p is the plan); the resume refuses it, naming FIELD, and changes nothing.
+state_edited() {
+	local name=$1 field=$2
+	ie_agent install --yes "${args[@]}" --until confirm > "$IE_WORK/out.txt" 2> "$IE_WORK/err.txt" ||
+		fail "$name: install --until confirm failed: $(tail -n 3 "$IE_WORK/err.txt")"
+	python3 - "$IE_WORK/state/state.json" "$3" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+p = s["plan"]
+exec(sys.argv[2])
+json.dump(s, open(sys.argv[1], "w"))
+PY
+	expect 1 "resume, $name" -- install --resume --yes "${args[@]}"
+	grep -qF -- "$field" "$IE_WORK/err.txt" || fail "resume, $name: the error does not name $field: $(tail -n 1 "$IE_WORK/err.txt")"
+}
+state_edited root-dotdot "filesystems[0].mountpoint" \
+	'[f for f in p["filesystems"] if f["mountpoint"] == "/"][0]["mountpoint"] = "/.."'
+state_edited root-past-the-end "disks[0].partitions[2].start" \
+	'p["disks"][0]["partitions"][2]["size"] += 1 << 40'
+state_edited esp-overlaps "disks[0].partitions[1].start: overlaps partitions[0]" \
+	'p["disks"][0]["partitions"][1]["start"] = 1 << 20'
 echo "install_destroy_last: ok"
