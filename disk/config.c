@@ -177,16 +177,6 @@ static bool plain_name(const char *s)
 	return true;
 }
 
-static int check_mountpoint(const char *mp, const char *path, struct nm_error *e)
-{
-	const char *why = disk_mountpoint_problem(mp);
-	if (why)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s: \"%s\" %s; give a plain absolute path like \"/srv\" or \"/var/lib/postgresql\"",
-			       path, mp, why);
-	return 0;
-}
-
 /* Text that names something to the machine: no control characters (they would reach messages,
  * and through them terminals and logs, as if they were the agent's own). */
 static bool has_control(const char *s)
@@ -195,6 +185,26 @@ static bool has_control(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return true;
 	return false;
+}
+
+/* s as a JSON string literal, for messages: a newline in it is shown as \n, not printed. */
+static const char *quoted(const char *s, char *buf, size_t size)
+{
+	json_object *q = json_object_new_string(s);
+	snprintf(buf, size, "%s", q ? json_object_to_json_string_ext(q, JSON_C_TO_STRING_NOSLASHESCAPE) : "\"\"");
+	json_object_put(q);
+	return buf;
+}
+
+static int check_mountpoint(const char *mp, const char *path, struct nm_error *e)
+{
+	const char *why = disk_mountpoint_problem(mp);
+	char q[600];
+	if (why)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: %s %s; give a plain absolute path like \"/srv\" or \"/var/lib/postgresql\"", path,
+			       quoted(mp, q, sizeof q), why);
+	return 0;
 }
 
 static int take_extra(json_object *o, const char *path, struct disk_extra_part *x, struct nm_error *e)
@@ -225,11 +235,12 @@ static int take_extra(json_object *o, const char *path, struct disk_extra_part *
 		if (!json_object_object_get_ex(o, required[i], NULL))
 			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s.%s: missing; every extra partition needs it", path,
 				       required[i]);
+	char q[600];
 	if (!plain_name(x->name) || strcmp(x->name, "root") == 0 || strcmp(x->name, "swap") == 0)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s.name: \"%s\" cannot be used; choose 1-32 letters, digits, '-' or '_', starting "
+			       "%s.name: %s cannot be used; choose 1-32 letters, digits, '-' or '_', starting "
 			       "with a letter or digit, other than \"root\" and \"swap\"",
-			       path, x->name);
+			       path, quoted(x->name, q, sizeof q));
 	if (x->size < (1ull << 20))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s.size: too small; an extra partition needs at least \"1M\"",
 			       path);
@@ -340,10 +351,11 @@ static int take_field(const char *key, json_object *val, struct disk_config *c, 
 		return take_extras(val, c, e);
 	if (strcmp(key, "homehost") == 0) {
 		r = take_string(val, key, "\"nmmm\"", &c->homehost, e);
+		char q[600];
 		if (r == 0 && !plain_name(c->homehost))
 			return nm_fail(e, NM_ERR_USAGE, EINVAL,
-				       "homehost: \"%s\" cannot be used; choose 1-32 letters, digits, '-' or '_'",
-				       c->homehost);
+				       "homehost: %s cannot be used; choose 1-32 letters, digits, '-' or '_'",
+				       quoted(c->homehost, q, sizeof q));
 		return r;
 	}
 	/* Kept as given: render and install judge it with net_hostname_check, the one rule. */

@@ -128,6 +128,14 @@ static int check_same_geometry(const struct disk_plan *p, size_t i, enum nm_err_
 	return 0;
 }
 
+static bool clean(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static bool is_esp(const struct disk_fs_plan *f)
 {
 	return f->fstype && strcmp(f->fstype, "vfat") == 0;
@@ -140,8 +148,15 @@ static int check_mount(const struct disk_plan *p, size_t i, bool *have_root, enu
 	if (!mp)
 		return 0;
 	const char *why = path_problem(mp);
-	if (why)
-		return fail_at(e, cls, "filesystems[%zu].mountpoint: \"%s\" %s", i, mp, why);
+	if (why) {
+		/* Quoted as JSON: a newline in an edited state file is shown as \n, not printed. */
+		json_object *quoted = json_object_new_string(mp);
+		int r = fail_at(
+		    e, cls, "filesystems[%zu].mountpoint: %s %s", i,
+		    quoted ? json_object_to_json_string_ext(quoted, JSON_C_TO_STRING_NOSLASHESCAPE) : "\"\"", why);
+		json_object_put(quoted);
+		return r;
+	}
 	if (strcmp(mp, "/") == 0) {
 		if (*have_root || is_esp(f))
 			return fail_at(e, cls, "filesystems[%zu].mountpoint: \"/\" again; a plan has one root", i);
@@ -161,14 +176,6 @@ static int check_mount(const struct disk_plan *p, size_t i, bool *have_root, enu
 
 /* The plan's own words reach mdadm's and mkfs's argv, fstab-like Nix attributes and the log: no
  * control characters in them, and only filesystems the format phase knows. */
-static bool clean(const char *s)
-{
-	for (; s && *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
 static int check_words(const struct disk_plan *p, enum nm_err_class cls, struct nm_error *e)
 {
 	static const char *const fstypes[] = {"ext4", "xfs", "btrfs", "vfat", "swap"};

@@ -888,9 +888,11 @@ static void mountpoints_stay_inside_the_target(void **state)
 	expect_config_error("{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": \"/srv\"},"
 			    "{\"name\": \"b\", \"size\": \"1G\", \"mountpoint\": \"/srv\"}]}",
 			    "extra_partitions[1].mountpoint: \"/srv\" is also extra_partitions[0].mountpoint");
-	/* A control character is named whatever its spelling. */
-	expect_config_error("{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": \"/a\\nb\"}]}",
-			    "control character");
+	/* A control character is refused, and shown escaped rather than printed. */
+	expect_config_error(
+	    "{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": \"/a\\nb\"}]}",
+	    "extra_partitions[0].mountpoint: \"/a\\nb\" is not a usable mountpoint: it contains a space, "
+	    "quote, backslash or control character");
 }
 
 static void mistyped_fields_are_config_errors(void **state)
