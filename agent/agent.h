@@ -52,5 +52,11 @@ int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 
 /* Shared by commands: prints "usage: nmmm-agent CMD ..." help text and the bad-usage error. */
 int agent_usage_error(struct nm_error *e, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The compiled-in pins with the --config file's pin section applied (every key typed and
+ * checked; usage errors name the file and the field). config_path NULL: the defaults. */
+struct img_pins;
+int agent_config_pins(const char *config_path, struct img_pins *pins, struct nm_error *e);
+/* The same, for commands that install nothing: the config is refused as install would. */
+int agent_config_pins_check(const char *config_path, struct nm_error *e);
 /* Writes a JSON object to stdout, pretty-printed, with a newline. */
 void agent_print_json(json_object *obj);

@@ -188,14 +188,7 @@ static int prepare(struct install_run *run, struct nm_error *e)
 	if (r == 0 && o->disks)
 		r = disk_config_set_disks(&run->cfg, o->disks, e);
 	if (r == 0)
-		r = img_pins_default(&run->pins, e);
-	if (r == 0 && o->config_path) {
-		json_object *cfg = NULL;
-		r = nm_json_read_file(o->config_path, "--config", &cfg, e);
-		if (r == 0)
-			r = img_pins_apply_config(&run->pins, cfg, e);
-		json_object_put(cfg);
-	}
+		r = agent_config_pins(o->config_path, &run->pins, e);
 	if (r == 0 && o->mirror)
 		r = img_pin_apply_mirror(&run->pins.channel, o->mirror, e);
 	if (r == 0 && o->mirror && !o->nix_from_path)

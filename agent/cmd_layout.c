@@ -146,6 +146,8 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		r = nm_fail(e, NM_ERR_RUNTIME, r, "layout: out of memory");
 	if (r == 0 && config)
 		r = disk_config_load(config, &cfg, e);
+	if (r == 0 && config)
+		r = agent_config_pins_check(config, e); /* the pins are install's, the file is one */
 	if (r == 0 && disks)
 		r = disk_config_set_disks(&cfg, disks, e);
 	if (r == 0) {

@@ -121,22 +121,6 @@ static void print_summary(const struct render_opts *o, const struct net_render_i
 	       in->state_version);
 }
 
-/* system.stateVersion without --state-version: the release of the channel install would
- * install — the compiled-in pin, or the config file's "channel" pin when it names one. */
-static int pinned_release(const char *config, struct img_pins *pins, struct nm_error *e)
-{
-	int r = img_pins_default(pins, e);
-	if (r < 0 || !config)
-		return r;
-	json_object *cfg = json_object_from_file(config);
-	if (!cfg)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "--config %s: not readable JSON: %s", config,
-			       json_util_get_last_err());
-	r = img_pins_apply_config(pins, cfg, e);
-	json_object_put(cfg);
-	return r;
-}
-
 /* Gathers what the render needs and writes the files; everything it allocates is in the
  * caller's structures so one cleanup path frees it. */
 static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct disk_inventory *disks,
@@ -176,8 +160,13 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	}
 	if (r >= 0)
 		r = net_ssh_keys_gather(m, o->keys, o->key_file, keys, e);
-	if (r >= 0 && !o->state_version)
-		r = pinned_release(o->config, pins, e);
+	/* system.stateVersion without --state-version: the release of the channel install would
+	 * install. The config's pins are checked either way: install would refuse a bad one. */
+	if (r >= 0)
+		r = agent_config_pins(o->config, pins, e);
+	if (r >= 0 && o->state_version && !img_release_valid(o->state_version))
+		r = nm_fail(e, NM_ERR_USAGE, EINVAL,
+			    "--state-version: not a NixOS release; write YY.MM with a month 01-12, like 25.05");
 	if (r < 0)
 		return r;
 	json_object *plan_json = disk_plan_to_json(plan);

@@ -15,7 +15,7 @@ int disk_config_init(struct disk_config *c)
 	*c = (struct disk_config){
 	    .raid_level = -1,
 	    .filesystem = strdup("ext4"),
-	    .esp_size = 1ull << 30,
+	    .esp_size = DISK_DEFAULT_ESP_SIZE,
 	    .homehost = strdup("nmmm"),
 	    .target = strdup("/mnt"),
 	};
@@ -125,18 +125,27 @@ static int take_string(json_object *o, const char *path, const char *example, ch
 	return 0;
 }
 
-/* A size is a string with a binary unit ("8G", "512M") or the number 0 (none). */
+/* A size is a string with a binary unit ("8G", "512M") or the number 0 (none), and at most
+ * DISK_MAX_CONFIG_SIZE: "8388608T" parses, but no disk holds it, and the planner's sums must
+ * stay exact. */
 static int take_size(json_object *o, const char *path, uint64_t *out, struct nm_error *e)
 {
 	if (json_object_get_type(o) == json_type_int && json_object_get_int64(o) == 0) {
 		*out = 0;
 		return 0;
 	}
-	if (json_object_get_type(o) != json_type_string || disk_parse_size(json_object_get_string(o), out) < 0)
+	uint64_t v = 0;
+	if (json_object_get_type(o) != json_type_string || disk_parse_size(json_object_get_string(o), &v) < 0)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
 			       "%s: %s is not a size; write a string with a binary unit like \"8G\", \"512M\" or "
 			       "\"1T\" (or 0 for none)",
 			       path, json_object_to_json_string(o));
+	if (v > DISK_MAX_CONFIG_SIZE)
+		return nm_fail(e, NM_ERR_USAGE, ERANGE,
+			       "%s: %s is more than any disk holds; give at most \"1048576T\" (1 EiB), in practice "
+			       "less than the smallest disk",
+			       path, json_object_to_json_string(o));
+	*out = v;
 	return 0;
 }
 
@@ -168,23 +177,33 @@ static bool plain_name(const char *s)
 	return true;
 }
 
+/* Text that names something to the machine: no control characters (they would reach messages,
+ * and through them terminals and logs, as if they were the agent's own). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* s as a JSON string literal, for messages: a newline in it is shown as \n, not printed. */
+static const char *quoted(const char *s, char *buf, size_t size)
+{
+	json_object *q = json_object_new_string(s);
+	snprintf(buf, size, "%s", q ? json_object_to_json_string_ext(q, JSON_C_TO_STRING_NOSLASHESCAPE) : "\"\"");
+	json_object_put(q);
+	return buf;
+}
+
 static int check_mountpoint(const char *mp, const char *path, struct nm_error *e)
 {
-	if (mp[0] != '/' || strcmp(mp, "/") == 0 || strstr(mp, "//") || strstr(mp, "/../") || strstr(mp, "/./") ||
-	    mp[strlen(mp) - 1] == '/')
+	const char *why = disk_mountpoint_problem(mp);
+	char q[600];
+	if (why)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s: \"%s\" is not a usable mountpoint; give an absolute path other than / "
-			       "without a trailing slash, like \"/srv\"",
-			       path, mp);
-	if (strcmp(mp, "/boot") == 0 || strncmp(mp, "/boot-fallback", 14) == 0 || strcmp(mp, "/nix") == 0)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s: \"%s\" is used by the layout itself; choose another mountpoint like \"/srv\"", path,
-			       mp);
-	for (const char *p = mp; *p; p++)
-		if ((unsigned char)*p < 0x21 || *p == '"' || *p == '\\')
-			return nm_fail(e, NM_ERR_USAGE, EINVAL,
-				       "%s: \"%s\" contains a space, quote or control character; use a plain path",
-				       path, mp);
+			       "%s: %s %s; give a plain absolute path like \"/srv\" or \"/var/lib/postgresql\"", path,
+			       quoted(mp, q, sizeof q), why);
 	return 0;
 }
 
@@ -216,11 +235,12 @@ static int take_extra(json_object *o, const char *path, struct disk_extra_part *
 		if (!json_object_object_get_ex(o, required[i], NULL))
 			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s.%s: missing; every extra partition needs it", path,
 				       required[i]);
+	char q[600];
 	if (!plain_name(x->name) || strcmp(x->name, "root") == 0 || strcmp(x->name, "swap") == 0)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s.name: \"%s\" cannot be used; choose 1-32 letters, digits, '-' or '_', starting "
+			       "%s.name: %s cannot be used; choose 1-32 letters, digits, '-' or '_', starting "
 			       "with a letter or digit, other than \"root\" and \"swap\"",
-			       path, x->name);
+			       path, quoted(x->name, q, sizeof q));
 	if (x->size < (1ull << 20))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s.size: too small; an extra partition needs at least \"1M\"",
 			       path);
@@ -278,6 +298,11 @@ static int take_disks(json_object *o, struct disk_config *c, struct nm_error *e)
 			return r;
 		if (!*s)
 			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: empty; name a disk like \"nvme0n1\"", path);
+		if (has_control(s))
+			return nm_fail(e, NM_ERR_USAGE, EINVAL,
+				       "%s: contains a control character; name a disk like \"nvme0n1\" or "
+				       "\"serial:S1234\"",
+				       path);
 		if (nm_strv_contains(v, s))
 			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: \"%s\" is named twice; name each disk once", path,
 				       s);
@@ -326,10 +351,11 @@ static int take_field(const char *key, json_object *val, struct disk_config *c, 
 		return take_extras(val, c, e);
 	if (strcmp(key, "homehost") == 0) {
 		r = take_string(val, key, "\"nmmm\"", &c->homehost, e);
+		char q[600];
 		if (r == 0 && !plain_name(c->homehost))
 			return nm_fail(e, NM_ERR_USAGE, EINVAL,
-				       "homehost: \"%s\" cannot be used; choose 1-32 letters, digits, '-' or '_'",
-				       c->homehost);
+				       "homehost: %s cannot be used; choose 1-32 letters, digits, '-' or '_'",
+				       quoted(c->homehost, q, sizeof q));
 		return r;
 	}
 	/* Kept as given: render and install judge it with net_hostname_check, the one rule. */

@@ -23,3 +23,44 @@ json_object *disk_json_strv(char *const *v);
  * whether the size could be read. Free with disk_info_clear. */
 int disk_identity_read(const char *root, const char *name, struct disk_info *d, bool *size_known, char ***warnings);
 void disk_info_clear(struct disk_info *d);
+
+/* ---- checked size arithmetic ----
+ * Every place that combines sizes or offsets (the planner, the plan check) goes through these:
+ * a config can ask for "8388608T", and a wrapped sum would plan partitions that fit on paper. */
+static inline bool disk_add_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+static inline bool disk_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+/* v rounded up to a whole MiB; false when that does not fit in 64 bits. */
+static inline bool disk_round_up_mib(uint64_t v, uint64_t *out)
+{
+	uint64_t t;
+	if (!disk_add_u64(v, (1ull << 20) - 1, &t))
+		return false;
+	*out = t / (1ull << 20) * (1ull << 20);
+	return true;
+}
+
+#define DISK_DEFAULT_ESP_SIZE (1ull << 30)
+
+/* The largest size a config may ask for (1 EiB): far above any disk, and low enough that the
+ * plan's JSON (signed 64-bit numbers) and sums of a few of them stay exact. */
+#define DISK_MAX_CONFIG_SIZE (1ull << 60)
+
+/* Why `mp` is not a mountpoint an extra partition may take, or NULL when it is: absolute,
+ * no empty, "." or ".." component, no trailing slash, no space, quote or control character,
+ * and none of the layout's own (/, /boot and below, /boot-fallback*, /nix). */
+const char *disk_mountpoint_problem(const char *mp);
+
+/* The one check of a plan's geometry and mounts, for a fresh plan (disk_plan_make) and one read
+ * back from the state file (disk_plan_from_json): partition UUIDs well-formed, every partition
+ * non-empty, MiB aligned, after the first MiB and before the last, no two overlapping, the same
+ * geometry on every disk; names, devices, labels and options free of control characters, known
+ * filesystem types; mountpoints clean, "/" exactly once, /boot and /boot-fallback-N
+ * only for ESPs, no mountpoint twice, parents mounted before children. Fails with class `cls`,
+ * the message "<field path>: <what is wrong>". */
+int disk_plan_check(const struct disk_plan *p, enum nm_err_class cls, struct nm_error *e);

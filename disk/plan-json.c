@@ -378,22 +378,16 @@ static bool is_planned_array(const struct disk_plan *p, const char *device)
 	return false;
 }
 
+/* Extents and mountpoints: the planner's own check (plan-check.c), so a state file passes
+ * exactly what a fresh plan must. */
 static int check_disks(struct reader *rd, const struct disk_plan *p)
 {
-	const uint64_t mib = 1ull << 20;
-	for (size_t i = 0; i < p->n_disks; i++) {
-		const struct disk_member_plan *m = &p->disks[i];
-		for (size_t j = 0; j < m->n_parts; j++) {
-			const struct disk_part_plan *q = &m->parts[j];
-			snprintf(rd->path, sizeof rd->path, "disks[%zu].partitions[%zu]", i, j);
-			if (!disk_uuid_valid(q->part_uuid) || !disk_uuid_valid(q->type_guid))
-				return bad(rd, "part_uuid", "part_uuid or type_guid is not a UUID");
-			if (q->start % mib || q->size % mib || q->size == 0 || q->start < mib ||
-			    q->start + q->size > m->size_bytes)
-				return bad(rd, "start", "not a MiB-aligned extent inside the disk");
-		}
-	}
-	return 0;
+	struct nm_error why = {0};
+	if (disk_plan_check(p, NM_ERR_RUNTIME, &why) == 0)
+		return 0;
+	return nm_fail(rd->e, NM_ERR_RUNTIME, EINVAL,
+		       "saved plan: %s; the state file is damaged: remove it and plan again before any disk is touched",
+		       why.msg);
 }
 
 static int check_arrays(struct reader *rd, const struct disk_plan *p)

@@ -36,6 +36,7 @@ struct slot {
 
 struct layout {
 	struct slot slots[8 + 64];
+	char fields[8 + 64][48]; /* per slot, the config field its size comes from ("" when fixed) */
 	size_t n_slots;
 	unsigned level; /* meaningful with two or more disks */
 	size_t n_disks;
@@ -51,23 +52,30 @@ static unsigned min_disks(unsigned level)
 	}
 }
 
-static uint64_t round_up_mib(uint64_t v)
+static uint64_t div_round_up(uint64_t v, uint64_t d)
 {
-	return (v + MiB - 1) / MiB * MiB;
+	return v / d + (v % d != 0);
 }
 
-/* The member partition size that gives an array of `capacity` bytes. */
-static uint64_t member_size(uint64_t capacity, unsigned level, size_t n)
+/* The member partition size that gives an array of `capacity` bytes; false when it does not
+ * fit in 64 bits (the caller names the config field). */
+static bool member_size(uint64_t capacity, unsigned level, size_t n, uint64_t *out)
 {
-	if (n < 2)
-		return round_up_mib(capacity);
-	switch (level) {
-	case 0: return round_up_mib((capacity + n - 1) / n);
-	case 5: return round_up_mib((capacity + n - 2) / (n - 1));
-	case 6: return round_up_mib((capacity + n - 3) / (n - 2));
-	case 10: return round_up_mib((capacity * 2 + n - 1) / n); /* near=2: two copies of each block */
-	default: return round_up_mib(capacity);
+	uint64_t per = capacity;
+	if (n >= 2) {
+		switch (level) {
+		case 0: per = div_round_up(capacity, n); break;
+		case 5: per = div_round_up(capacity, n - 1); break;
+		case 6: per = div_round_up(capacity, n - 2); break;
+		case 10: /* near=2: two copies of each block */
+			if (!disk_mul_u64(capacity, 2, &per))
+				return false;
+			per = div_round_up(per, n);
+			break;
+		default: break;
+		}
 	}
+	return disk_round_up_mib(per, out);
 }
 
 static void chosen_list(const struct disk_inventory *inv, const size_t *idx, size_t n, char *buf, size_t size)
@@ -130,9 +138,83 @@ static int check_sizes(const struct disk_inventory *inv, const size_t *idx, size
 	return 0;
 }
 
-static void add_slot(struct layout *l, struct slot s)
+static void add_slot(struct layout *l, struct slot s, const char *field)
 {
+	snprintf(l->fields[l->n_slots], sizeof l->fields[l->n_slots], "%s", field);
 	l->slots[l->n_slots++] = s;
+}
+
+static int too_big(const char *field, struct nm_error *e)
+{
+	return nm_fail(e, NM_ERR_USAGE, ERANGE,
+		       "%s: too large; the partition it asks for does not fit in 64 bits; give a size below the "
+		       "disks' size",
+		       field);
+}
+
+/* A size the config chose that cannot fit beside the rest: named, as a config error. A disk too
+ * small for the default layout (BIOS boot, the default ESP, 1 GiB for /) is a refusal instead:
+ * nothing in the config is wrong, the disk is. */
+static bool default_sized(const struct slot *s, const struct disk_config *cfg)
+{
+	return s->role == DISK_PART_BIOS_BOOT || (s->role == DISK_PART_ESP && cfg->esp_size == DISK_DEFAULT_ESP_SIZE);
+}
+
+static int too_small_disk(const struct disk_info *d, const struct layout *l, struct nm_error *e)
+{
+	uint64_t need = 2 * MiB + DISK_MIN_ROOT_SIZE;
+	for (size_t i = 0; i < l->n_slots; i++)
+		if (!disk_add_u64(need, l->slots[i].size, &need))
+			need = UINT64_MAX;
+	char have[32], needs[32];
+	return nm_fail(e, NM_ERR_REFUSED, ENOSPC,
+		       "%s: %s is too small for this layout, which needs at least %s (ESP, swap and extra "
+		       "partitions, and %llu GiB for /); choose a bigger disk or a smaller esp_size, "
+		       "swap_size or extra_partitions",
+		       d->name, disk_human_size(d->size_bytes, have, sizeof have),
+		       disk_human_size(need, needs, sizeof needs), (unsigned long long)(DISK_MIN_ROOT_SIZE >> 30));
+}
+
+/* Every partition but root must fit, with the first and last MiB and DISK_MIN_ROOT_SIZE for /,
+ * on the smallest disk: first each on its own (an absurd value is named as such), then all
+ * together, in checked arithmetic, naming the field where the sum no longer fits. */
+static int check_fit(const struct disk_config *cfg, const struct disk_info *d, const struct layout *l, uint64_t usable,
+		     struct nm_error *e)
+{
+	/* A disk that cannot hold even the smallest layout (BIOS boot, the smallest ESP, 1 GiB for /)
+	 * is refused as such, whatever the config asks. */
+	if (usable < 2 * MiB + MiB + DISK_MIN_ESP_SIZE + DISK_MIN_ROOT_SIZE)
+		return too_small_disk(d, l, e);
+	uint64_t room = usable - DISK_MIN_ROOT_SIZE - 2 * MiB;
+	char have[32], size[32], left[32], before_s[32];
+	for (size_t i = 0; i < l->n_slots; i++) {
+		const struct slot *s = &l->slots[i];
+		if (s->size > room && !default_sized(s, cfg))
+			return nm_fail(e, NM_ERR_USAGE, ENOSPC,
+				       "%s: %s per disk does not fit on %s (%s), which has room for at most %s beside "
+				       "1 GiB for / and the GPT; choose a smaller size",
+				       l->fields[i], disk_human_size(s->size, size, sizeof size), d->name,
+				       disk_human_size(d->size_bytes, have, sizeof have),
+				       disk_human_size(room, left, sizeof left));
+	}
+	uint64_t used = 0;
+	for (size_t i = 0; i < l->n_slots; i++) {
+		const struct slot *s = &l->slots[i];
+		uint64_t before = used;
+		if (disk_add_u64(used, s->size, &used) && used <= room)
+			continue;
+		if (default_sized(s, cfg))
+			return too_small_disk(d, l, e);
+		return nm_fail(e, NM_ERR_USAGE, ENOSPC,
+			       "%s: %s per disk does not fit on %s (%s) after the partitions before it (%s); with 1 "
+			       "GiB for / and the GPT at most %s is left; choose smaller sizes or fewer extra "
+			       "partitions",
+			       l->fields[i], disk_human_size(s->size, size, sizeof size), d->name,
+			       disk_human_size(d->size_bytes, have, sizeof have),
+			       disk_human_size(before, before_s, sizeof before_s),
+			       disk_human_size(room - before, left, sizeof left));
+	}
+	return 0;
 }
 
 /* The per-disk template: numbers, roles, sizes and types, the same on every disk. */
@@ -142,40 +224,45 @@ static int make_layout(const struct disk_config *cfg, const struct disk_info *sm
 	uint64_t smallest = smallest_disk->size_bytes;
 	bool raid = n >= 2;
 	const char *data_guid = raid ? GUID_LINUX_RAID : GUID_LINUX_FS;
-	add_slot(l, (struct slot){1, DISK_PART_BIOS_BOOT, MiB, "bios", GUID_BIOS_BOOT, NULL, NULL, NULL, NULL});
-	add_slot(l,
-		 (struct slot){2, DISK_PART_ESP, round_up_mib(cfg->esp_size), "esp", GUID_ESP, NULL, NULL, NULL, NULL});
-	if (cfg->swap_size)
+	uint64_t size = 0;
+	add_slot(l, (struct slot){1, DISK_PART_BIOS_BOOT, MiB, "bios", GUID_BIOS_BOOT, NULL, NULL, NULL, NULL}, "");
+	if (!disk_round_up_mib(cfg->esp_size, &size))
+		return too_big("esp_size", e);
+	add_slot(l, (struct slot){2, DISK_PART_ESP, size, "esp", GUID_ESP, NULL, NULL, NULL, NULL}, "esp_size");
+	if (cfg->swap_size) {
+		if (!member_size(cfg->swap_size, l->level, n, &size))
+			return too_big("swap_size", e);
 		add_slot(l,
-			 (struct slot){3, DISK_PART_SWAP, member_size(cfg->swap_size, l->level, n), "swap",
-				       raid ? GUID_LINUX_RAID : GUID_LINUX_SWAP, "swap", "swap", "swap", NULL});
+			 (struct slot){3, DISK_PART_SWAP, size, "swap", raid ? GUID_LINUX_RAID : GUID_LINUX_SWAP,
+				       "swap", "swap", "swap", NULL},
+			 "swap_size");
+	}
 	size_t root_slot = l->n_slots;
-	add_slot(l, (struct slot){4, DISK_PART_ROOT, 0, "root", data_guid, "root", cfg->filesystem, "nixos", "/"});
+	add_slot(l, (struct slot){4, DISK_PART_ROOT, 0, "root", data_guid, "root", cfg->filesystem, "nixos", "/"}, "");
 	if (cfg->n_extra > NM_ELEMENTSOF(l->slots) - l->n_slots)
 		return nm_fail(e, NM_ERR_USAGE, E2BIG, "extra_partitions: %zu is too many; at most %zu", cfg->n_extra,
 			       NM_ELEMENTSOF(l->slots) - l->n_slots);
 	for (size_t i = 0; i < cfg->n_extra; i++) {
 		const struct disk_extra_part *x = &cfg->extra[i];
+		char field[48];
+		snprintf(field, sizeof field, "extra_partitions[%zu].size", i);
+		if (!member_size(x->size, l->level, n, &size))
+			return too_big(field, e);
 		add_slot(l,
-			 (struct slot){(unsigned)(5 + i), DISK_PART_EXTRA, member_size(x->size, l->level, n), x->name,
-				       data_guid, x->name, x->filesystem, x->name, x->mountpoint});
+			 (struct slot){(unsigned)(5 + i), DISK_PART_EXTRA, size, x->name, data_guid, x->name,
+				       x->filesystem, x->name, x->mountpoint},
+			 field);
 	}
 
 	/* Partitions start at 1 MiB; the last MiB stays free for the backup GPT (33 sectors of
 	 * 512 bytes, or 6 of 4096, both far below 1 MiB). */
 	uint64_t usable = smallest / MiB * MiB;
-	uint64_t fixed = 2 * MiB; /* the first MiB and the last */
+	int r = check_fit(cfg, smallest_disk, l, usable, e);
+	if (r < 0)
+		return r;
+	uint64_t fixed = 2 * MiB; /* the first MiB and the last; check_fit proved the sum fits */
 	for (size_t i = 0; i < l->n_slots; i++)
 		fixed += l->slots[i].size;
-	char need[32], have[32];
-	if (usable < fixed + DISK_MIN_ROOT_SIZE)
-		return nm_fail(e, NM_ERR_REFUSED, ENOSPC,
-			       "%s: %s is too small for this layout, which needs at least %s (ESP, swap and extra "
-			       "partitions, and %llu GiB for /); choose a bigger disk or a smaller esp_size, "
-			       "swap_size or extra_partitions",
-			       smallest_disk->name, disk_human_size(smallest, have, sizeof have),
-			       disk_human_size(fixed + DISK_MIN_ROOT_SIZE, need, sizeof need),
-			       (unsigned long long)(DISK_MIN_ROOT_SIZE >> 30));
 	l->slots[root_slot].size = usable - fixed;
 	return 0;
 }
@@ -211,7 +298,9 @@ static int fill_member(const struct disk_info *d, const struct layout *l, struct
 		p->role = s->role;
 		p->start = at;
 		p->size = s->size;
-		at += s->size;
+		if (!disk_add_u64(at, s->size, &at))
+			return nm_fail(e, NM_ERR_USAGE, ERANGE, "%s: partition %u ends beyond 64 bits", d->name,
+				       s->number);
 		_cleanup_free_ char *pname = disk_partition_name(d->name, s->number);
 		p->path = pname ? nm_strdup_printf("/dev/%s", pname) : NULL;
 		p->name = strdup(s->gpt_name);
@@ -373,6 +462,12 @@ int disk_plan_make(const struct disk_inventory *inv, const struct disk_config *c
 		r = make_layout(cfg, &inv->disks[smallest], n, &l, e);
 	if (r == 0)
 		r = fill_plan(inv, cfg, idx, n, &l, plan, e);
+	/* The same check a plan read back from the state file gets, before anyone sees this one. */
+	if (r == 0) {
+		r = disk_plan_check(plan, NM_ERR_USAGE, e);
+		if (r < 0)
+			nm_error_prefix(e, "plan");
+	}
 	if (r < 0)
 		disk_plan_free(plan);
 	return r;

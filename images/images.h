@@ -39,11 +39,15 @@ int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_
  * when given, its release. `flag` names the option in messages ("--channel"). */
 int img_pin_override(struct img_pin *pin, const char *flag, const char *url, const char *sha256, const char *release,
 		     struct nm_error *e);
+/* A NixOS release as system.stateVersion takes it: "YY.MM", a month 01-12 ("25.05", "24.11"). */
+bool img_release_valid(const char *release);
 /* Usage error naming the pin when it has no hash (an unpinned fetch does not exist). */
 int img_pin_check(const struct img_pin *pin, struct nm_error *e);
 json_object *img_pins_to_json(const struct img_pins *p);
 /* Applies the config file's pin section: {"channel": {"url", "sha256", "release"},
- * "nix": {"url", "sha256"}, "mirror": URL} (every key optional; a url needs its sha256). */
+ * "nix": {"url", "sha256"}, "mirror": URL} (every key optional; a url needs its sha256). Each
+ * value must be a string (the pins objects), a release YY.MM, URLs free of spaces and control
+ * characters; an unknown key inside a pin is an error, as anywhere in the config. */
 int img_pins_apply_config(struct img_pins *p, json_object *cfg, struct nm_error *e);
 
 /* ---- verified streaming fetch ---- */

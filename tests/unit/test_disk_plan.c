@@ -778,6 +778,217 @@ static void sizes_too_different_or_too_small_are_refused(void **state)
 	assert_string_equal(f->plan.disks[0].parts[2].path, "/dev/loop1p4");
 }
 
+/* ---- absurd sizes, bad mountpoints, mistyped fields: config errors naming the field ---- */
+
+/* A config error (exit 2) naming `needle`, from the config itself or from the planner. */
+static void expect_config_error(const char *json, const char *needle)
+{
+	struct fixture f = {0};
+	assert_int_equal(disk_config_init(&f.cfg), 0);
+	add_disk(&f.inv, "sda", 100 * GiB, 512, "A");
+	add_disk(&f.inv, "sdb", 100 * GiB, 512, "B");
+	json_object *o = json_tokener_parse(json);
+	assert_non_null(o);
+	int r = disk_config_from_json(o, "test.json", &f.cfg, &f.e);
+	json_object_put(o);
+	if (r == 0)
+		r = make(&f, true);
+	if (r == 0)
+		fail_msg("%s: accepted, planned %zu partitions per disk", json, f.plan.disks[0].n_parts);
+	if (f.e.cls != NM_ERR_USAGE)
+		fail_msg("%s: class %d, wanted usage: %s", json, f.e.cls, f.e.msg);
+	assert_msg_has(&f.e, needle);
+	disk_plan_free(&f.plan);
+	disk_config_free(&f.cfg);
+	disk_inventory_free(&f.inv);
+}
+
+static void absurd_sizes_are_config_errors_naming_the_field(void **state)
+{
+	(void)state;
+	expect_config_error("{\"swap_size\": \"8388608T\"}", "swap_size: \"8388608T\" is more than any disk");
+	expect_config_error("{\"swap_size\": \"18446744073709551615\"}", "swap_size: \"18446744073709551615\"");
+	expect_config_error("{\"esp_size\": \"8388608T\"}", "esp_size: \"8388608T\"");
+	expect_config_error("{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": \"/a\"},"
+			    "{\"name\": \"b\", \"size\": \"8388608T\", \"mountpoint\": \"/b\"}]}",
+			    "extra_partitions[1].size: \"8388608T\"");
+	/* Under the cap, but bigger than the disks: named by the planner. */
+	expect_config_error("{\"swap_size\": \"200G\"}", "swap_size: 200.0 GiB per disk does not fit on sda");
+	expect_config_error("{\"esp_size\": \"99G\"}", "esp_size: 99.0 GiB per disk does not fit");
+	expect_config_error("{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1T\", \"mountpoint\": \"/a\"}]}",
+			    "extra_partitions[0].size: 1.0 TiB per disk does not fit");
+	/* Each fits alone; together (with the ESP and swap) they do not. */
+	expect_config_error("{\"esp_size\": \"30G\", \"swap_size\": \"30G\", \"extra_partitions\": "
+			    "[{\"name\": \"a\", \"size\": \"30G\", \"mountpoint\": \"/a\"},"
+			    "{\"name\": \"b\", \"size\": \"10G\", \"mountpoint\": \"/b\"}]}",
+			    "extra_partitions[1].size: 10.0 GiB per disk does not fit on sda (100.0 GiB) after the "
+			    "partitions before it");
+	expect_config_error("{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"60G\", \"mountpoint\": \"/a\"},"
+			    "{\"name\": \"b\", \"size\": \"60G\", \"mountpoint\": \"/b\"}]}",
+			    "extra_partitions[1].size");
+}
+
+/* Sixteen extra partitions of 1 EiB (each within the cap and each smaller than this 16 EiB
+ * inventory entry) add up past 2^64: a wrapped sum would leave a small "fixed" part and plan
+ * partitions far beyond the disk's end. */
+static void sums_that_overflow_are_refused_not_wrapped(void **state)
+{
+	struct fixture *f = *state;
+	add_disk(&f->inv, "sda", UINT64_MAX / MiB * MiB, 512, "A");
+	use_disks(f, "sda");
+	char json[4096] = "{\"esp_size\": \"64M\", \"extra_partitions\": [";
+	for (int i = 0; i < 16; i++) {
+		char one[128];
+		snprintf(one, sizeof one, "%s{\"name\": \"x%d\", \"size\": \"1048576T\", \"mountpoint\": \"/x%d\"}",
+			 i ? "," : "", i, i);
+		strcat(json, one);
+	}
+	strcat(json, "]}");
+	assert_int_equal(config_json(f, json), 0);
+	assert_true(make(f, false) < 0);
+	assert_int_equal(f->e.cls, NM_ERR_USAGE);
+	assert_msg_has(&f->e, "extra_partitions[15].size");
+}
+
+/* What the planner computes from a size — rounding up to a MiB, RAID-10's two copies — must
+ * not wrap either, even for a value no config parser would pass (the planner is a library). */
+static void planner_arithmetic_is_checked(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 4; i++) {
+		char name[8];
+		snprintf(name, sizeof name, "sd%c", 'a' + i);
+		add_disk(&f->inv, name, 100 * GiB, 512, name);
+	}
+	use_disks(f, "sda");
+	f->cfg.esp_size = UINT64_MAX; /* rounds up past 2^64 */
+	assert_true(make(f, true) < 0);
+	assert_int_equal(f->e.cls, NM_ERR_USAGE);
+	assert_msg_has(&f->e, "esp_size: too large");
+	struct nm_error e = {0};
+	f->cfg.esp_size = 64 * MiB;
+	f->cfg.swap_size = (1ull << 63) + MiB; /* doubled for RAID-10 */
+	f->cfg.raid_level = 10;
+	use_disks(f, "sda,sdb,sdc,sdd");
+	assert_true(disk_plan_make(&f->inv, &f->cfg, true, &f->plan, &e) < 0);
+	assert_int_equal(e.cls, NM_ERR_USAGE);
+	assert_msg_has(&e, "swap_size: too large");
+}
+
+static void mountpoints_stay_inside_the_target(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+	    "/srv/..", "/..", "/srv/.", "/.",	 "/srv/../etc", "/./srv",	    "//srv", "/srv//db", "/srv/",
+	    "srv",     "",    "/",	"/boot", "/boot/efi",	"/boot-fallback-1", "/nix",  "/srv db",	 "/srv\\n",
+	};
+	for (size_t i = 0; i < NM_ELEMENTSOF(bad); i++) {
+		json_object *x = json_object_new_object();
+		json_object_object_add(x, "name", json_object_new_string("data"));
+		json_object_object_add(x, "size", json_object_new_string("1G"));
+		json_object_object_add(x, "mountpoint", json_object_new_string(bad[i]));
+		json_object *extras = json_object_new_array();
+		json_object_array_add(extras, x);
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "extra_partitions", extras);
+		expect_config_error(json_object_to_json_string(o), "extra_partitions[0].mountpoint: ");
+		json_object_put(o);
+	}
+	expect_config_error("{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": \"/srv\"},"
+			    "{\"name\": \"b\", \"size\": \"1G\", \"mountpoint\": \"/srv\"}]}",
+			    "extra_partitions[1].mountpoint: \"/srv\" is also extra_partitions[0].mountpoint");
+	/* A control character is refused, and shown escaped rather than printed. */
+	expect_config_error(
+	    "{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": \"/a\\nb\"}]}",
+	    "extra_partitions[0].mountpoint: \"/a\\nb\" is not a usable mountpoint: it contains a space, "
+	    "quote, backslash or control character");
+}
+
+static void mistyped_fields_are_config_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *json, *needle;
+	} cases[] = {
+	    {"{\"raid_level\": 1.0}", "raid_level: "},
+	    {"{\"raid_level\": true}", "raid_level: "},
+	    {"{\"raid_level\": null}", "raid_level: "},
+	    {"{\"filesystem\": [\"ext4\"]}", "filesystem: expected a string"},
+	    {"{\"swap_size\": {\"size\": \"8G\"}}", "swap_size: "},
+	    {"{\"swap_size\": -1}", "swap_size: "},
+	    {"{\"esp_size\": 1073741824}", "esp_size: "},
+	    {"{\"homehost\": 5}", "homehost: expected a string"},
+	    {"{\"hostname\": [\"web1\"]}", "hostname: expected a string"},
+	    {"{\"disks\": [\"sda\\nsdb\"]}", "disks[0]: contains a control character"},
+	    {"{\"disks\": [{\"name\": \"sda\"}]}", "disks[0]: expected a string"},
+	    {"{\"extra_partitions\": [\"data\"]}", "extra_partitions[0]: expected a object"},
+	    {"{\"extra_partitions\": [{\"name\": 1, \"size\": \"1G\", \"mountpoint\": \"/a\"}]}",
+	     "extra_partitions[0].name: expected a string"},
+	    {"{\"extra_partitions\": [{\"name\": \"a\", \"size\": 1, \"mountpoint\": \"/a\"}]}",
+	     "extra_partitions[0].size: 1 is not a size"},
+	    {"{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": [\"/a\"]}]}",
+	     "extra_partitions[0].mountpoint: expected a string"},
+	    {"{\"extra_partitions\": [{\"name\": \"a\", \"size\": \"1G\", \"mountpoint\": \"/a\", \"filesystem\": 4}]}",
+	     "extra_partitions[0].filesystem: expected a string"},
+	};
+	for (size_t i = 0; i < NM_ELEMENTSOF(cases); i++)
+		expect_config_error(cases[i].json, cases[i].needle);
+}
+
+/* A state file can be edited: what it says is checked as a fresh plan is. */
+static void plan_json_rejects_overlaps_and_escaping_mountpoints(void **state)
+{
+	struct fixture *f = *state;
+	add_disk(&f->inv, "sda", 100 * GiB, 512, "A");
+	add_disk(&f->inv, "sdb", 100 * GiB, 512, "B");
+	assert_int_equal(config_json(f,
+				     "{\"extra_partitions\": [{\"name\": \"srv\", \"size\": \"10G\", "
+				     "\"mountpoint\": \"/srv\"}]}"),
+			 0);
+	assert_int_equal(make(f, true), 0);
+	/* disks[0].partitions[1] is the ESP at 2 MiB; move it onto the BIOS boot partition. */
+	expect_rejected(f, "disks", 0, "start", json_object_new_int64(1 * MiB),
+			"disks[0].partitions[1].start: overlaps partitions[0]");
+	/* Up to the disk's very end: the backup GPT's last MiB is the disk's, not a partition's. */
+	expect_rejected(f, "disks", 0, "size", json_object_new_int64(100 * GiB - 2 * MiB),
+			"disks[0].partitions[1].start: not a MiB-aligned extent inside the disk");
+	/* A size that wraps start + size past 2^64 back into the disk. */
+	expect_rejected(f, "disks", 0, "size", json_object_new_int64(INT64_MAX / MiB * MiB),
+			"disks[0].partitions[1].start: not a MiB-aligned extent inside the disk");
+	expect_rejected(f, "disks", 0, "number", json_object_new_int(1), "disks[0].partitions[1].number: 1 is also");
+	size_t srv = 0;
+	for (size_t i = 0; i < f->plan.n_filesystems; i++)
+		if (f->plan.filesystems[i].mountpoint && strcmp(f->plan.filesystems[i].mountpoint, "/srv") == 0)
+			srv = i;
+	assert_true(srv > 0);
+	char needle[64];
+	snprintf(needle, sizeof needle, "filesystems[%zu].mountpoint: ", srv);
+	static const char *const bad[] = {"/srv/..", "/..",   "srv",  "/srv/",
+					  "//srv",   "/boot", "/nix", "/boot-fallback-1"};
+	for (size_t i = 0; i < NM_ELEMENTSOF(bad); i++)
+		expect_rejected(f, "filesystems", srv, "mountpoint", json_object_new_string(bad[i]), needle);
+	expect_rejected(f, "filesystems", srv, "mountpoint", json_object_new_string("/"),
+			"mountpoint: \"/\" again; a plan has one root");
+	/* The second ESP (vfat) moved over the first's /boot. */
+	expect_rejected(f, "filesystems", 2, "mountpoint", json_object_new_string("/boot"),
+			"filesystems[2].mountpoint: \"/boot\" is also filesystems[1].mountpoint");
+	expect_rejected(f, "filesystems", srv, "fstype", json_object_new_string("ext4\nx"),
+			"filesystems[3].fstype: not one of");
+	expect_rejected(f, "filesystems", srv, "label", json_object_new_string("srv\n"),
+			"filesystems[3]: device, label or options contain a control character");
+	/* The two disks must keep one geometry: md members of different sizes are not this plan. */
+	json_object *o = disk_plan_to_json(&f->plan);
+	json_object *d1 = json_object_array_get_idx(json_object_object_get(o, "disks"), 1);
+	json_object *root = json_object_array_get_idx(json_object_object_get(d1, "partitions"), 2);
+	json_object_object_add(root, "size", json_object_new_int64(10 * GiB));
+	struct disk_plan p = {0};
+	struct nm_error e = {0};
+	assert_true(disk_plan_from_json(o, &p, &e) < 0);
+	assert_msg_has(&e, "disks[1].partitions[2]: differs from disks[0].partitions[2]");
+	json_object_put(o);
+	disk_plan_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -806,6 +1017,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(automatic_selection_needs_exactly_two_similar_disks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(disks_in_use_are_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sizes_too_different_or_too_small_are_refused, setup, teardown),
+	    cmocka_unit_test(absurd_sizes_are_config_errors_naming_the_field),
+	    cmocka_unit_test_setup_teardown(sums_that_overflow_are_refused_not_wrapped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(planner_arithmetic_is_checked, setup, teardown),
+	    cmocka_unit_test(mountpoints_stay_inside_the_target),
+	    cmocka_unit_test(mistyped_fields_are_config_errors),
+	    cmocka_unit_test_setup_teardown(plan_json_rejects_overlaps_and_escaping_mountpoints, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

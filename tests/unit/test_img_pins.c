@@ -208,6 +208,100 @@ static void ca_bundle_is_found_under_root(void **state)
 	rmdir(dir);
 }
 
+/* The pin section is typed: a value of the wrong type, an unknown key inside a pin, a release
+ * that is not YY.MM or a URL with a control character is a config error naming the field —
+ * never silently the compiled-in pin, never "24.11\nx" in system.stateVersion. */
+static void config_pins_are_typed_and_checked(void **state)
+{
+	static const struct {
+		const char *json, *needle;
+	} cases[] = {
+	    {"{\"channel\": \"https://x/nixexprs.tar.xz\"}", "channel: expected an object"},
+	    {"{\"channel\": {\"url\": 5, \"sha256\": \"HASH\"}}", "channel.url: expected a string, found a int"},
+	    {"{\"channel\": {\"url\": \"https://x/c.tar.xz\", \"sha256\": [\"HASH\"]}}",
+	     "channel.sha256: expected a string"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": 24.11}}", "channel.release: expected a string"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.11\\nx\"}}",
+	     "channel.release: \"24.11\\nx\" is not a NixOS release"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.13\"}}", "channel.release: \"24.13\" is not"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.00\"}}", "channel.release: \"24.00\" is not"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"2411\"}}", "channel.release"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.1\"}}", "channel.release"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"unstable\"}}", "channel.release"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \" 24.11\"}}", "channel.release"},
+	    {"{\"channel\": {\"sha256\": \"HASH\", \"rev\": \"abc\"}}",
+	     "channel.rev: unknown field; the channel pin has url, sha256 and release"},
+	    {"{\"channel\": {\"url\": \"https://x/c.tar.xz\\n[x]\", \"sha256\": \"HASH\"}}",
+	     "channel: the URL contains a space or control character"},
+	    {"{\"nix\": {\"sha256\": true}}", "nix.sha256: expected a string, found a boolean"},
+	    {"{\"nix\": {\"sha256\": \"HASH\", \"release\": \"2.28.3\"}}",
+	     "nix.release: unknown field; the nix pin has url and sha256"},
+	    {"{\"nix\": null}", "nix: expected an object"},
+	    {"{\"mirror\": 8080}", "mirror: expected a string"},
+	    {"{\"mirror\": [\"http://127.0.0.1:9\"]}", "mirror: expected a string"},
+	    {"{\"mirror\": \"http://127.0.0.1:9/\\r\\nx\"}", "--mirror: the URL contains a space or control character"},
+	};
+	for (size_t i = 0; i < NM_ELEMENTSOF(cases); i++) {
+		/* HASH stands for a valid SHA-256, so only the field under test is wrong. */
+		char json[512];
+		const char *h = strstr(cases[i].json, "HASH");
+		if (h)
+			snprintf(json, sizeof json, "%.*s%s%s", (int)(h - cases[i].json), cases[i].json, hash_a, h + 4);
+		else
+			snprintf(json, sizeof json, "%s", cases[i].json);
+		json_object *cfg = json_tokener_parse(json);
+		if (!cfg)
+			fail_msg("case %zu is not JSON: %s", i, json);
+		struct img_pins p;
+		struct nm_error e = {0};
+		assert_int_equal(img_pins_default(&p, &e), 0);
+		if (img_pins_apply_config(&p, cfg, &e) == 0)
+			fail_msg("%s: accepted (channel release now \"%s\")", json, p.channel.release);
+		assert_int_equal(e.cls, NM_ERR_USAGE);
+		if (!strstr(e.msg, cases[i].needle))
+			fail_msg("%s: message \"%s\" does not mention \"%s\"", json, e.msg, cases[i].needle);
+		json_object_put(cfg);
+		img_pins_free(&p);
+	}
+}
+
+static void releases_are_yy_mm(void **state)
+{
+	assert_true(img_release_valid("25.05"));
+	assert_true(img_release_valid("24.11"));
+	assert_true(img_release_valid("26.01"));
+	assert_true(img_release_valid("99.12"));
+	assert_false(img_release_valid(NULL));
+	assert_false(img_release_valid(""));
+	assert_false(img_release_valid("24.11\n"));
+	assert_false(img_release_valid("24.11x"));
+	assert_false(img_release_valid("24-11"));
+	assert_false(img_release_valid("2.28.3"));
+	assert_false(img_release_valid("24.00"));
+	assert_false(img_release_valid("24.13"));
+	assert_false(img_release_valid("a4.11"));
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	/* --channel-release takes the same rule, as does --channel with a newline in it. */
+	assert_int_equal(img_pin_override(&p.channel, "--channel", NULL, hash_a, "24.11\nx", &e), -EINVAL);
+	assert_int_equal(e.cls, NM_ERR_USAGE);
+	assert_non_null(strstr(e.msg, "--channel-release: not a NixOS release"));
+	assert_string_equal(p.channel.release, "25.05");
+	struct nm_error e2 = {0};
+	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c\n.tar.xz", hash_a, NULL, &e2), -EINVAL);
+	assert_non_null(strstr(e2.msg, "control character"));
+	struct nm_error e3 = {0};
+	json_object *ok =
+	    json_tokener_parse("{\"channel\": {\"url\": \"https://x/nixos/c/nixexprs.tar.xz\", \"sha256\": "
+			       "\"85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22\", "
+			       "\"release\": \"24.11\"}}");
+	assert_int_equal(img_pins_apply_config(&p, ok, &e3), 0);
+	assert_string_equal(p.channel.release, "24.11");
+	json_object_put(ok);
+	img_pins_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +313,8 @@ int main(void)
 	    cmocka_unit_test(sha256_hex_is_exactly_64_hex_digits),
 	    cmocka_unit_test(fetch_refuses_unpinned_requests_before_touching_anything),
 	    cmocka_unit_test(ca_bundle_is_found_under_root),
+	    cmocka_unit_test(config_pins_are_typed_and_checked),
+	    cmocka_unit_test(releases_are_yy_mm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
