@@ -232,14 +232,20 @@ static bool try_open_exclusive(const void *arg)
 	return eo->fd >= 0 || eo->err != EBUSY;
 }
 
+/* What every write needs first: the device is planned (guard_examine) and the root is the host's. */
+static int examine_for_write(const char *root, const struct disk_plan *plan, const char *dev_path,
+			     struct guard_target *t, struct nm_error *e)
+{
+	int r = guard_examine(root, plan, dev_path, t, e);
+	return r < 0 ? r : disk_host_root_check(root, dev_path, e);
+}
+
 int guard_open(const char *root, const struct disk_plan *plan, const char *dev_path, struct nm_error *e)
 {
 	struct guard_target t = {0};
 	_cleanup_strv_free_ char **disks = NULL;
-	int r = guard_examine(root, plan, dev_path, &t, e);
+	int r = examine_for_write(root, plan, dev_path, &t, e);
 	disks = t.disks;
-	if (r == 0)
-		r = disk_host_root_check(root, dev_path, e);
 	if (r < 0)
 		return r;
 	struct excl_open eo = {.fd = -1};
@@ -270,13 +276,9 @@ int guard_check_write(const char *root, const struct disk_plan *plan, const char
 {
 	struct guard_target t = {0};
 	_cleanup_strv_free_ char **disks = NULL;
-	int r = guard_examine(root, plan, dev_path, &t, e);
+	int r = examine_for_write(root, plan, dev_path, &t, e);
 	disks = t.disks;
-	if (r == 0)
-		r = disk_host_root_check(root, dev_path, e);
-	if (r == 0)
-		r = check_disks_now(root, plan, t.disks, e);
-	return r;
+	return r < 0 ? r : check_disks_now(root, plan, t.disks, e);
 }
 
 int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
