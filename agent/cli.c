@@ -166,7 +166,14 @@ int agent_main(int argc, char **argv)
 		int cargc = argc - optind;
 		char **cargv = argv + optind;
 		optind = 0;
-		cmd->run(&ctx, cargc, cargv, &err);
+		int rc = cmd->run(&ctx, cargc, cargv, &err);
+		/* The contract: a failure always comes with its record. One without is a bug here, and
+		 * must never look like success (exit 0, no message). */
+		if (rc < 0 && err.cls == NM_ERR_NONE)
+			nm_fail(&err, NM_ERR_RUNTIME, -rc,
+				"internal error: '%s' failed (%s) without saying why; this is a bug in "
+				"nmmm-agent — please report it with the log",
+				cmd->name, strerror(-rc));
 	}
 	if (err.cls != NM_ERR_NONE)
 		fprintf(stderr, "nmmm-agent: %s\n", err.msg);
