@@ -132,6 +132,10 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 		return r;
 	struct disk_run_opts o = disk_opts(run);
 	r = disk_raid_check(&run->plan, &o, e); /* a RAID plan on a kernel without md: say so now */
+	/* What teardown would refuse (a foreign mount on the target, a volume group reaching past
+	 * the plan) is refused now too, before anything is downloaded or built; teardown checks again. */
+	if (r == 0)
+		r = disk_teardown_check(&run->plan, &o, e);
 	if (r < 0)
 		return r;
 	agent_disk_confirm_print(&run->plan, &run->disks);
