@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "agent/disk-phases.h"
+#include "agent/pipeline.h"
 #include "agent/progress.h"
 
 #define BUILD_IN_RAM_MIN_BYTES (4ull << 30) /* MemAvailable needed to build in the rescue's store */
@@ -38,8 +39,10 @@ static int rm_rf(const char *path, struct nm_error *e)
 
 static struct disk_run_opts disk_opts(struct install_run *run)
 {
+	bool mounts = !run->o->until || agent_phase_index(run->o->until) >= agent_phase_index("mount");
 	return (struct disk_run_opts){.root = run->ctx->g.root,
 				      .target = run->o->target,
+				      .mounts_target = mounts,
 				      .discard = run->o->discard,
 				      .throttle = &run->throttle,
 				      .lock = &run->disk_lock};

@@ -121,14 +121,20 @@ static int check_mounts(const char *root, const struct disk_stack *st, const str
 	return r;
 }
 
-/* The target is where the new system gets mounted, and teardown unmounts the whole tree there:
- * whatever is mounted at or below it must sit on the planned disks. Anything else (a tmpfs, an
- * unrelated disk) would be unmounted under its user's feet or make the mount phase fail — after
- * the wipe, when the old data is gone already. */
+/* The target is where the new system gets mounted, and teardown unmounts the whole tree there
+ * when part of it is on the planned disks: whatever else is mounted at or below it (a tmpfs, an
+ * unrelated disk) would be unmounted under its user's feet, or make the mount phase fail — after
+ * the wipe, when the old data is gone already. A caller that mounts nothing (wipe) is refused
+ * only in the first case. */
 static int check_target_mounts(const char *root, const struct disk_stack *st, const struct mount_table *mt,
-			       const char *target, struct nm_error *e)
+			       const struct disk_run_opts *o, struct nm_error *e)
 {
-	for (size_t i = 0; i < mt->n; i++) {
+	const char *target = o->target;
+	bool ours = false;
+	for (size_t i = 0; i < mt->n; i++)
+		ours |= path_under(mt->v[i].mountpoint, target) &&
+		    stack_dev_of(root, st, mt->v[i].major, mt->v[i].minor, mt->v[i].source);
+	for (size_t i = 0; (ours || o->mounts_target) && i < mt->n; i++) {
 		const struct mount_entry *m = &mt->v[i];
 		if (!path_under(m->mountpoint, target) || stack_dev_of(root, st, m->major, m->minor, m->source))
 			continue;
@@ -156,7 +162,7 @@ int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts
 	if (r == 0)
 		r = check_mounts(o->root, &st, &mt, o->target, e);
 	if (r == 0)
-		r = check_target_mounts(o->root, &st, &mt, o->target, e);
+		r = check_target_mounts(o->root, &st, &mt, o, e);
 	/* A stacked device reaching a disk outside the plan (an array or VG spanning it) would be
 	 * torn down under that disk's feet: refuse. */
 	for (size_t i = 0; r == 0 && i < st.n; i++) {

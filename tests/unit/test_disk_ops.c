@@ -438,7 +438,7 @@ static void teardown_refuses_foreign_mount_on_target(void **state)
 	if (!make_sdz_node())
 		skip();
 	struct disk_plan plan = plan_of("sdz", NULL);
-	struct disk_run_opts o = {.root = root, .target = "/srv/target"};
+	struct disk_run_opts o = {.root = root, .target = "/srv/target", .mounts_target = true};
 	struct nm_error e = {0};
 	mountinfo("41 22 0:52 / /srv/target rw - tmpfs tmpfs rw\n");
 	assert_true(disk_teardown_check(&plan, &o, &e) < 0);
@@ -446,7 +446,12 @@ static void teardown_refuses_foreign_mount_on_target(void **state)
 	assert_string_equal(e.msg,
 			    "target /srv/target: tmpfs is mounted at /srv/target and is not on a disk in the "
 			    "plan; the new system is mounted there. Unmount it, or choose another --target");
-	/* Below the target, beside the agent's own mount of a planned partition. */
+	/* wipe mounts nothing there, and teardown leaves a target without planned mounts alone. */
+	struct nm_error wipe = {0};
+	o.mounts_target = false;
+	assert_int_equal(disk_teardown_check(&plan, &o, &wipe), 0);
+	/* Below the target, beside the agent's own mount of a planned partition: teardown would
+	 * unmount it with the target tree, whoever calls. */
 	struct nm_error below = {0};
 	mountinfo("41 22 8:33 / /srv/target rw - ext4 /dev/sdz1 rw\n"
 		  "42 41 8:49 / /srv/target/data rw - ext4 /dev/sdw1 rw\n");
