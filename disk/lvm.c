@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 void lvm_pvs_free(struct lvm_pvs *pvs)
 {
@@ -140,35 +141,81 @@ static bool stack_has_lvm(const char *root, const struct disk_stack *st)
 	return false;
 }
 
+/* The last line of what pvs printed, for a message. */
+static const char *last_line(const char *out, char *buf, size_t size)
+{
+	size_t n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		n--;
+	size_t start = n;
+	while (start > 0 && out[start - 1] != '\n')
+		start--;
+	while (start < n && out[start] == ' ')
+		start++;
+	snprintf(buf, size, "%.*s", (int)(n - start), out + start);
+	return buf[0] ? buf : "(no output)";
+}
+
+#define PVS_ATTEMPTS 3 /* a device vanishing mid-scan (a loop detached, a disk unplugged) spoils one run */
+
+/* Runs pvs until it prints a report. -ENOENT (nothing in *e) when pvs is not installed. */
+static int read_pvs(struct lvm_pvs *pvs, struct nm_error *e)
+{
+	const char *argv[] = {"pvs", "--readonly", "--reportformat", "json", "-o", "pv_name,vg_name,vg_uuid", NULL};
+	char *const env[] = {"LVM_SUPPRESS_FD_WARNINGS=1", NULL};
+	struct nm_run_opts ro = {.timeout_sec = 60, .extra_env = env, .allow_failure = true};
+	int r = 0;
+	for (int attempt = 1; attempt <= PVS_ATTEMPTS; attempt++) {
+		struct nm_run_result res = {0};
+		struct nm_error run_err = {0};
+		r = nm_run(argv, &ro, &res, &run_err);
+		if (r == -ENOENT) {
+			nm_run_result_free(&res);
+			return r;
+		}
+		if (r < 0) {
+			nm_run_result_free(&res);
+			*e = run_err;
+			nm_error_prefix(e, "listing LVM physical volumes");
+			return r;
+		}
+		struct nm_error parse_err = {0};
+		r = lvm_pvs_parse(res.output ? res.output : "", pvs, &parse_err);
+		if (r < 0) {
+			char tail[320];
+			nm_fail(
+			    e, NM_ERR_RUNTIME, -r,
+			    "pvs --readonly --reportformat json (exit status %d) printed no report, last: %s; cannot "
+			    "tell which disks the LVM volume groups span. Check 'pvs' by hand and run again",
+			    res.exit_status, last_line(res.output ? res.output : "", tail, sizeof tail));
+			nm_debug("%s (attempt %d of %d)", e->msg, attempt, PVS_ATTEMPTS);
+		}
+		nm_run_result_free(&res);
+		if (r == 0)
+			return 0;
+		struct timespec pause = {.tv_nsec = 200 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	return r;
+}
+
 int lvm_check_plan(const char *root, const struct disk_stack *st, struct nm_error *e)
 {
 	if (strcmp(root, "/") != 0) {
 		nm_debug("--root %s: LVM volume groups are not listed (pvs sees this machine's devices only)", root);
 		return 0;
 	}
-	const char *argv[] = {"pvs", "--readonly", "--reportformat", "json", "-o", "pv_name,vg_name,vg_uuid", NULL};
-	char *const env[] = {"LVM_SUPPRESS_FD_WARNINGS=1", NULL};
-	struct nm_run_opts ro = {.timeout_sec = 60, .extra_env = env, .allow_failure = true};
-	struct nm_run_result res = {0};
-	struct nm_error run_err = {0};
-	int r = nm_run(argv, &ro, &res, &run_err);
+	struct lvm_pvs pvs;
+	int r = read_pvs(&pvs, e);
 	if (r == -ENOENT && !stack_has_lvm(root, st)) {
-		nm_run_result_free(&res);
 		nm_info("pvs is not installed and no LVM volume is active on the planned disks: no volume group "
 			"to check");
 		return 0;
 	}
-	if (r < 0) {
-		nm_run_result_free(&res);
-		*e = run_err;
-		nm_error_prefix(e, "listing LVM physical volumes (install lvm2)");
-		return r;
-	}
-	struct lvm_pvs pvs;
-	r = lvm_pvs_parse(res.output ? res.output : "", &pvs, e);
-	if (r < 0 && res.exit_status != 0)
-		nm_error_prefix(e, "pvs exited with status %d", res.exit_status);
-	nm_run_result_free(&res);
+	if (r == -ENOENT)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
+			       "pvs: not found, but LVM volumes are active on the planned disks; install lvm2 so the "
+			       "volume groups they belong to can be checked, then run again");
 	if (r < 0)
 		return r;
 	r = lvm_check_groups_in_plan(root, st, &pvs, e);
