@@ -187,6 +187,13 @@ static int prepare(struct install_run *run, struct nm_error *e)
 		r = disk_config_load(o->config_path, &run->cfg, e);
 	if (r == 0 && o->disks)
 		r = disk_config_set_disks(&run->cfg, o->disks, e);
+	if (r == 0) {
+		/* Disk selection lets mounts under the agent's own target pass: that is --target. */
+		free(run->cfg.target);
+		run->cfg.target = strdup(o->target);
+		if (!run->cfg.target)
+			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	}
 	if (r == 0)
 		r = agent_config_pins(o->config_path, &run->pins, e);
 	if (r == 0 && o->mirror)

@@ -137,6 +137,7 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 					 until);
 	if (agent_disk_target_check("layout", o.target, e) < 0 || disk_host_root_check(ctx->g.root, "layout", e) < 0)
 		return e->code;
+	o.mounts_target = last >= phase_index("mount");
 
 	struct disk_config cfg;
 	struct disk_inventory inv = {0};

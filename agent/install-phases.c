@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "agent/disk-phases.h"
+#include "agent/pipeline.h"
 #include "agent/progress.h"
 
 #define BUILD_IN_RAM_MIN_BYTES (4ull << 30) /* MemAvailable needed to build in the rescue's store */
@@ -38,8 +39,10 @@ static int rm_rf(const char *path, struct nm_error *e)
 
 static struct disk_run_opts disk_opts(struct install_run *run)
 {
+	bool mounts = !run->o->until || agent_phase_index(run->o->until) >= agent_phase_index("mount");
 	return (struct disk_run_opts){.root = run->ctx->g.root,
 				      .target = run->o->target,
+				      .mounts_target = mounts,
 				      .discard = run->o->discard,
 				      .throttle = &run->throttle,
 				      .lock = &run->disk_lock};
@@ -152,6 +155,10 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	struct disk_run_opts o = disk_opts(run);
 	if (r == 0)
 		r = disk_raid_check(&run->plan, &o, e); /* a RAID plan on a kernel without md: say so now */
+	/* What teardown would refuse (a foreign mount on the target, a volume group reaching past
+	 * the plan) is refused now too, before anything is downloaded or built; teardown checks again. */
+	if (r == 0)
+		r = disk_teardown_check(&run->plan, &o, e);
 	if (r < 0) {
 		json_object_put(p);
 		return r;

@@ -229,6 +229,8 @@ struct disk_run_opts {
 	const char *target; /* the agent's own mount tree (--target), default "/mnt" */
 	bool discard; /* wipe: BLKDISCARD the whole disk when it supports discard */
 	bool swapon; /* mount: also enable planned swap */
+	bool mounts_target; /* the caller mounts the layout at target later (layout, install): anything
+			       foreign mounted there is refused by disk_teardown_check */
 	struct disk_raid_throttle *throttle; /* raid: where the resync limit it replaced is kept, or NULL */
 	struct disk_lock *lock; /* the caller's disk_lock, held or not (partition lets it go for a moment) */
 };
@@ -245,7 +247,10 @@ int disk_lock(const struct disk_plan *plan, const struct disk_run_opts *o, struc
 void disk_unlock(struct disk_lock *l);
 
 /* Checks, changing nothing, that teardown may proceed: no partition or stacked device of a
- * planned disk is mounted outside the target; no planned disk holds the running system. */
+ * planned disk is mounted outside the target; no planned disk holds the running system; no md
+ * array, dm device or LVM volume group on the planned disks reaches a disk outside the plan;
+ * nothing foreign is mounted under the target when teardown would unmount it (the target also
+ * holds planned mounts) or, with o->mounts_target, at all. */
 int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Unmounts the target tree (deepest first) when it sits on the planned disks, swapoff, closes
  * dm (LUKS, LVM VGs, other) and stops md arrays on them, polling until each is gone. */

@@ -57,7 +57,8 @@ static int underlying_disks(const char *root, const char *name, char ***disks, u
 		*slash = '\0';
 		const char *parent = strrchr(target, '/');
 		parent = parent ? parent + 1 : target;
-		return nm_strv_contains(*disks, parent) ? 0 : nm_strv_push(disks, parent);
+		/* The parent is a stacked device itself for md127p1: follow it down to its disks. */
+		return underlying_disks(root, parent, disks, depth + 1);
 	}
 	_cleanup_strv_free_ char **slaves = NULL;
 	snprintf(rel, sizeof rel, "/sys/block/%s/slaves", name);

@@ -13,6 +13,8 @@ enum stack_kind {
 	STACK_PART, /* a partition of a planned disk */
 	STACK_DM, /* device-mapper: LUKS, LVM, other */
 	STACK_MD, /* an md array */
+	STACK_HOLDER_PART, /* a partition of a stacked device (md127p1): goes with its device, never
+			      deleted from a planned disk's table */
 };
 
 /* One block device on (or stacked on) the planned disks. */
@@ -86,6 +88,31 @@ bool poll_until(bool (*done)(const void *arg), const void *arg, unsigned timeout
 
 /* md name of /dev/md/NAME or mdX: true when the kernel has an md driver (/proc/mdstat). */
 bool md_driver_present(const char *root);
+
+/* ---- LVM volume groups (lvm.c) ----
+ * What `pvs` reports, read-only: every physical volume and the volume group it belongs to. A
+ * teardown deactivates whole volume groups, so one with a PV on a planned disk and another PV
+ * elsewhere is a refusal. */
+struct lvm_pv {
+	char *pv_name; /* /dev/sdb1, /dev/md127, /dev/mapper/crypt */
+	char *vg_name; /* "" for a PV in no volume group */
+	char *vg_uuid; /* VG names repeat across old disks; the UUID tells the groups apart */
+};
+struct lvm_pvs {
+	struct lvm_pv *v;
+	size_t n;
+};
+/* Parses `pvs --reportformat json -o pv_name,vg_name,vg_uuid` output; warnings LVM prints
+ * around the report (stderr is captured with it) are skipped. */
+int lvm_pvs_parse(const char *output, struct lvm_pvs *pvs, struct nm_error *e);
+void lvm_pvs_free(struct lvm_pvs *pvs);
+/* Refuses (NM_ERR_REFUSED) when a volume group with a PV in the stack of the planned disks
+ * also has a PV outside it, naming the group, both PVs and the fix. */
+int lvm_check_groups_in_plan(const char *root, const struct disk_stack *st, const struct lvm_pvs *pvs,
+			     struct nm_error *e);
+/* Runs pvs (read-only) and lvm_check_groups_in_plan. Only for the live machine (root "/"): LVM
+ * sees the real devices, not a --root tree. */
+int lvm_check_plan(const char *root, const struct disk_stack *st, struct nm_error *e);
 
 /* Splits an LVM device-mapper name ("vg--a-lv") into the VG name ("vg-a"); false if not LVM-shaped. */
 bool lvm_vg_from_dm_name(const char *dm_name, char *vg, size_t size);

@@ -1,6 +1,6 @@
 /* stack.c: what sits on the planned disks, as sysfs tells it — their partitions and, recursively,
- * the device-mapper and md devices holding them. Reads only (through the --root prefix); the
- * teardown decides what to do with it. */
+ * the device-mapper and md devices holding them and those devices' own partitions. Reads only
+ * (through the --root prefix); the teardown decides what to do with it. */
 #include "disk/ops-internal.h"
 
 #include <errno.h>
@@ -56,6 +56,9 @@ static int stack_add(struct disk_stack *st, const struct stack_dev *d)
 	return 1;
 }
 
+static int add_holder_partitions(const char *root, struct disk_stack *st, const char *hdir, const char *disk,
+				 unsigned depth, struct nm_error *e);
+
 /* Adds the holders of the device whose sysfs directory is `sysdir`, then theirs. */
 static int add_holders(const char *root, struct disk_stack *st, const char *sysdir, const char *disk, unsigned depth,
 		       struct nm_error *e)
@@ -80,6 +83,38 @@ static int add_holders(const char *root, struct disk_stack *st, const char *sysd
 		if (stack_add(st, &h) < 0)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 		int r = add_holders(root, st, hdir, disk, depth + 1, e);
+		if (r == 0)
+			r = add_holder_partitions(root, st, hdir, disk, depth + 1, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* A partitioned array (md127p1) or volume: its partitions and what sits on them belong to the
+ * stack too, so a mount or LUKS mapping on md127p1 is found before teardown starts — as the
+ * inventory finds them. */
+static int add_holder_partitions(const char *root, struct disk_stack *st, const char *hdir, const char *disk,
+				 unsigned depth, struct nm_error *e)
+{
+	_cleanup_strv_free_ char **entries = NULL;
+	if (nm_list_dir(root, hdir, &entries) < 0)
+		return 0; /* vanished meanwhile */
+	for (size_t i = 0; entries[i]; i++) {
+		_cleanup_free_ char *pdir = nm_strdup_printf("%s/%s", hdir, entries[i]);
+		_cleanup_free_ char *rel = nm_strdup_printf("%s/partition", pdir ? pdir : "");
+		if (!pdir || !rel)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+		if (!nm_exists(root, rel))
+			continue;
+		struct stack_dev p = {.kind = STACK_HOLDER_PART, .depth = depth};
+		snprintf(p.name, sizeof p.name, "%s", entries[i]);
+		snprintf(p.disk, sizeof p.disk, "%s", disk);
+		if (read_devnum(root, pdir, &p.major, &p.minor) < 0)
+			continue;
+		if (stack_add(st, &p) < 0)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+		int r = add_holders(root, st, pdir, disk, depth + 1, e);
 		if (r < 0)
 			return r;
 	}

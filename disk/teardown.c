@@ -1,8 +1,9 @@
 /* teardown.c: frees the planned disks of everything stacked on them, in dependency order — swap,
  * the agent's own mounts under the target (deepest first), then device-mapper (LUKS, LVM, other)
  * and md arrays from the top of the stack down, polling until each is gone. It never unmounts
- * anything outside the target: a mount elsewhere on a planned disk is a refusal, decided before
- * anything is changed. It writes no data itself. */
+ * anything outside the target: a mount elsewhere on a planned disk, a mount under the target that
+ * is not on the planned disks, or a volume group or array reaching a disk outside the plan is a
+ * refusal, decided before anything is changed. It writes no data itself. */
 #include "disk/ops-internal.h"
 
 #include <errno.h>
@@ -97,6 +98,7 @@ static const char *kind_word(enum stack_kind k)
 	switch (k) {
 	case STACK_DISK: return "the disk";
 	case STACK_PART: return "partition";
+	case STACK_HOLDER_PART: return "partition";
 	case STACK_DM: return "device-mapper device";
 	case STACK_MD: return "array";
 	}
@@ -119,6 +121,31 @@ static int check_mounts(const char *root, const struct disk_stack *st, const str
 	return r;
 }
 
+/* The target is where the new system gets mounted, and teardown unmounts the whole tree there
+ * when part of it is on the planned disks: whatever else is mounted at or below it (a tmpfs, an
+ * unrelated disk) would be unmounted under its user's feet, or make the mount phase fail — after
+ * the wipe, when the old data is gone already. A caller that mounts nothing (wipe) is refused
+ * only in the first case. */
+static int check_target_mounts(const char *root, const struct disk_stack *st, const struct mount_table *mt,
+			       const struct disk_run_opts *o, struct nm_error *e)
+{
+	const char *target = o->target;
+	bool ours = false;
+	for (size_t i = 0; i < mt->n; i++)
+		ours |= path_under(mt->v[i].mountpoint, target) &&
+		    stack_dev_of(root, st, mt->v[i].major, mt->v[i].minor, mt->v[i].source);
+	for (size_t i = 0; (ours || o->mounts_target) && i < mt->n; i++) {
+		const struct mount_entry *m = &mt->v[i];
+		if (!path_under(m->mountpoint, target) || stack_dev_of(root, st, m->major, m->minor, m->source))
+			continue;
+		return nm_fail(e, NM_ERR_REFUSED, EBUSY,
+			       "target %s: %s is mounted at %s and is not on a disk in the plan; the new system is "
+			       "mounted there. Unmount it, or choose another --target",
+			       target, m->source, m->mountpoint);
+	}
+	return 0;
+}
+
 int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)
 {
 	for (size_t i = 0; i < plan->n_disks; i++) {
@@ -134,6 +161,8 @@ int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts
 	r = mount_table_read(o->root, &mt, e);
 	if (r == 0)
 		r = check_mounts(o->root, &st, &mt, o->target, e);
+	if (r == 0)
+		r = check_target_mounts(o->root, &st, &mt, o, e);
 	/* A stacked device reaching a disk outside the plan (an array or VG spanning it) would be
 	 * torn down under that disk's feet: refuse. */
 	for (size_t i = 0; r == 0 && i < st.n; i++) {
@@ -146,6 +175,10 @@ int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts
 			nm_error_prefix(e, "%s: %s %s is stacked on it and", st.devs[i].disk,
 					kind_word(st.devs[i].kind), st.devs[i].name);
 	}
+	/* A volume group is deactivated whole: one reaching past the plan's disks is refused, active
+	 * or not (its PV labels on the planned disks are wiped either way). */
+	if (r == 0)
+		r = lvm_check_plan(o->root, &st, e);
 	mount_table_free(&mt);
 	stack_free(&st);
 	return r;

@@ -2,6 +2,8 @@
 # install_destroy_last.sh: every failure before teardown leaves the disk byte-for-byte as it
 # was and exits with the documented code — a channel hash mismatch (4), a Nix tarball hash
 # mismatch (4), an evaluation error (1), a build failure (1), no SSH key (3), no --yes (3),
+# a foreign mount on --target (3, before the fetch), a planned partition mounted outside --target
+# (3; under --target it is no refusal),
 # an unknown disk (2), a phase name that does not exist (2), a bad host name in --config (2),
 # an SSH key holding a line break or another control character — from --ssh-key, from
 # --ssh-key-file, from the rescue's authorized_keys — that would add a line of its own such as
@@ -38,6 +40,29 @@ expect() {
 
 expect 3 "no --yes" -- install "${args[@]}"
 grep -qi "will be erased" "$IE_WORK/out.txt" || fail "no --yes: the disks to be erased were not shown"
+# Something foreign on --target (a tmpfs): refused at confirm, before anything is fetched or
+# wiped — not by the mount phase after the wipe.
+mkdir -p "$IE_WORK/mnt"
+mount -t tmpfs -o size=1M nmmm-foreign "$IE_WORK/mnt"
+expect 3 "a tmpfs on --target" -- install --yes "${args[@]}"
+grep -q "target $IE_WORK/mnt: nmmm-foreign is mounted at $IE_WORK/mnt and is not on a disk in the plan" "$IE_WORK/err.txt" ||
+	fail "the tmpfs on --target was not named: $(tail -n 1 "$IE_WORK/err.txt")"
+umount "$IE_WORK/mnt"
+# --target decides what is the agent's own: the old root mounted under it is no refusal (the run
+# gets as far as asking for --yes), while the same mount is one for another target.
+mount -o ro,noload "${IE_DISK}p2" "$IE_WORK/mnt"
+expect 3 "old root mounted at --target, no --yes" -- install "${args[@]}"
+grep -q "not confirmed" "$IE_WORK/err.txt" ||
+	fail "a planned partition mounted at --target was refused: $(tail -n 1 "$IE_WORK/err.txt")"
+other_target=()
+for a in "${args[@]}"; do
+	[ "$a" = "$IE_WORK/mnt" ] && a=$IE_WORK/elsewhere
+	other_target+=("$a")
+done
+expect 3 "old root mounted outside --target" -- install "${other_target[@]}"
+grep -q "p2 is mounted at $IE_WORK/mnt; unmount it" "$IE_WORK/err.txt" ||
+	fail "a planned partition mounted outside --target was not refused: $(tail -n 1 "$IE_WORK/err.txt")"
+umount "$IE_WORK/mnt"
 expect 4 "channel hash mismatch" -- install --yes "${args[@]}" --channel-sha256 "$bad_sha"
 with_tarball=()
 for a in "${args[@]}"; do [ "$a" = --nix-from-path ] || with_tarball+=("$a"); done

@@ -1,7 +1,8 @@
 /* test_disk_ops.c: the read-only half of the destructive disk phases, against a synthetic
- * --root tree built per run: the storage stack from sysfs (partitions, holders, depths), LVM
- * dm names, the teardown refusal for mounts outside the target (mountinfo with escapes), the
- * md-driver check and the resync limit restore. Real teardown/wipe/layout on loop devices is
+ * --root tree built per run: the storage stack from sysfs (partitions, holders, depths, the
+ * partitions of arrays), LVM dm names and pvs reports, the teardown refusals (mounts outside the
+ * target with mountinfo escapes, foreign mounts on the target, arrays and volume groups reaching
+ * a disk outside the plan), the md-driver check and the resync limit restore. Real teardown/wipe/layout on loop devices is
  * in tests/integration/disk_*.sh. */
 #include <errno.h>
 #include <setjmp.h>
@@ -42,6 +43,75 @@ static void link_to(const char *rel, const char *target)
 	char p[512];
 	snprintf(p, sizeof p, "%s/%s", root, rel);
 	assert_int_equal(symlink(target, p), 0);
+}
+
+/* A block device in the tree: its sysfs directory (dev, holders/slaves as given), the
+ * /sys/dev/block and /sys/class/block links the guard resolves names by. */
+static void blockdev(const char *sysdir, const char *devnum)
+{
+	char rel[256], target[256];
+	const char *name = strrchr(sysdir, '/') + 1;
+	snprintf(rel, sizeof rel, "sys/%s/dev", sysdir);
+	snprintf(target, sizeof target, "%s\n", devnum);
+	put(rel, target);
+	snprintf(rel, sizeof rel, "sys/dev/block/%s", devnum);
+	snprintf(target, sizeof target, "../../%s", sysdir);
+	link_to(rel, target);
+	snprintf(rel, sizeof rel, "sys/class/block/%s", name);
+	link_to(rel, target);
+}
+
+static void partition_of(const char *sysdir, unsigned number, const char *devnum)
+{
+	char rel[256], n[16];
+	snprintf(rel, sizeof rel, "sys/%s/partition", sysdir);
+	snprintf(n, sizeof n, "%u\n", number);
+	put(rel, n);
+	blockdev(sysdir, devnum);
+}
+
+static void holder(const char *lower_sysdir, const char *upper)
+{
+	char rel[256];
+	snprintf(rel, sizeof rel, "sys/%s/holders/%s", lower_sysdir, upper);
+	put(rel, NULL);
+	const char *lower = strrchr(lower_sysdir, '/') + 1;
+	snprintf(rel, sizeof rel, "sys/block/%s/slaves/%s", upper, lower);
+	put(rel, NULL);
+}
+
+/* sdt and sds (planned together): md126 over sdt1 and sds1, partitioned (md126p1), LUKS (dm-5)
+ * on md126p1. sdv (planned) and sdu (never planned): md7 over sdv1 and sdu1, LUKS (dm-7) on md7;
+ * sdv2 and sdu2 are LVM PVs (see the pvs output below). This host has no md and no
+ * device-mapper, so these exist as sysfs shapes only — the shapes the kernel gives them. */
+static void make_spanning_and_partitioned_arrays(void)
+{
+	blockdev("block/sdt", "8:64");
+	partition_of("block/sdt/sdt1", 1, "8:65");
+	blockdev("block/sds", "8:80");
+	partition_of("block/sds/sds1", 1, "8:81");
+	blockdev("block/md126", "9:126");
+	holder("block/sdt/sdt1", "md126");
+	holder("block/sds/sds1", "md126");
+	partition_of("block/md126/md126p1", 1, "259:0");
+	blockdev("block/dm-5", "253:5");
+	put("sys/block/dm-5/dm/name", "secret\n");
+	put("sys/block/dm-5/dm/uuid", "CRYPT-LUKS2-0f0e0d0c0b0a09080706050403020100-secret\n");
+	holder("block/md126/md126p1", "dm-5");
+
+	blockdev("block/sdv", "8:96");
+	partition_of("block/sdv/sdv1", 1, "8:97");
+	partition_of("block/sdv/sdv2", 2, "8:98");
+	blockdev("block/sdu", "8:112");
+	partition_of("block/sdu/sdu1", 1, "8:113");
+	partition_of("block/sdu/sdu2", 2, "8:114");
+	blockdev("block/md7", "9:7");
+	holder("block/sdv/sdv1", "md7");
+	holder("block/sdu/sdu1", "md7");
+	blockdev("block/dm-7", "253:7");
+	put("sys/block/dm-7/dm/name", "vault\n");
+	put("sys/block/dm-7/dm/uuid", "CRYPT-LUKS2-00112233445566778899aabbccddeeff-vault\n");
+	holder("block/md7", "dm-7");
 }
 
 /* sdx and sdy: one partition each, an md array over both partitions, a dm device on the array;
@@ -91,6 +161,7 @@ static int make_tree(void **state)
 	put("sys/block/md5/slaves/sdw1", NULL);
 	link_to("sys/dev/block/9:5", "../../block/md5");
 	link_to("sys/class/block/md5", "../../block/md5");
+	make_spanning_and_partitioned_arrays();
 	return 0;
 }
 
@@ -270,6 +341,205 @@ static void teardown_accepts_mounts_under_its_target(void **state)
 	free_plan_paths();
 }
 
+static void mountinfo(const char *extra)
+{
+	_cleanup_free_ char *text = nm_strdup_printf("22 1 254:0 / / rw - ext4 /dev/vda rw\n%s", extra);
+	put("proc/self/mountinfo", text);
+}
+
+static bool make_array_nodes(void)
+{
+	return make_node("sdt", 8, 64) && make_node("sds", 8, 80) && make_node("md126", 9, 126) &&
+	    make_node("dm-5", 253, 5) && make_node("sdv", 8, 96) && make_node("md7", 9, 7) && make_node("dm-7", 253, 7);
+}
+
+/* md126p1 and what sits on it are part of the planned disks' stack, above the array. */
+static void stack_descends_into_partitions_of_arrays(void **state)
+{
+	struct disk_plan plan = plan_of("sdt", "sds");
+	struct disk_stack st;
+	struct nm_error e = {0};
+	assert_int_equal(stack_read(root, &plan, &st, &e), 0);
+	const struct stack_dev *md = stack_find(&st, "md126");
+	const struct stack_dev *p = stack_find(&st, "md126p1");
+	const struct stack_dev *luks = stack_find(&st, "dm-5");
+	assert_non_null(md);
+	assert_non_null(p);
+	assert_non_null(luks);
+	assert_int_not_equal(p->kind, STACK_PART); /* never deleted from sdt's own table */
+	assert_true(p->depth > md->depth);
+	assert_true(luks->depth > p->depth); /* closed before the array is stopped */
+	assert_int_equal(luks->kind, STACK_DM);
+	assert_ptr_equal(stack_find_devnum(&st, 259, 0), p);
+	stack_free(&st);
+	free_plan_paths();
+}
+
+static void teardown_refuses_mount_on_partition_of_array(void **state)
+{
+	if (!make_array_nodes())
+		skip();
+	struct disk_plan plan = plan_of("sdt", "sds");
+	struct disk_run_opts o = {.root = root, .target = "/mnt"};
+	struct nm_error e = {0};
+	mountinfo("40 22 259:0 / /srv/data rw - ext4 /dev/md126p1 rw\n");
+	assert_true(disk_teardown_check(&plan, &o, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 3);
+	assert_string_equal(e.msg,
+			    "sdt: partition md126p1 is mounted at /srv/data; unmount it or leave the disk out "
+			    "of --disks");
+	struct nm_error luks = {0};
+	mountinfo("40 22 253:5 / /srv/secret rw - ext4 /dev/mapper/secret rw\n");
+	assert_true(disk_teardown_check(&plan, &o, &luks) < 0);
+	assert_int_equal(nm_exit_code(&luks), 3);
+	assert_non_null(strstr(luks.msg, "device-mapper device dm-5 is mounted at /srv/secret"));
+	free_plan_paths();
+}
+
+/* LUKS on md126p1 over planned disks only: nothing is refused (the guard follows md126p1 down
+ * through md126 to sdt1 and sds1). */
+static void teardown_accepts_luks_on_partition_of_planned_array(void **state)
+{
+	if (!make_array_nodes())
+		skip();
+	struct disk_plan plan = plan_of("sdt", "sds");
+	struct disk_run_opts o = {.root = root, .target = "/mnt"};
+	struct nm_error e = {0};
+	mountinfo("");
+	assert_int_equal(disk_teardown_check(&plan, &o, &e), 0);
+	char name[64];
+	assert_int_equal(guard_check(root, &plan, "/dev/dm-5", name, sizeof name, &e), 0);
+	assert_string_equal(name, "dm-5");
+	free_plan_paths();
+}
+
+/* md7 has a member (sdu1) on a disk outside the plan: refused before anything, and LUKS on md7
+ * is never written either. */
+static void teardown_refuses_array_with_member_on_unplanned_disk(void **state)
+{
+	if (!make_array_nodes())
+		skip();
+	struct disk_plan plan = plan_of("sdv", NULL);
+	struct disk_run_opts o = {.root = root, .target = "/mnt"};
+	struct nm_error e = {0};
+	mountinfo("");
+	assert_true(disk_teardown_check(&plan, &o, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 3);
+	assert_non_null(strstr(e.msg, "sdv: array md7 is stacked on it and"));
+	assert_non_null(strstr(e.msg, "sits on sdu, which is not in the plan"));
+	struct nm_error luks = {0};
+	assert_true(guard_check(root, &plan, "/dev/dm-7", NULL, 0, &luks) < 0);
+	assert_non_null(strstr(luks.msg, "sits on sdu, which is not in the plan"));
+	free_plan_paths();
+}
+
+static void teardown_refuses_foreign_mount_on_target(void **state)
+{
+	if (!make_sdz_node())
+		skip();
+	struct disk_plan plan = plan_of("sdz", NULL);
+	struct disk_run_opts o = {.root = root, .target = "/srv/target", .mounts_target = true};
+	struct nm_error e = {0};
+	mountinfo("41 22 0:52 / /srv/target rw - tmpfs tmpfs rw\n");
+	assert_true(disk_teardown_check(&plan, &o, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 3);
+	assert_string_equal(e.msg,
+			    "target /srv/target: tmpfs is mounted at /srv/target and is not on a disk in the "
+			    "plan; the new system is mounted there. Unmount it, or choose another --target");
+	/* wipe mounts nothing there, and teardown leaves a target without planned mounts alone. */
+	struct nm_error wipe = {0};
+	o.mounts_target = false;
+	assert_int_equal(disk_teardown_check(&plan, &o, &wipe), 0);
+	/* Below the target, beside the agent's own mount of a planned partition: teardown would
+	 * unmount it with the target tree, whoever calls. */
+	struct nm_error below = {0};
+	mountinfo("41 22 8:33 / /srv/target rw - ext4 /dev/sdz1 rw\n"
+		  "42 41 8:49 / /srv/target/data rw - ext4 /dev/sdw1 rw\n");
+	assert_true(disk_teardown_check(&plan, &o, &below) < 0);
+	assert_int_equal(nm_exit_code(&below), 3);
+	assert_non_null(strstr(below.msg, "target /srv/target: /dev/sdw1 is mounted at /srv/target/data"));
+	/* The same mounts with another target: the one under /srv/target is now outside it. */
+	struct nm_error other = {0};
+	o.target = "/mnt";
+	mountinfo("42 22 8:49 / /srv/target/data rw - ext4 /dev/sdw1 rw\n");
+	assert_int_equal(disk_teardown_check(&plan, &o, &other), 0);
+	free_plan_paths();
+}
+
+/* Captured from `pvs --readonly --reportformat json -o pv_name,vg_name,vg_uuid` (lvm2 2.03.16)
+ * on a host without device-mapper, device names changed to the fixture's: LVM cannot activate
+ * anything on this host, so pvs output is the stand-in for a live volume group (the loop-device
+ * and VM tests run the real pvs). The warnings are what LVM prints on stderr, which nm_run
+ * captures with the report. oldvg spans sdv2 (planned) and sdu2 (not); a second, unrelated
+ * "oldvg" lives on sdu1 alone; sdv1 is a PV in no group. */
+static const char pvs_output[] = "  /dev/mapper/control: open failed: No such device\n"
+				 "  Failure to communicate with kernel device-mapper driver.\n"
+				 "  {\n"
+				 "      \"report\": [\n"
+				 "          {\n"
+				 "              \"pv\": [\n"
+				 "                  {\"pv_name\":\"/dev/sdu1\", \"vg_name\":\"oldvg\", "
+				 "\"vg_uuid\":\"ja1sr8-xhR5-wjfi-e415-bjrq-N6Ix-3wLmr9\"},\n"
+				 "                  {\"pv_name\":\"/dev/sdu2\", \"vg_name\":\"oldvg\", "
+				 "\"vg_uuid\":\"UWHjIX-hINs-gefc-pOLj-KLQD-2BvA-nNP7ZE\"},\n"
+				 "                  {\"pv_name\":\"/dev/sdv1\", \"vg_name\":\"\", \"vg_uuid\":\"\"},\n"
+				 "                  {\"pv_name\":\"/dev/sdv2\", \"vg_name\":\"oldvg\", "
+				 "\"vg_uuid\":\"UWHjIX-hINs-gefc-pOLj-KLQD-2BvA-nNP7ZE\"}\n"
+				 "              ]\n"
+				 "          }\n"
+				 "      ]\n"
+				 "  }\n";
+
+static void lvm_pvs_report_is_parsed_past_the_warnings(void **state)
+{
+	struct lvm_pvs pvs;
+	struct nm_error e = {0};
+	assert_int_equal(lvm_pvs_parse(pvs_output, &pvs, &e), 0);
+	assert_int_equal(pvs.n, 4);
+	assert_string_equal(pvs.v[1].pv_name, "/dev/sdu2");
+	assert_string_equal(pvs.v[1].vg_name, "oldvg");
+	assert_string_equal(pvs.v[1].vg_uuid, "UWHjIX-hINs-gefc-pOLj-KLQD-2BvA-nNP7ZE");
+	assert_string_equal(pvs.v[2].vg_name, "");
+	lvm_pvs_free(&pvs);
+	struct nm_error none = {0};
+	assert_true(lvm_pvs_parse("  WARNING: {locking} failed\n", &pvs, &none) < 0);
+	assert_int_equal(nm_exit_code(&none), 1);
+	assert_non_null(strstr(none.msg, "no JSON report"));
+}
+
+static void lvm_group_reaching_an_unplanned_disk_is_refused(void **state)
+{
+	struct disk_plan plan = plan_of("sdv", NULL);
+	struct disk_stack st;
+	struct lvm_pvs pvs;
+	struct nm_error e = {0};
+	assert_int_equal(stack_read(root, &plan, &st, &e), 0);
+	assert_int_equal(lvm_pvs_parse(pvs_output, &pvs, &e), 0);
+	assert_true(lvm_check_groups_in_plan(root, &st, &pvs, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 3);
+	assert_non_null(strstr(e.msg,
+			       "sdv: LVM volume group oldvg has physical volume /dev/sdv2 on it and also "
+			       "/dev/sdu2, which is not on a disk in the plan"));
+	assert_non_null(strstr(e.msg, "Add that disk to --disks"));
+	assert_null(strstr(e.msg, "sdu1")); /* the other "oldvg" is another group */
+	stack_free(&st);
+	free_plan_paths();
+
+	/* With both disks planned, or with only the unrelated groups: nothing to refuse. */
+	struct disk_plan both = plan_of("sdv", "sdu");
+	struct nm_error ok = {0};
+	assert_int_equal(stack_read(root, &both, &st, &ok), 0);
+	assert_int_equal(lvm_check_groups_in_plan(root, &st, &pvs, &ok), 0);
+	stack_free(&st);
+	free_plan_paths();
+	struct disk_plan other = plan_of("sdt", NULL);
+	assert_int_equal(stack_read(root, &other, &st, &ok), 0);
+	assert_int_equal(lvm_check_groups_in_plan(root, &st, &pvs, &ok), 0);
+	stack_free(&st);
+	free_plan_paths();
+	lvm_pvs_free(&pvs);
+}
+
 static void raid_without_md_driver_fails_naming_the_fix(void **state)
 {
 	struct disk_array_plan array = {.name = "root", .device = "/dev/md/root"};
@@ -314,6 +584,13 @@ int main(void)
 	    cmocka_unit_test(format_refuses_a_device_outside_the_plan_before_running_mkfs),
 	    cmocka_unit_test(teardown_refuses_mount_outside_target),
 	    cmocka_unit_test(teardown_accepts_mounts_under_its_target),
+	    cmocka_unit_test(stack_descends_into_partitions_of_arrays),
+	    cmocka_unit_test(teardown_refuses_mount_on_partition_of_array),
+	    cmocka_unit_test(teardown_accepts_luks_on_partition_of_planned_array),
+	    cmocka_unit_test(teardown_refuses_array_with_member_on_unplanned_disk),
+	    cmocka_unit_test(teardown_refuses_foreign_mount_on_target),
+	    cmocka_unit_test(lvm_pvs_report_is_parsed_past_the_warnings),
+	    cmocka_unit_test(lvm_group_reaching_an_unplanned_disk_is_refused),
 	    cmocka_unit_test(raid_without_md_driver_fails_naming_the_fix),
 	    cmocka_unit_test(unthrottle_writes_back_the_saved_limit),
 	};
