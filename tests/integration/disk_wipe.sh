@@ -52,8 +52,9 @@ wipe_removes_lvm_and_luks2() {
 	disk_gpt "$d" 64M 64M
 	# No device-mapper in this kernel: the PV and VG exist as on-disk metadata only (active
 	# VGs/LVs and open LUKS mappings are exercised in the QEMU scenarios).
-	pvcreate -q -ff -y "${d}p1" 2>/dev/null
-	vgcreate -q "diskops$$" "${d}p1" 2>/dev/null
+	# (No LVM backup or archive of the test's group is left in the host's /etc/lvm.)
+	pvcreate -q -ff -y --config 'backup { backup = 0 archive = 0 }' "${d}p1" 2>/dev/null
+	vgcreate -q --config 'backup { backup = 0 archive = 0 }' "diskops$$" "${d}p1" 2>/dev/null
 	head -c 32 /dev/urandom >"$DISK_TMP/luks.key"
 	cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
 		--key-file "$DISK_TMP/luks.key" "${d}p2"
