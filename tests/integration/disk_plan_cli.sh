@@ -25,7 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/integration/lib/assert.sh
+source "$(dirname "$0")/lib/assert.sh"
 
 # What a write through a loop device would change in its sparse image: the first and last
 # 8 MiB (GPT, superblocks), the allocated blocks and the modification time. Reading all of a

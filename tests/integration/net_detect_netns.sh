@@ -72,7 +72,8 @@ exec(sys.argv[2])
 PY
 }
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/integration/lib/assert.sh
+source "$(dirname "$0")/lib/assert.sh"
 
 # ---- IPv4 only: Hetzner /26, gateway on-link ----
 new_ns v4 'nameserver 185.12.64.1\nnameserver 185.12.64.2\n'

@@ -32,14 +32,8 @@ disk_cleanup() {
 }
 trap disk_cleanup EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-ok() {
-	echo "ok - $*"
-}
+# shellcheck source=tests/integration/lib/assert.sh
+source "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
 
 # disk_new NAME SIZE: a sparse file attached with partition scanning; prints the device.
 disk_new() {

@@ -32,10 +32,8 @@ ie_cleanup() {
 }
 trap ie_cleanup EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+# shellcheck source=tests/integration/lib/assert.sh
+source "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
 
 # The server's disk and a decoy beside it.
 ie_make_disks() {
