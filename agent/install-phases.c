@@ -704,9 +704,13 @@ static json_object *make_report(const struct install_run *run)
 static int write_report(const char *dir, json_object *rep, struct nm_error *e)
 {
 	_cleanup_free_ char *path = nm_strdup_printf("%s/report.json", dir);
-	if (json_object_to_file_ext(path, rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: cannot write the report", path);
-	return 0;
+	if (!path)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory writing the report");
+	const char *text =
+	    json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	/* Atomic like the state beside it: a report cut short by a kill or a power cut reads as the
+	 * previous one, never as truncated JSON. */
+	return nm_write_file_atomic(path, text, strlen(text), 0644, e);
 }
 
 /* Only what the install itself holds is let go: the rescue's own swap stays on. */

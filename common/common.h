@@ -87,6 +87,13 @@ bool nm_exists(const char *root, const char *rel);
 /* Sorted names of the entries of a directory (no "." or ".."); NULL-terminated. */
 int nm_list_dir(const char *root, const char *rel, char ***names);
 
+/* ---- writing whole files ----
+ * The one way nmmm writes a file it produces: a temporary beside `path`, fsync, rename over
+ * `path`, fsync of the directory, so `path` holds the old content or the new, never part of it.
+ * `mode` is the file's permission bits (0600, 0644), independent of the umask. Errors name the
+ * path; on failure no temporary is left. */
+int nm_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct nm_error *e);
+
 /* ---- the operator's JSON files ----
  * A file named on the command line (--config): read as given (relative to the working
  * directory), never under --root. Errors name `what` and the byte where parsing stopped. */
