@@ -93,6 +93,8 @@ int nm_list_dir(const char *root, const char *rel, char ***names);
  * `mode` is the file's permission bits (0600, 0644), independent of the umask. Errors name the
  * path; on failure no temporary is left. */
 int nm_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct nm_error *e);
+/* write(2) until all of buf is written (EINTR retried); 0 or -errno. */
+int nm_write_all(int fd, const void *buf, size_t len);
 
 /* ---- the operator's JSON files ----
  * A file named on the command line (--config): read as given (relative to the working

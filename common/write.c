@@ -11,16 +11,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int write_all(int fd, const char *p, size_t n)
+int nm_write_all(int fd, const void *buf, size_t len)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
 			return -errno;
 		p += w;
-		n -= (size_t)w;
+		len -= (size_t)w;
 	}
 	return 0;
 }
@@ -40,7 +41,7 @@ static int fsync_dir(const char *dir)
 /* The temporary's data: written, given its mode (mkostemp makes 0600) and flushed. */
 static int fill_temporary(int fd, const void *data, size_t len, unsigned mode)
 {
-	int r = write_all(fd, data, len);
+	int r = nm_write_all(fd, data, len);
 	if (r == 0 && fchmod(fd, (mode_t)mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
