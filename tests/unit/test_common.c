@@ -1,6 +1,6 @@
 /* test_common.c: the shared helpers — errors, reading under --root, string vectors, text
- * sanitising, the atomic file writer and the program runner (argv, timeout, clean environment,
- * exit status). */
+ * sanitising, the capped buffer, the atomic file writer and the program runner (argv, timeout,
+ * clean environment, exit status). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -339,6 +339,50 @@ static void write_atomic_failure_names_the_path(void **state)
 	assert_int_equal(count_entries(devices), 3); /* nothing created beside the files */
 }
 
+static void buf_grows_to_its_cap_and_refuses_past_it(void **state)
+{
+	struct nm_buf b = NM_BUF_INIT(10000);
+	size_t len = 99;
+	char *s = nm_buf_take(&b, &len); /* nothing added: an empty string, not NULL */
+	assert_string_equal(s, "");
+	assert_int_equal(len, 0);
+	free(s);
+	char block[3000];
+	memset(block, 'x', sizeof block);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(nm_buf_append(&b, block, sizeof block), 0);
+	assert_int_equal(b.len, 9000);
+	assert_true(b.cap <= 10000);
+	/* past the cap: refused whole, what is there stays */
+	assert_int_equal(nm_buf_append(&b, block, sizeof block), -EFBIG);
+	assert_int_equal(b.len, 9000);
+	assert_int_equal(b.data[9000], '\0');
+	assert_int_equal(nm_buf_reserve(&b, 1001), -EFBIG);
+	/* read in place up to the cap exactly */
+	assert_int_equal(nm_buf_reserve(&b, 1000), 0);
+	memset(b.data + b.len, 'y', 1000);
+	nm_buf_grew(&b, 1000);
+	assert_int_equal(b.cap, 10000);
+	assert_int_equal(nm_buf_append(&b, "", 0), 0);
+	assert_int_equal(nm_buf_append(&b, "z", 1), -EFBIG);
+	s = nm_buf_take(&b, &len);
+	assert_int_equal(len, 10000);
+	assert_int_equal(strlen(s), 10000);
+	assert_int_equal(s[8999], 'x');
+	assert_int_equal(s[9999], 'y');
+	free(s);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	/* taken buffers start over under the same cap */
+	assert_int_equal(nm_buf_append(&b, "ab", 2), 0);
+	assert_string_equal(b.data, "ab");
+	nm_buf_free(&b);
+	assert_null(b.data);
+	struct nm_buf none = NM_BUF_INIT(0);
+	assert_int_equal(nm_buf_append(&none, "a", 1), -EFBIG);
+	nm_buf_free(&none);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +393,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(write_atomic_failure_names_the_path, make_tree, remove_tree),
 	    cmocka_unit_test(sanitize_replaces_control_and_invalid_utf8),
 	    cmocka_unit_test(strv_grows_and_finds),
+	    cmocka_unit_test(buf_grows_to_its_cap_and_refuses_past_it),
 	    cmocka_unit_test(run_captures_output_and_status),
 	    cmocka_unit_test(run_child_dies_with_the_agent),
 	    cmocka_unit_test(run_uses_clean_environment),
