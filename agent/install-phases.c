@@ -344,29 +344,14 @@ static uint64_t mem_available(const char *root)
 	return (uint64_t)kib * 1024;
 }
 
-/* Building into the target store needs Nix's sandbox, which pivots its root: impossible when
- * "/" is the initramfs itself (rootfs), as in a rescue that never switched root. */
-static bool root_is_rootfs(const char *root)
-{
-	_cleanup_free_ char *info = NULL;
-	if (nm_read_file(root, "/proc/self/mountinfo", 0, &info, NULL) < 0)
-		return false;
-	for (char *line = strtok(info, "\n"); line; line = strtok(NULL, "\n")) {
-		char mountpoint[64] = "", fstype[64] = "";
-		const char *sep = strstr(line, " - ");
-		if (sscanf(line, "%*s %*s %*s %*s %63s", mountpoint) == 1 && strcmp(mountpoint, "/") == 0 && sep &&
-		    sscanf(sep + 3, "%63s", fstype) == 1)
-			return strcmp(fstype, "rootfs") == 0;
-	}
-	return false;
-}
-
 int install_build(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	apply_substituters(run);
 	_cleanup_free_ char *cfg = nm_strdup_printf("%s/configuration.nix", run->rendered_dir);
 	uint64_t avail = mem_available(run->ctx->g.root);
-	bool rootfs = root_is_rootfs(run->ctx->g.root);
+	/* Building into the target store needs Nix's sandbox, which pivots its root: impossible when
+	 * "/" is the initramfs itself (rootfs), as in a rescue that never switched root. */
+	bool rootfs = disk_root_is_rootfs(run->ctx->g.root);
 	bool in_ram = !run->o->build_in_target && (avail >= BUILD_IN_RAM_MIN_BYTES || rootfs);
 	if (in_ram && avail < BUILD_IN_RAM_MIN_BYTES)
 		nm_warn("build: only %.1f GiB available, but / is the initramfs (rootfs), where Nix cannot sandbox a "
@@ -704,9 +689,13 @@ static json_object *make_report(const struct install_run *run)
 static int write_report(const char *dir, json_object *rep, struct nm_error *e)
 {
 	_cleanup_free_ char *path = nm_strdup_printf("%s/report.json", dir);
-	if (json_object_to_file_ext(path, rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: cannot write the report", path);
-	return 0;
+	if (!path)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory writing the report");
+	const char *text =
+	    json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	/* Atomic like the state beside it: a report cut short by a kill or a power cut reads as the
+	 * previous one, never as truncated JSON. */
+	return nm_write_file_atomic(path, text, strlen(text), 0644, e);
 }
 
 /* Only what the install itself holds is let go: the rescue's own swap stays on. */

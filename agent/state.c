@@ -111,28 +111,14 @@ int agent_state_new(struct agent_state *st, const char *dir, const char *command
 
 static int write_atomically(const char *dir, const char *text, struct nm_error *e)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	snprintf(path, sizeof path, "%s/%s", dir, AGENT_STATE_FILE);
-	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, AGENT_STATE_FILE);
+	_cleanup_free_ char *path = nm_strdup_printf("%s/%s", dir, AGENT_STATE_FILE);
+	if (!path)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	const char *mk[] = {"mkdir", "-p", dir, NULL};
 	int r = nm_run(mk, NULL, NULL, e);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", tmp, strerror(errno));
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t k = write(fd, text + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot write: %s", tmp, strerror(errno));
-		off += (size_t)k;
-	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot save: %s", path, strerror(errno));
-	return 0;
+	return nm_write_file_atomic(path, text, strlen(text), 0600, e);
 }
 
 int agent_state_save(const struct agent_state *st, const char *mirror_dir, struct nm_error *e)

@@ -87,10 +87,41 @@ bool nm_exists(const char *root, const char *rel);
 /* Sorted names of the entries of a directory (no "." or ".."); NULL-terminated. */
 int nm_list_dir(const char *root, const char *rel, char ***names);
 
+/* ---- writing whole files ----
+ * The one way nmmm writes a file it produces: a temporary beside `path`, fsync, rename over
+ * `path`, fsync of the directory, so `path` holds the old content or the new, never part of it.
+ * `mode` is the file's permission bits (0600, 0644), independent of the umask. Errors name the
+ * path; on failure no temporary is left. */
+int nm_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct nm_error *e);
+/* write(2) until all of buf is written (EINTR retried); 0 or -errno. */
+int nm_write_all(int fd, const void *buf, size_t len);
+
 /* ---- the operator's JSON files ----
  * A file named on the command line (--config): read as given (relative to the working
  * directory), never under --root. Errors name `what` and the byte where parsing stopped. */
 int nm_json_read_file(const char *path, const char *what, json_object **out, struct nm_error *e);
+
+/* ---- a growable buffer with a size cap ----
+ * Bytes appended, or read in place after nm_buf_reserve, up to `max`: what would pass it is
+ * refused (-EFBIG) and the buffer keeps what it has. data is NUL-terminated whenever it is
+ * non-NULL. Start one with `struct nm_buf b = NM_BUF_INIT(max);`. */
+struct nm_buf {
+	char *data;
+	size_t len, cap, max;
+};
+#define NM_BUF_INIT(max_)                                                                                              \
+	{                                                                                                              \
+		.data = NULL, .len = 0, .cap = 0, .max = (max_)                                                        \
+	}
+/* Room for `extra` more bytes after len: 0, -EFBIG past max, -ENOMEM. */
+int nm_buf_reserve(struct nm_buf *b, size_t extra);
+int nm_buf_append(struct nm_buf *b, const void *p, size_t n);
+/* Counts n bytes written in place after len (within what nm_buf_reserve made room for). */
+void nm_buf_grew(struct nm_buf *b, size_t n);
+/* Hands the text over (an empty string when nothing was added; NULL only when out of memory),
+ * its length in *len, and leaves the buffer empty. */
+char *nm_buf_take(struct nm_buf *b, size_t *len);
+void nm_buf_free(struct nm_buf *b);
 
 /* ---- strings ---- */
 

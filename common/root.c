@@ -40,33 +40,35 @@ int nm_read_file(const char *root, const char *rel, size_t max, char **out, size
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	size_t cap = 4096, n = 0;
-	_cleanup_free_ char *buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
+	struct nm_buf b = NM_BUF_INIT(max);
 	for (;;) {
-		if (n == cap) {
-			if (cap >= max)
-				break;
-			cap = cap * 2 > max ? max : cap * 2;
-			char *nb = realloc(buf, cap + 1);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
+		/* Fill what is free, else double (4 KiB first): small sysfs files take one read. */
+		size_t room = b.cap > b.len ? b.cap - b.len : (b.len ? b.len : 4096);
+		if (room > max - b.len)
+			room = max - b.len;
+		if (room == 0)
+			break; /* max bytes read: the rest is not wanted */
+		if (nm_buf_reserve(&b, room) < 0) {
+			nm_buf_free(&b);
+			return -ENOMEM;
 		}
-		ssize_t k = read(fd, buf + n, cap - n);
+		ssize_t k = read(fd, b.data + b.len, b.cap - b.len);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			int err = errno;
+			nm_buf_free(&b);
+			return -err;
 		}
 		if (k == 0)
 			break;
-		n += (size_t)k;
+		nm_buf_grew(&b, (size_t)k);
 	}
-	buf[n] = '\0';
-	*out = buf;
-	buf = NULL;
+	size_t n = 0;
+	char *text = nm_buf_take(&b, &n);
+	if (!text)
+		return -ENOMEM;
+	*out = text;
 	if (len)
 		*len = n;
 	return 0;

@@ -167,9 +167,9 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 	unsigned timeout = opts->timeout_sec ? opts->timeout_sec : RUN_DEFAULT_TIMEOUT;
 	int64_t deadline = now_ms() + (int64_t)timeout * 1000;
 	bool timed_out = false;
-	size_t cap = 0;
-	char *out = NULL;
-	size_t n = 0;
+	/* Beyond the cap a chunk is dropped whole (the log has it); the tail shown in an error
+	 * is then that of the first RUN_KEEP_MAX bytes. */
+	struct nm_buf kept = NM_BUF_INIT(RUN_KEEP_MAX);
 	char chunk[16384];
 	for (;;) {
 		int64_t left = deadline - now_ms();
@@ -189,20 +189,7 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 		if (k <= 0)
 			break;
 		nm_log_raw(argv[0], chunk, (size_t)k);
-		if (n + (size_t)k > cap && cap < RUN_KEEP_MAX) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			while (ncap < n + (size_t)k)
-				ncap *= 2;
-			char *nb = realloc(out, ncap + 1);
-			if (nb) {
-				out = nb;
-				cap = ncap;
-			}
-		}
-		if (n + (size_t)k <= cap) {
-			memcpy(out + n, chunk, (size_t)k);
-			n += (size_t)k;
-		}
+		(void)nm_buf_append(&kept, chunk, (size_t)k); /* out of memory or past the cap: log only */
 	}
 	close(pfd[0]);
 	if (timed_out) {
@@ -214,10 +201,8 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!out)
-		out = calloc(1, 1);
-	if (out)
-		out[n] = '\0';
+	size_t n = 0;
+	char *out = nm_buf_take(&kept, &n);
 	res->output = out;
 	res->output_len = n;
 	res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -64,3 +64,23 @@ const char *disk_mountpoint_problem(const char *mp);
  * only for ESPs, no mountpoint twice, parents mounted before children. Fails with class `cls`,
  * the message "<field path>: <what is wrong>". */
 int disk_plan_check(const struct disk_plan *p, enum nm_err_class cls, struct nm_error *e);
+
+/* What is mounted, from /proc/self/mountinfo under root (mounts.c), in the kernel's order.
+ * mountpoint and source are unescaped (\040 is a space, \011 a tab, \012 a newline, \134 a
+ * backslash). A line without its " - fstype source" part is kept by its device number alone:
+ * fstype NULL, source "none". */
+struct disk_mount {
+	int id;
+	unsigned major, minor; /* btrfs and other anonymous devices show 0:N */
+	char *mountpoint;
+	char *fstype;
+	char *source; /* /dev/vda1, /dev/mapper/vg-root, tmpfs, ... */
+};
+struct disk_mount_table {
+	struct disk_mount *v;
+	size_t n;
+};
+int disk_mount_table_read(const char *root, struct disk_mount_table *t, struct nm_error *e);
+void disk_mount_table_free(struct disk_mount_table *t);
+/* The active swap areas of /proc/swaps under root, unescaped: devices and files, as listed. */
+int disk_swaps_read(const char *root, char ***names, struct nm_error *e);

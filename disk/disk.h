@@ -64,6 +64,9 @@ struct disk_inventory {
 int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_error *e);
 void disk_inventory_free(struct disk_inventory *inv);
 json_object *disk_info_to_json(const struct disk_info *d);
+/* Whether "/" is the initramfs itself (fstype rootfs) in /proc/self/mountinfo under root, as in
+ * a rescue that never switched root; false when it cannot be read. */
+bool disk_root_is_rootfs(const char *root);
 
 /* ---- the layout config (--config FILE, JSON) ----
  * What an operator may choose; docs/disk-layout.md documents the format. Sizes in bytes. */

@@ -22,104 +22,34 @@ static bool join(char *buf, size_t size, const char *dir, const char *leaf)
 	return true;
 }
 
-/* ---- what is mounted and swapped on, from /proc ---- */
+/* ---- what is mounted and swapped on, from /proc (mounts.c) ---- */
 
-struct mount_entry {
-	unsigned major, minor;
-	char *source; /* base name of the mount source when it is a /dev path: vda1, md127, vg-root */
-	char *mountpoint; /* NULL for swap */
+struct machine_uses {
+	struct disk_mount_table mounts;
+	char **swaps; /* active swap devices and files */
 };
 
-struct mounts {
-	struct mount_entry *v;
-	size_t n;
-};
-
-static void mounts_free(struct mounts *m)
+static void machine_uses_read(const char *root, struct machine_uses *u, char ***warnings)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		free(m->v[i].source);
-		free(m->v[i].mountpoint);
-	}
-	free(m->v);
-	*m = (struct mounts){0};
+	if (disk_mount_table_read(root, &u->mounts, NULL) < 0)
+		nm_strv_push(warnings, "/proc/self/mountinfo: cannot read it; mounted disks are not detected");
+	if (disk_swaps_read(root, &u->swaps, NULL) < 0)
+		nm_strv_push(warnings, "/proc/swaps: cannot read it; active swap on disks is not detected");
 }
 
-/* mountinfo and /proc/swaps escape space, tab, newline and backslash as \ooo. */
-static void unescape_octal(char *s)
+static void machine_uses_free(struct machine_uses *u)
 {
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
-		    r[3] <= '7') {
-			*w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
+	disk_mount_table_free(&u->mounts);
+	nm_strv_free(u->swaps);
+	*u = (struct machine_uses){0};
 }
 
-static char *dev_base(const char *source)
+/* The kernel name a /dev source names (vda1, md127, vg-root for /dev/mapper/vg-root), or NULL. */
+static const char *dev_base(const char *source)
 {
 	if (!source || strncmp(source, "/dev/", 5) != 0)
 		return NULL;
-	const char *slash = strrchr(source, '/');
-	return strdup(slash + 1);
-}
-
-static int mounts_add(struct mounts *m, unsigned major, unsigned minor, const char *source, const char *mountpoint)
-{
-	struct mount_entry *nv = realloc(m->v, (m->n + 1) * sizeof *nv);
-	if (!nv)
-		return -ENOMEM;
-	m->v = nv;
-	m->v[m->n] = (struct mount_entry){major, minor, dev_base(source), mountpoint ? strdup(mountpoint) : NULL};
-	m->n++;
-	return 0;
-}
-
-static void read_mountinfo(const char *root, struct mounts *m, char ***warnings)
-{
-	_cleanup_free_ char *text = NULL;
-	if (nm_read_file(root, "/proc/self/mountinfo", 0, &text, NULL) < 0) {
-		nm_strv_push(warnings, "/proc/self/mountinfo: cannot read it; mounted disks are not detected");
-		return;
-	}
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned major, minor;
-		char mp[PATH_MAX], source[PATH_MAX];
-		const char *sep = strstr(line, " - ");
-		/* id parent major:minor root mountpoint ... - fstype source options */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor, mp) != 3 || !sep ||
-		    sscanf(sep + 3, "%*s %4095s", source) != 1)
-			continue;
-		unescape_octal(mp);
-		unescape_octal(source);
-		mounts_add(m, major, minor, source, mp);
-	}
-}
-
-static void read_swaps(const char *root, struct mounts *m, char ***warnings)
-{
-	_cleanup_free_ char *text = NULL;
-	if (nm_read_file(root, "/proc/swaps", 0, &text, NULL) < 0) {
-		nm_strv_push(warnings, "/proc/swaps: cannot read it; active swap on disks is not detected");
-		return;
-	}
-	char *save = NULL;
-	bool header = true;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), header = false) {
-		char name[PATH_MAX];
-		if (header || sscanf(line, "%4095s", name) != 1)
-			continue;
-		unescape_octal(name);
-		/* Swap files live on a mounted filesystem, which mountinfo already reports. */
-		if (strncmp(name, "/dev/", 5) == 0)
-			mounts_add(m, UINT_MAX, UINT_MAX, name, NULL);
-	}
+	return strrchr(source, '/') + 1;
 }
 
 /* ---- the block devices belonging to one disk: itself, its partitions, stacked devices ---- */
@@ -197,37 +127,54 @@ static void add_holders(const char *root, struct dev_set *s, const char *sysdir,
 	}
 }
 
-static bool entry_matches(const struct mount_entry *m, const struct member_dev *d)
+/* major UINT_MAX: no device number to match (swap). */
+static bool use_matches(unsigned major, unsigned minor, const char *source, const struct member_dev *d)
 {
-	if (m->major != UINT_MAX && d->major != UINT_MAX && m->major == d->major && m->minor == d->minor)
+	if (major != UINT_MAX && d->major != UINT_MAX && major == d->major && minor == d->minor)
 		return true;
 	/* btrfs and swap report no device number: match the source name (/dev/X or /dev/mapper/X). */
-	return m->source && (strcmp(m->source, d->name) == 0 || (d->dm_name[0] && strcmp(m->source, d->dm_name) == 0));
+	const char *base = dev_base(source);
+	return base && (strcmp(base, d->name) == 0 || (d->dm_name[0] && strcmp(base, d->dm_name) == 0));
 }
 
-static int record_uses(struct disk_info *d, const struct dev_set *s, const struct mounts *m)
+/* Records that dev is mounted at mountpoint, or active swap when mountpoint is NULL. */
+static int add_use(struct disk_info *d, const char *dev, const char *mountpoint)
 {
-	for (size_t i = 0; i < m->n; i++)
-		for (size_t j = 0; j < s->n; j++) {
-			if (!entry_matches(&m->v[i], &s->v[j]))
-				continue;
-			struct disk_use *nv = realloc(d->uses, (d->n_uses + 1) * sizeof *nv);
-			if (!nv)
-				return -ENOMEM;
-			d->uses = nv;
-			struct disk_use *u = &d->uses[d->n_uses++];
-			*u = (struct disk_use){strdup(s->v[j].name),
-					       m->v[i].mountpoint ? strdup(m->v[i].mountpoint) : NULL,
-					       !m->v[i].mountpoint};
-			_cleanup_free_ char *what = u->swap
-			    ? nm_strdup_printf("%s is active swap", u->device)
-			    : nm_strdup_printf("%s mounted at %s", u->device, u->mountpoint);
-			if (what)
-				nm_strv_push(&d->in_use, what);
-			if (u->mountpoint && strcmp(u->mountpoint, "/") == 0)
-				d->holds_root = true;
-			break;
-		}
+	struct disk_use *nv = realloc(d->uses, (d->n_uses + 1) * sizeof *nv);
+	if (!nv)
+		return -ENOMEM;
+	d->uses = nv;
+	struct disk_use *u = &d->uses[d->n_uses++];
+	*u = (struct disk_use){strdup(dev), mountpoint ? strdup(mountpoint) : NULL, !mountpoint};
+	_cleanup_free_ char *what = u->swap ? nm_strdup_printf("%s is active swap", u->device)
+					    : nm_strdup_printf("%s mounted at %s", u->device, u->mountpoint);
+	if (what)
+		nm_strv_push(&d->in_use, what);
+	if (u->mountpoint && strcmp(u->mountpoint, "/") == 0)
+		d->holds_root = true;
+	return 0;
+}
+
+static int record_uses(struct disk_info *d, const struct dev_set *s, const struct machine_uses *mu)
+{
+	/* A line without its source part says too little to pin on a disk. */
+	for (size_t i = 0; i < mu->mounts.n; i++) {
+		const struct disk_mount *m = &mu->mounts.v[i];
+		for (size_t j = 0; m->fstype && j < s->n; j++)
+			if (use_matches(m->major, m->minor, m->source, &s->v[j])) {
+				if (add_use(d, s->v[j].name, m->mountpoint) < 0)
+					return -ENOMEM;
+				break;
+			}
+	}
+	/* Swap files live on a mounted filesystem, which mountinfo already reports. */
+	for (size_t i = 0; mu->swaps && mu->swaps[i]; i++)
+		for (size_t j = 0; dev_base(mu->swaps[i]) && j < s->n; j++)
+			if (use_matches(UINT_MAX, UINT_MAX, mu->swaps[i], &s->v[j])) {
+				if (add_use(d, s->v[j].name, NULL) < 0)
+					return -ENOMEM;
+				break;
+			}
 	return 0;
 }
 
@@ -585,7 +532,7 @@ int disk_identity_read(const char *root, const char *name, struct disk_info *d, 
 	return 0;
 }
 
-static int read_disk(const char *root, const char *name, const struct mounts *mounts, struct disk_info *d,
+static int read_disk(const char *root, const char *name, const struct machine_uses *mounts, struct disk_info *d,
 		     char ***warnings)
 {
 	struct disk_reader rd = {.root = root, .warnings = warnings};
@@ -665,12 +612,11 @@ int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_
 		nm_strv_push(&inv->warnings, "/sys/block: cannot list it; no disks found");
 		return 0;
 	}
-	struct mounts mounts = {0};
-	read_mountinfo(root, &mounts, &inv->warnings);
-	read_swaps(root, &mounts, &inv->warnings);
+	struct machine_uses mounts = {0};
+	machine_uses_read(root, &mounts, &inv->warnings);
 	inv->disks = calloc(nm_strv_len(names) + 1, sizeof *inv->disks);
 	if (!inv->disks) {
-		mounts_free(&mounts);
+		machine_uses_free(&mounts);
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "disk inventory: out of memory");
 	}
 	for (size_t i = 0; names[i]; i++) {
@@ -680,7 +626,7 @@ int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_
 		if (r < 0)
 			break;
 	}
-	mounts_free(&mounts);
+	machine_uses_free(&mounts);
 	if (r < 0) {
 		disk_inventory_free(inv);
 		return nm_fail(e, NM_ERR_RUNTIME, -r, "disk inventory: %s", strerror(-r));

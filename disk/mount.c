@@ -29,14 +29,14 @@ static int mkdir_p(const char *path, struct nm_error *e)
 
 static int refuse_busy_target(const char *root, const char *target, struct nm_error *e)
 {
-	struct mount_table mt;
-	int r = mount_table_read(root, &mt, e);
+	struct disk_mount_table mt;
+	int r = disk_mount_table_read(root, &mt, e);
 	for (size_t i = 0; r == 0 && i < mt.n; i++)
 		if (path_under(mt.v[i].mountpoint, target))
 			r = nm_fail(e, NM_ERR_REFUSED, EBUSY,
 				    "target %s: %s is already mounted at %s; unmount it or choose another --target",
 				    target, mt.v[i].source, mt.v[i].mountpoint);
-	mount_table_free(&mt);
+	disk_mount_table_free(&mt);
 	return r;
 }
 

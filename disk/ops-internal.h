@@ -3,7 +3,7 @@
  * every write goes through. Nothing outside disk/ includes this. */
 #pragma once
 
-#include "disk/disk.h"
+#include "disk/disk-internal.h"
 
 #include <blkid/blkid.h>
 #include <sys/types.h>
@@ -59,19 +59,6 @@ int guard_check_write(const char *root, const struct disk_plan *plan, const char
 int guard_run(const char *root, const struct disk_plan *plan, const char *dev_path, const char *const argv[],
 	      struct nm_error *e);
 
-/* /proc/self/mountinfo (under root), unescaped. */
-struct mount_entry {
-	int id;
-	unsigned major, minor;
-	char *mountpoint;
-	char *source;
-};
-struct mount_table {
-	struct mount_entry *v;
-	size_t n;
-};
-int mount_table_read(const char *root, struct mount_table *t, struct nm_error *e);
-void mount_table_free(struct mount_table *t);
 /* path is dir or below it. */
 bool path_under(const char *path, const char *dir);
 

@@ -12,64 +12,6 @@
 #include <sys/mount.h>
 #include <sys/swap.h>
 
-void mount_table_free(struct mount_table *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->v[i].mountpoint);
-		free(t->v[i].source);
-	}
-	free(t->v);
-	t->v = NULL;
-	t->n = 0;
-}
-
-/* mountinfo and /proc/swaps escape space, tab, newline and backslash as \ooo. */
-static void unescape_octal(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-		    p[3] <= '7') {
-			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else
-			*o++ = *p;
-	}
-	*o = '\0';
-}
-
-int mount_table_read(const char *root, struct mount_table *t, struct nm_error *e)
-{
-	memset(t, 0, sizeof *t);
-	_cleanup_free_ char *buf = NULL;
-	int r = nm_read_file(root, "/proc/self/mountinfo", 0, &buf, NULL);
-	if (r < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, -r, "/proc/self/mountinfo: cannot read: %s", strerror(-r));
-	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct mount_entry m = {0};
-		char mp[PATH_MAX], src[PATH_MAX];
-		/* id parent major:minor root mountpoint ... - fstype source superopts */
-		if (sscanf(line, "%d %*d %u:%u %*s %4095s", &m.id, &m.major, &m.minor, mp) != 4)
-			continue;
-		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(sep, " - %*s %4095s", src) != 1)
-			snprintf(src, sizeof src, "none");
-		unescape_octal(mp);
-		unescape_octal(src);
-		struct mount_entry *nv = realloc(t->v, (t->n + 1) * sizeof *nv);
-		if (!nv)
-			return mount_table_free(t), nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-		t->v = nv;
-		m.mountpoint = strdup(mp);
-		m.source = strdup(src);
-		t->v[t->n++] = m;
-		if (!m.mountpoint || !m.source)
-			return mount_table_free(t), nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
 /* The stack device a mount (or swap) lives on: by device number, or by source path for
  * filesystems like btrfs that report an anonymous device number. */
 static const struct stack_dev *stack_dev_of(const char *root, const struct disk_stack *st, unsigned major,
@@ -105,12 +47,12 @@ static const char *kind_word(enum stack_kind k)
 	return "device";
 }
 
-static int check_mounts(const char *root, const struct disk_stack *st, const struct mount_table *mt, const char *target,
-			struct nm_error *e)
+static int check_mounts(const char *root, const struct disk_stack *st, const struct disk_mount_table *mt,
+			const char *target, struct nm_error *e)
 {
 	int r = 0;
 	for (size_t i = 0; i < mt->n; i++) {
-		const struct mount_entry *m = &mt->v[i];
+		const struct disk_mount *m = &mt->v[i];
 		const struct stack_dev *d = stack_dev_of(root, st, m->major, m->minor, m->source);
 		if (!d || path_under(m->mountpoint, target))
 			continue;
@@ -126,7 +68,7 @@ static int check_mounts(const char *root, const struct disk_stack *st, const str
  * unrelated disk) would be unmounted under its user's feet, or make the mount phase fail — after
  * the wipe, when the old data is gone already. A caller that mounts nothing (wipe) is refused
  * only in the first case. */
-static int check_target_mounts(const char *root, const struct disk_stack *st, const struct mount_table *mt,
+static int check_target_mounts(const char *root, const struct disk_stack *st, const struct disk_mount_table *mt,
 			       const struct disk_run_opts *o, struct nm_error *e)
 {
 	const char *target = o->target;
@@ -135,7 +77,7 @@ static int check_target_mounts(const char *root, const struct disk_stack *st, co
 		ours |= path_under(mt->v[i].mountpoint, target) &&
 		    stack_dev_of(root, st, mt->v[i].major, mt->v[i].minor, mt->v[i].source);
 	for (size_t i = 0; (ours || o->mounts_target) && i < mt->n; i++) {
-		const struct mount_entry *m = &mt->v[i];
+		const struct disk_mount *m = &mt->v[i];
 		if (!path_under(m->mountpoint, target) || stack_dev_of(root, st, m->major, m->minor, m->source))
 			continue;
 		return nm_fail(e, NM_ERR_REFUSED, EBUSY,
@@ -157,8 +99,8 @@ int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts
 	int r = stack_read(o->root, plan, &st, e);
 	if (r < 0)
 		return r;
-	struct mount_table mt;
-	r = mount_table_read(o->root, &mt, e);
+	struct disk_mount_table mt;
+	r = disk_mount_table_read(o->root, &mt, e);
 	if (r == 0)
 		r = check_mounts(o->root, &st, &mt, o->target, e);
 	if (r == 0)
@@ -179,23 +121,18 @@ int disk_teardown_check(const struct disk_plan *plan, const struct disk_run_opts
 	 * or not (its PV labels on the planned disks are wiped either way). */
 	if (r == 0)
 		r = lvm_check_plan(o->root, &st, e);
-	mount_table_free(&mt);
+	disk_mount_table_free(&mt);
 	stack_free(&st);
 	return r;
 }
 
 static int swapoff_planned(const char *root, const struct disk_stack *st, const char *target, struct nm_error *e)
 {
-	_cleanup_free_ char *buf = NULL;
-	if (nm_read_file(root, "/proc/swaps", 0, &buf, NULL) < 0)
+	_cleanup_strv_free_ char **swaps = NULL;
+	if (disk_swaps_read(root, &swaps, NULL) < 0)
 		return 0; /* no swap support at all */
-	char *save = NULL;
-	strtok_r(buf, "\n", &save); /* header */
-	for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char file[PATH_MAX];
-		if (sscanf(line, "%4095s", file) != 1)
-			continue;
-		unescape_octal(file);
+	for (size_t i = 0; swaps[i]; i++) {
+		const char *file = swaps[i];
 		const struct stack_dev *d = stack_dev_of(root, st, 0, 0, file);
 		if (!d && !path_under(file, target))
 			continue;
@@ -221,7 +158,7 @@ static int depth_of(const char *path)
 
 static int cmp_deepest_first(const void *a, const void *b)
 {
-	const struct mount_entry *x = a, *y = b;
+	const struct disk_mount *x = a, *y = b;
 	int dx = depth_of(x->mountpoint), dy = depth_of(y->mountpoint);
 	if (dx != dy)
 		return dy - dx;
@@ -232,8 +169,8 @@ static int cmp_deepest_first(const void *a, const void *b)
  * disks: the target is the agent's own, anything else there was mounted by the agent too. */
 static int unmount_target(const char *root, const struct disk_stack *st, const char *target, struct nm_error *e)
 {
-	struct mount_table mt;
-	int r = mount_table_read(root, &mt, e);
+	struct disk_mount_table mt;
+	int r = disk_mount_table_read(root, &mt, e);
 	if (r < 0)
 		return r;
 	bool ours = false;
@@ -241,6 +178,7 @@ static int unmount_target(const char *root, const struct disk_stack *st, const c
 	for (size_t i = 0; i < mt.n; i++) {
 		if (!path_under(mt.v[i].mountpoint, target)) {
 			free(mt.v[i].mountpoint);
+			free(mt.v[i].fstype);
 			free(mt.v[i].source);
 			continue;
 		}
@@ -258,7 +196,7 @@ static int unmount_target(const char *root, const struct disk_stack *st, const c
 			break;
 		}
 	}
-	mount_table_free(&mt);
+	disk_mount_table_free(&mt);
 	return r;
 }
 
@@ -436,12 +374,12 @@ static int assert_free(const struct disk_plan *plan, const struct disk_run_opts 
 			r = nm_fail(e, NM_ERR_RUNTIME, EBUSY,
 				    "%s: %s %s is still stacked on it after teardown; remove it by hand",
 				    st.devs[i].disk, kind_word(st.devs[i].kind), st.devs[i].name);
-	struct mount_table mt = {0};
+	struct disk_mount_table mt = {0};
 	if (r == 0)
-		r = mount_table_read(o->root, &mt, e);
+		r = disk_mount_table_read(o->root, &mt, e);
 	if (r == 0)
 		r = check_mounts(o->root, &st, &mt, "/nonexistent/\x01", e);
-	mount_table_free(&mt);
+	disk_mount_table_free(&mt);
 	stack_free(&st);
 	return r;
 }

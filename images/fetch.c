@@ -65,21 +65,6 @@ static void sync_filesystem_of(const char *path)
 		nm_warn("%s: sync failed: %s", path, strerror(errno));
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const unsigned char *p = buf;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int fetch_to_file(struct img_stream *s, const struct img_fetch_req *req, struct img_fetch_result *res,
 			 struct nm_error *e)
 {
@@ -97,7 +82,7 @@ static int fetch_to_file(struct img_stream *s, const struct img_fetch_req *req, 
 	while (r == 0 && (n = img_stream_read(s, &buf)) != 0) {
 		if (n < 0)
 			r = (int)n;
-		else if ((r = write_all(fd, buf, (size_t)n)) < 0)
+		else if ((r = nm_write_all(fd, buf, (size_t)n)) < 0)
 			nm_fail(e, NM_ERR_RUNTIME, r, "%s: write failed: %s", part, strerror(-r));
 	}
 	if (r == 0)

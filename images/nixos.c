@@ -339,12 +339,12 @@ int img_channel_register(const struct img_nix *nix, const char *channel_parent, 
 	nm_root_path(target_root, "/root", p, sizeof p);
 	mkdir(p, 0700);
 	nm_root_path(target_root, "/root/.nix-channels", p, sizeof p);
-	FILE *f = fopen(p, "we");
-	if (!f)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", p, strerror(errno));
-	bool written = fprintf(f, "%s nixos\n", channel_url) > 0;
-	if (fclose(f) != 0 || !written)
-		return nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: cannot write", p);
+	_cleanup_free_ char *line = nm_strdup_printf("%s nixos\n", channel_url);
+	if (!line)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	r = nm_write_file_atomic(p, line, strlen(line), 0644, e);
+	if (r < 0)
+		return r;
 	nm_info("install: registered %s as root's nixos channel on the target", channel_url);
 	return 0;
 }

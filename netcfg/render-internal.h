@@ -6,9 +6,11 @@
 
 #include "netcfg/netcfg.h"
 
+/* A rendered file is a few KiB; past this something fed it an absurd value. */
+#define NIX_OUT_MAX (16u << 20)
+
 struct nix_out {
-	char *buf;
-	size_t len, cap;
+	struct nm_buf text; /* capped at NIX_OUT_MAX */
 	int err; /* the first failure (negative errno); later writes do nothing */
 	struct nm_error *e;
 };

@@ -1,4 +1,4 @@
-/* render-out.c: the growing text buffer behind the Nix renderers (render-internal.h). It writes
+/* render-out.c: the text the Nix renderers write (render-internal.h), in a capped nm_buf. It writes
  * nothing to disk and never builds a Nix literal itself: values go through net_nix_string. */
 #include "netcfg/render-internal.h"
 
@@ -7,28 +7,21 @@
 
 void nix_out_init(struct nix_out *o, struct nm_error *e)
 {
-	*o = (struct nix_out){.e = e};
+	*o = (struct nix_out){.text = NM_BUF_INIT(NIX_OUT_MAX), .e = e};
 }
 
 static void append(struct nix_out *o, const char *s, size_t n)
 {
 	if (o->err)
 		return;
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 4096;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		char *b = realloc(o->buf, cap);
-		if (!b) {
-			o->err = nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
-			return;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-	o->buf[o->len] = '\0';
+	int r = nm_buf_append(&o->text, s, n);
+	if (r == -EFBIG)
+		o->err = nm_fail(o->e, NM_ERR_RUNTIME, EFBIG,
+				 "a rendered Nix file would pass %u MiB; check the SSH keys and the config for an "
+				 "oversized value",
+				 NIX_OUT_MAX >> 20);
+	else if (r < 0)
+		o->err = nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
 }
 
 static char *vformat(const char *fmt, va_list ap)
@@ -83,11 +76,9 @@ int nix_out_finish(struct nix_out *o, char **out)
 {
 	*out = NULL;
 	if (o->err) {
-		free(o->buf);
-		o->buf = NULL;
+		nm_buf_free(&o->text);
 		return o->err;
 	}
-	*out = o->buf ? o->buf : strdup("");
-	o->buf = NULL;
+	*out = nm_buf_take(&o->text, NULL);
 	return *out ? 0 : nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
 }

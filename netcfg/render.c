@@ -1,7 +1,8 @@
 /* render.c: writes the rendered files into the output directory — hardware-configuration.nix,
  * configuration.nix and plan.json (the plan and the facts they were made from) — each
- * atomically (temporary file in the same directory, fsync, rename), so a reader never sees half
- * a file and a failed render leaves the previous files as they were. It writes only into
+ * atomically (nm_write_file_atomic: temporary file in the same directory, fsync, rename, fsync
+ * of the directory), so a reader never sees half a file and a failed render leaves the previous
+ * files as they were. It writes only into
  * out_dir and reads nothing of the machine. */
 #include "netcfg/netcfg.h"
 
@@ -10,55 +11,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int write_atomic(const char *dir, const char *name, const char *text, struct nm_error *e)
 {
-	_cleanup_free_ char *tmp = nm_strdup_printf("%s/.%s.XXXXXX", dir, name);
 	_cleanup_free_ char *dst = nm_strdup_printf("%s/%s", dir, name);
-	if (!tmp || !dst)
+	if (!dst)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory writing %s", name);
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create a file in %s: %s; check --out", name, dir,
-			       strerror(errno));
-	int r = write_all(fd, text, strlen(text));
-	if (r == 0 && fchmod(fd, 0644) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, dst) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return nm_fail(e, NM_ERR_RUNTIME, r, "%s: cannot write: %s; check free space and permissions of %s",
-			       dst, strerror(-r), dir);
-	}
-	return 0;
+	return nm_write_file_atomic(dst, text, strlen(text), 0644, e);
 }
 
 static void json_add_str(json_object *o, const char *key, const char *s)
 {
 	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
-}
-
-static void sync_dir(const char *dir)
-{
-	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0)
-		(void)fsync(fd);
 }
 
 static json_object *strv_to_json(char *const *v)
@@ -117,7 +80,5 @@ int net_render(const struct net_render_input *in, const char *out_dir, struct nm
 		r = write_atomic(out_dir, "configuration.nix", conf, e);
 	if (r >= 0)
 		r = write_atomic(out_dir, "plan.json", json_nl, e);
-	if (r >= 0)
-		sync_dir(out_dir); /* the renames themselves survive a power cut on the target disk */
 	return r;
 }

@@ -1,5 +1,6 @@
 /* test_common.c: the shared helpers — errors, reading under --root, string vectors, text
- * sanitising and the program runner (argv, timeout, clean environment, exit status). */
+ * sanitising, the capped buffer, the atomic file writer and the program runner (argv, timeout,
+ * clean environment, exit status). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -270,14 +271,129 @@ static void url_redact_hides_userinfo_and_query(void **state)
 	assert_string_equal(plain, "https://host/p");
 }
 
+/* Entries of a directory other than "." and "..". */
+static size_t count_entries(const char *dir)
+{
+	char **names = NULL;
+	assert_int_equal(nm_list_dir("/", dir, &names), 0);
+	size_t n = nm_strv_len(names);
+	nm_strv_free(names);
+	return n;
+}
+
+static void write_atomic_replaces_whole_file_with_mode(void **state)
+{
+	char dir[256], path[300];
+	snprintf(dir, sizeof dir, "%s/out", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/state.json", dir);
+	struct nm_error e = {0};
+	assert_int_equal(nm_write_file_atomic(path, "old and longer\n", 15, 0600, &e), 0);
+	assert_int_equal(nm_write_file_atomic(path, "{\"a\":1}", 7, 0600, &e), 0);
+	char *s = NULL;
+	size_t len = 0;
+	assert_int_equal(nm_read_file("/", path, 0, &s, &len), 0);
+	assert_int_equal(len, 7);
+	assert_string_equal(s, "{\"a\":1}");
+	free(s);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* the mode is the one asked for, whatever the umask */
+	mode_t old = umask(077);
+	assert_int_equal(nm_write_file_atomic(path, "x", 1, 0644, &e), 0);
+	umask(old);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(count_entries(dir), 1); /* no temporary left */
+
+	/* A link at the path is replaced, never followed: its target keeps its bytes. */
+	char link[300], target[300];
+	snprintf(link, sizeof link, "%s/report.json", dir);
+	snprintf(target, sizeof target, "%s/sys/devices/model", tmpdir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(nm_write_file_atomic(link, "new", 3, 0644, &e), 0);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(nm_read_line("/", target, &s), 0);
+	assert_string_equal(s, "Samsung SSD 980");
+	free(s);
+	assert_int_equal(e.cls, NM_ERR_NONE);
+}
+
+static void write_atomic_failure_names_the_path(void **state)
+{
+	/* A directory that cannot hold the file (a regular file in its place; root ignores modes). */
+	char path[300];
+	snprintf(path, sizeof path, "%s/sys/devices/size/state.json", tmpdir);
+	struct nm_error e = {0};
+	assert_int_equal(nm_write_file_atomic(path, "x", 1, 0600, &e), -ENOTDIR);
+	assert_int_equal(e.cls, NM_ERR_RUNTIME);
+	assert_non_null(strstr(e.msg, path));
+	snprintf(path, sizeof path, "%s/missing/plan.json", tmpdir);
+	struct nm_error e2 = {0};
+	assert_int_equal(nm_write_file_atomic(path, "x", 1, 0644, &e2), -ENOENT);
+	assert_non_null(strstr(e2.msg, path));
+	char devices[300];
+	snprintf(devices, sizeof devices, "%s/sys/devices", tmpdir);
+	assert_int_equal(count_entries(devices), 3); /* nothing created beside the files */
+}
+
+static void buf_grows_to_its_cap_and_refuses_past_it(void **state)
+{
+	struct nm_buf b = NM_BUF_INIT(10000);
+	size_t len = 99;
+	char *s = nm_buf_take(&b, &len); /* nothing added: an empty string, not NULL */
+	assert_string_equal(s, "");
+	assert_int_equal(len, 0);
+	free(s);
+	char block[3000];
+	memset(block, 'x', sizeof block);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(nm_buf_append(&b, block, sizeof block), 0);
+	assert_int_equal(b.len, 9000);
+	assert_true(b.cap <= 10000);
+	/* past the cap: refused whole, what is there stays */
+	assert_int_equal(nm_buf_append(&b, block, sizeof block), -EFBIG);
+	assert_int_equal(b.len, 9000);
+	assert_int_equal(b.data[9000], '\0');
+	assert_int_equal(nm_buf_reserve(&b, 1001), -EFBIG);
+	/* read in place up to the cap exactly */
+	assert_int_equal(nm_buf_reserve(&b, 1000), 0);
+	memset(b.data + b.len, 'y', 1000);
+	nm_buf_grew(&b, 1000);
+	assert_int_equal(b.cap, 10000);
+	assert_int_equal(nm_buf_append(&b, "", 0), 0);
+	assert_int_equal(nm_buf_append(&b, "z", 1), -EFBIG);
+	s = nm_buf_take(&b, &len);
+	assert_int_equal(len, 10000);
+	assert_int_equal(strlen(s), 10000);
+	assert_int_equal(s[8999], 'x');
+	assert_int_equal(s[9999], 'y');
+	free(s);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	/* taken buffers start over under the same cap */
+	assert_int_equal(nm_buf_append(&b, "ab", 2), 0);
+	assert_string_equal(b.data, "ab");
+	nm_buf_free(&b);
+	assert_null(b.data);
+	struct nm_buf none = NM_BUF_INIT(0);
+	assert_int_equal(nm_buf_append(&none, "a", 1), -EFBIG);
+	nm_buf_free(&none);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(error_keeps_first_message_and_class),
 	    cmocka_unit_test(root_path_joins_prefix),
 	    cmocka_unit_test_setup_teardown(reads_files_under_root, make_tree, remove_tree),
+	    cmocka_unit_test_setup_teardown(write_atomic_replaces_whole_file_with_mode, make_tree, remove_tree),
+	    cmocka_unit_test_setup_teardown(write_atomic_failure_names_the_path, make_tree, remove_tree),
 	    cmocka_unit_test(sanitize_replaces_control_and_invalid_utf8),
 	    cmocka_unit_test(strv_grows_and_finds),
+	    cmocka_unit_test(buf_grows_to_its_cap_and_refuses_past_it),
 	    cmocka_unit_test(run_captures_output_and_status),
 	    cmocka_unit_test(run_child_dies_with_the_agent),
 	    cmocka_unit_test(run_uses_clean_environment),

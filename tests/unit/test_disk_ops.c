@@ -574,6 +574,76 @@ static void unthrottle_writes_back_the_saved_limit(void **state)
 	assert_int_equal(v, 200000);
 }
 
+/* mounts.c reads mountinfo as the kernel writes it: space, tab, newline and backslash in a path
+ * come as \040 \011 \012 \134; a bind mount shows its subtree in the root field and the same
+ * device number as the mount it came from; a line without " - fstype source" keeps its device
+ * number, source "none". */
+static void mount_table_unescapes_paths_and_keeps_bind_mounts(void **state)
+{
+	put("proc/self/mountinfo",
+	    "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+	    "40 22 8:33 / /srv/my\\040data rw,relatime shared:1 - ext4 /dev/sdz1 rw\n"
+	    "41 22 8:33 /exports/a\\011b /mnt/bind\\012ed rw master:2 - ext4 /dev/sdz1 rw\n"
+	    "42 22 0:52 / /srv/back\\134slash\\400 rw - tmpfs tmp\\040fs rw\n"
+	    "43 22 0:53 / /odd rw\n"
+	    "not a mount line\n");
+	struct disk_mount_table t;
+	struct nm_error e = {0};
+	assert_int_equal(disk_mount_table_read(root, &t, &e), 0);
+	assert_int_equal(t.n, 5);
+	assert_int_equal(t.v[0].id, 22);
+	assert_string_equal(t.v[0].mountpoint, "/");
+	assert_string_equal(t.v[0].fstype, "ext4");
+	assert_string_equal(t.v[1].mountpoint, "/srv/my data");
+	assert_string_equal(t.v[1].source, "/dev/sdz1");
+	assert_int_equal(t.v[1].major, 8);
+	assert_int_equal(t.v[1].minor, 33);
+	/* the bind mount: the same device, its own mountpoint */
+	assert_int_equal(t.v[2].id, 41);
+	assert_int_equal(t.v[2].major, 8);
+	assert_int_equal(t.v[2].minor, 33);
+	assert_string_equal(t.v[2].mountpoint, "/mnt/bind\ned");
+	assert_string_equal(t.v[2].source, "/dev/sdz1");
+	/* \400 is no escape (above \377): kept as written */
+	assert_string_equal(t.v[3].mountpoint, "/srv/back\\slash\\400");
+	assert_string_equal(t.v[3].source, "tmp fs");
+	assert_string_equal(t.v[3].fstype, "tmpfs");
+	assert_string_equal(t.v[4].mountpoint, "/odd");
+	assert_null(t.v[4].fstype);
+	assert_string_equal(t.v[4].source, "none");
+	assert_int_equal(t.v[4].minor, 53);
+	disk_mount_table_free(&t);
+
+	put("proc/swaps",
+	    "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+	    "/dev/sdz2                               partition\t1048572\t\t0\t\t-2\n"
+	    "/swap\\040file\\011x                        file\t\t65532\t\t0\t\t-3\n");
+	char **swaps = NULL;
+	assert_int_equal(disk_swaps_read(root, &swaps, &e), 0);
+	assert_int_equal(nm_strv_len(swaps), 2);
+	assert_string_equal(swaps[0], "/dev/sdz2");
+	assert_string_equal(swaps[1], "/swap file\tx");
+	nm_strv_free(swaps);
+	assert_int_equal(e.cls, NM_ERR_NONE);
+}
+
+/* A bind mount of a planned partition outside the target is a mount of that partition. */
+static void teardown_refuses_bind_mount_of_planned_partition(void **state)
+{
+	if (!make_sdz_node())
+		skip();
+	struct disk_plan plan = plan_of("sdz", NULL);
+	struct disk_run_opts o = {.root = root, .target = "/mnt"};
+	struct nm_error e = {0};
+	mountinfo("41 22 8:33 / /mnt rw - ext4 /dev/sdz1 rw\n"
+		  "42 22 8:33 /home /srv/a\\011b rw - ext4 /dev/sdz1 rw\n");
+	assert_true(disk_teardown_check(&plan, &o, &e) < 0);
+	assert_int_equal(nm_exit_code(&e), 3);
+	assert_string_equal(e.msg,
+			    "sdz: partition sdz1 is mounted at /srv/a\tb; unmount it or leave the disk out of --disks");
+	free_plan_paths();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -584,6 +654,8 @@ int main(void)
 	    cmocka_unit_test(format_refuses_a_device_outside_the_plan_before_running_mkfs),
 	    cmocka_unit_test(teardown_refuses_mount_outside_target),
 	    cmocka_unit_test(teardown_accepts_mounts_under_its_target),
+	    cmocka_unit_test(mount_table_unescapes_paths_and_keeps_bind_mounts),
+	    cmocka_unit_test(teardown_refuses_bind_mount_of_planned_partition),
 	    cmocka_unit_test(stack_descends_into_partitions_of_arrays),
 	    cmocka_unit_test(teardown_refuses_mount_on_partition_of_array),
 	    cmocka_unit_test(teardown_accepts_luks_on_partition_of_planned_array),
