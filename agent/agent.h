@@ -60,3 +60,34 @@ int agent_config_pins(const char *config_path, struct img_pins *pins, struct nm_
 int agent_config_pins_check(const char *config_path, struct nm_error *e);
 /* Writes a JSON object to stdout, pretty-printed, with a newline. */
 void agent_print_json(json_object *obj);
+
+/* ---- rendering the Nix files (render.c, render-hw.c, render-conf.c) ----
+ * hardware-configuration.nix (the machine's modules and platform and the uplink from netcfg, the
+ * disks, RAID and boot loader from disk), configuration.nix (host name, sshd, root's keys,
+ * stateVersion) and plan.json (what they were made from). docs/rendered-example.md explains
+ * every section. */
+struct disk_plan;
+struct net_inventory;
+struct machine_facts;
+struct net_nic;
+
+/* Everything a render needs; all borrowed. */
+struct agent_render_input {
+	const struct disk_plan *plan;
+	const struct net_inventory *inv; /* gateways and nameservers */
+	const struct machine_facts *facts; /* boot mode, CPU, virtualisation, modules */
+	const struct net_nic *uplink; /* the NIC the installed system must bring up */
+	const char *hostname; /* checked with net_hostname_check */
+	char *const *ssh_keys; /* root's authorized keys, already checked (net_ssh_keys_gather) */
+	const char *state_version; /* the pinned channel's release, e.g. "25.05" */
+	json_object *plan_json; /* disk_plan_to_json(), recorded in plan.json; may be NULL */
+	json_object *options; /* what the operator asked for, recorded in plan.json; may be NULL */
+};
+
+/* The text of each file (caller frees). Refuses (exit 3) what would leave the server unreachable:
+ * no uplink address, no SSH key. */
+int agent_render_hardware(const struct agent_render_input *in, char **out, struct nm_error *e);
+int agent_render_configuration(const struct agent_render_input *in, char **out, struct nm_error *e);
+/* Writes hardware-configuration.nix, configuration.nix and plan.json into out_dir (created when
+ * missing), each atomically (temporary file, fsync, rename). */
+int agent_render(const struct agent_render_input *in, const char *out_dir, struct nm_error *e);

@@ -101,7 +101,7 @@ static json_object *options_to_json(const struct render_opts *o, const char *roo
 	return j;
 }
 
-static void print_summary(const struct render_opts *o, const struct net_render_input *in)
+static void print_summary(const struct render_opts *o, const struct agent_render_input *in)
 {
 	const struct disk_plan *p = in->plan;
 	printf("wrote %s/hardware-configuration.nix, %s/configuration.nix and %s/plan.json\n", o->out, o->out, o->out);
@@ -171,7 +171,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 		return r;
 	json_object *plan_json = disk_plan_to_json(plan);
 	json_object *options = options_to_json(o, root);
-	struct net_render_input in = {
+	struct agent_render_input in = {
 	    .plan = plan,
 	    .inv = net,
 	    .facts = m,
@@ -182,7 +182,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	    .plan_json = plan_json,
 	    .options = options,
 	};
-	r = net_render(&in, o->out, e);
+	r = agent_render(&in, o->out, e);
 	json_object_put(plan_json);
 	json_object_put(options);
 	if (r < 0)

@@ -300,7 +300,7 @@ int install_render(struct install_run *run, json_object **products, struct nm_er
 {
 	json_object *opts = json_object_new_object();
 	json_object_object_add(opts, "channel", img_pins_to_json(&run->pins));
-	struct net_render_input in = {
+	struct agent_render_input in = {
 	    .plan = &run->plan,
 	    .inv = &run->net,
 	    .facts = &run->facts,
@@ -311,7 +311,7 @@ int install_render(struct install_run *run, json_object **products, struct nm_er
 	    .plan_json = disk_plan_to_json(&run->plan),
 	    .options = opts,
 	};
-	int r = net_render(&in, run->rendered_dir, e);
+	int r = agent_render(&in, run->rendered_dir, e);
 	json_object_put(in.plan_json);
 	json_object_put(opts);
 	if (r < 0)

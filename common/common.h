@@ -135,6 +135,36 @@ char *nm_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 void nm_sanitize_text(char *s);
 bool nm_utf8_valid(const char *s, size_t len);
 
+/* ---- Nix source text (nixstr.c, nixout.c) ----
+ * The one writer of Nix literals. nm_nix_string renders s[0..len) as a Nix double-quoted string
+ * literal, quotes included, into *out (caller frees); it refuses a NUL byte or invalid UTF-8
+ * (usage error naming `field`, e.g. "--hostname" or "uplink MAC"). No other function in nmmm
+ * writes a quote, a backslash or a "${" into Nix source. */
+int nm_nix_string(const char *field, const char *s, size_t len, char **out, struct nm_error *e);
+
+/* A Nix file being written, by the renderers of every library in turn. Nix syntax (attribute
+ * paths, brackets, numbers) comes from the renderers' own constant text through
+ * nm_nix_out_printf; every value that came from the machine, the plan or the operator goes
+ * through nm_nix_out_str (nm_nix_string) or, in comments, nm_nix_out_comment, which keeps it on
+ * one line. The first failure sticks: later writes do nothing and nm_nix_out_finish returns it. */
+#define NM_NIX_OUT_MAX (16u << 20) /* a rendered file is a few KiB; past this a value was absurd */
+struct nm_nix_out {
+	struct nm_buf text; /* capped at NM_NIX_OUT_MAX */
+	int err; /* the first failure (negative errno); later writes do nothing */
+	struct nm_error *e;
+};
+void nm_nix_out_init(struct nm_nix_out *o, struct nm_error *e);
+/* Nix syntax from the renderer's own text; never a value from outside (use nm_nix_out_str). */
+void nm_nix_out_printf(struct nm_nix_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A value as a Nix string literal; `field` names it in an error. */
+void nm_nix_out_str(struct nm_nix_out *o, const char *field, const char *s);
+/* "<indent># text\n" with control characters and invalid UTF-8 in the text replaced by '?', so a
+ * value quoted in a comment cannot start a new line of Nix. */
+void nm_nix_out_comment(struct nm_nix_out *o, const char *indent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Hands the text to *out, or frees it and returns the first error. */
+int nm_nix_out_finish(struct nm_nix_out *o, char **out);
+
 /* ---- running programs ----
  * The one way nmmm starts another program: an argv array (never a shell), a timeout, a minimal
  * environment, stdout and stderr captured into the log (and returned), the exit status checked.

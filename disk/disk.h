@@ -195,6 +195,11 @@ void disk_plan_free(struct disk_plan *plan);
 /* `plan --json` and the state file: every field, so disk_plan_from_json gives the same plan. */
 json_object *disk_plan_to_json(const struct disk_plan *plan);
 int disk_plan_from_json(json_object *o, struct disk_plan *plan, struct nm_error *e);
+/* The storage part of hardware-configuration.nix, appended to the caller's Nix file (plan-nix.c):
+ * fileSystems by UUID, swapDevices, boot.swraid with its mdadm.conf, and the boot loader (GRUB
+ * on every disk for BIOS, on every ESP for UEFI). Returns o's first error (a malformed array
+ * UUID is a usage error: re-make the plan). */
+int disk_plan_nix(const struct disk_plan *plan, struct nm_nix_out *o);
 /* Checks, changing nothing, that each planned disk is still the disk the plan was made for: its
  * serial, WWN, model, size, logical sector size and diskseq, read now from sysfs under root,
  * are the recorded ones. Any difference (or a planned disk that is gone, or a plan member with

@@ -1,6 +1,7 @@
 /* netcfg.h: the public face of netcfg — NIC, address, route and DNS inventory, systemd
  * predicted interface names, the machine facts the Nix files need (boot mode, CPU,
- * virtualisation, kernel modules, SSH keys), and the rendering of the Nix files.
+ * virtualisation, kernel modules, SSH keys), and the machine's and the network's part of
+ * hardware-configuration.nix (the agent composes the files).
  * Everything read goes through the --root prefix (common.h); addresses and routes come from
  * the running kernel's files under /proc/net and, for IPv4 addresses, the kernel itself. */
 #pragma once
@@ -101,42 +102,22 @@ bool net_addr_usable(const struct net_addr *a);
  * kernel's order; returns how many there are (may exceed max). */
 size_t net_nic_usable_addrs(const struct net_nic *nic, bool ipv6, const struct net_addr **out, size_t max);
 
-/* ---- rendering the Nix files ----
- * hardware-configuration.nix (disks, filesystems by UUID, RAID, boot loader on every disk, the
- * uplink matched by MAC), configuration.nix (host name, sshd, root's keys, stateVersion) and
- * plan.json (what they were made from). docs/rendered-example.md explains every section. */
+/* ---- the machine's and the network's part of hardware-configuration.nix ----
+ * Each appends to a Nix file the caller (agent) composes; docs/rendered-example.md explains every
+ * section. */
 
-struct disk_plan; /* disk/disk.h */
-
-/* Renders s[0..len) as a Nix double-quoted string literal, quotes included, into *out (caller
- * frees). The only function in nmmm that builds a Nix literal. Refuses a NUL byte or invalid
- * UTF-8 (usage error naming `field`, e.g. "--hostname" or "uplink MAC"). */
-int net_nix_string(const char *field, const char *s, size_t len, char **out, struct nm_error *e);
+/* The imports (qemu-guest profile or not-detected) and the initrd and kernel modules. */
+void net_machine_nix(struct nm_nix_out *o, const struct machine_facts *m);
+/* The uplink matched by MAC: static usable addresses, the gateways, the resolvers. Refuses
+ * (exit 3) what would leave the server unreachable: no uplink MAC, no usable address. Does
+ * nothing when o already failed; returns o's error. */
+int net_uplink_nix(struct nm_nix_out *o, const struct net_inventory *inv, const struct net_nic *uplink);
+/* nixpkgs.hostPlatform and, on bare metal, the CPU's microcode. */
+void net_platform_nix(struct nm_nix_out *o, const struct machine_facts *m);
 
 /* Checks a host name against RFC 1123 for one label: 1-63 characters from [a-z0-9-], not
  * starting or ending with '-'. A usage error names the rule that is broken. */
 int net_hostname_check(const char *name, struct nm_error *e);
-
-/* Everything a render needs; all borrowed. */
-struct net_render_input {
-	const struct disk_plan *plan;
-	const struct net_inventory *inv; /* gateways and nameservers */
-	const struct machine_facts *facts; /* boot mode, CPU, virtualisation, modules */
-	const struct net_nic *uplink; /* the NIC the installed system must bring up */
-	const char *hostname; /* checked with net_hostname_check */
-	char *const *ssh_keys; /* root's authorized keys, already checked (net_ssh_keys_gather) */
-	const char *state_version; /* the pinned channel's release, e.g. "25.05" */
-	json_object *plan_json; /* disk_plan_to_json(), recorded in plan.json; may be NULL */
-	json_object *options; /* what the operator asked for, recorded in plan.json; may be NULL */
-};
-
-/* The text of each file (caller frees). Refuses (exit 3) what would leave the server unreachable:
- * no uplink address, no SSH key. */
-int net_render_hardware(const struct net_render_input *in, char **out, struct nm_error *e);
-int net_render_configuration(const struct net_render_input *in, char **out, struct nm_error *e);
-/* Writes hardware-configuration.nix, configuration.nix and plan.json into out_dir (created when
- * missing), each atomically (temporary file, fsync, rename). */
-int net_render(const struct net_render_input *in, const char *out_dir, struct nm_error *e);
 
 /* Root's authorized keys for the installed system, in order and without duplicates: the rescue's
  * keys (facts), then each --ssh-key (a malformed one is a usage error), then the lines of

@@ -1,4 +1,4 @@
-/* test_nixstr.c: net_nix_string, the one Nix string renderer. The property test renders
+/* test_nixstr.c: nm_nix_string, the one Nix string renderer. The property test renders
  * thousands of random and hostile strings, has the real nix-instantiate (Debian's nix-bin)
  * evaluate them all in one call, and requires every value back byte for byte. */
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "netcfg/netcfg.h"
+#include "common/common.h"
 #include "nix_test_env.h"
 
 /* Offline settings for Debian's nix 2.8 as root (docs: /work/shared/FACTS.md): no build users,
@@ -124,7 +124,7 @@ static void random_and_hostile_strings_round_trip_through_real_nix(void **state)
 			orig[i] = random_string(&len[i]);
 		}
 		struct nm_error e = {0};
-		assert_int_equal(net_nix_string("test", orig[i], len[i], &lit[i], &e), 0);
+		assert_int_equal(nm_nix_string("test", orig[i], len[i], &lit[i], &e), 0);
 		/* A literal never spans lines: a rendered value cannot break out into the file. */
 		assert_null(strchr(lit[i], '\n'));
 	}
@@ -148,10 +148,10 @@ static void interpolation_is_escaped_and_lone_dollar_kept_readable(void **state)
 {
 	struct nm_error e = {0};
 	char *out = NULL;
-	assert_int_equal(net_nix_string("f", "a${b}$c$", 8, &out, &e), 0);
+	assert_int_equal(nm_nix_string("f", "a${b}$c$", 8, &out, &e), 0);
 	assert_string_equal(out, "\"a\\${b}$c$\"");
 	free(out);
-	assert_int_equal(net_nix_string("f", "", 0, &out, &e), 0);
+	assert_int_equal(nm_nix_string("f", "", 0, &out, &e), 0);
 	assert_string_equal(out, "\"\"");
 	free(out);
 }
@@ -160,7 +160,7 @@ static void nul_byte_is_refused_naming_the_field(void **state)
 {
 	struct nm_error e = {0};
 	char *out = (char *)1;
-	assert_int_equal(net_nix_string("--hostname", "ab\0c", 4, &out, &e), -EINVAL);
+	assert_int_equal(nm_nix_string("--hostname", "ab\0c", 4, &out, &e), -EINVAL);
 	assert_null(out);
 	assert_int_equal(e.cls, NM_ERR_USAGE);
 	assert_non_null(strstr(e.msg, "--hostname"));
@@ -173,7 +173,7 @@ static void invalid_utf8_is_refused_naming_the_field(void **state)
 	for (size_t i = 0; i < NM_ELEMENTSOF(bad); i++) {
 		struct nm_error e = {0};
 		char *out = NULL;
-		assert_int_equal(net_nix_string("ssh key comment", bad[i], strlen(bad[i]), &out, &e), -EILSEQ);
+		assert_int_equal(nm_nix_string("ssh key comment", bad[i], strlen(bad[i]), &out, &e), -EILSEQ);
 		assert_null(out);
 		assert_int_equal(nm_exit_code(&e), 2);
 		assert_non_null(strstr(e.msg, "ssh key comment"));

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "agent/agent.h"
 #include "disk/disk.h"
 #include "netcfg/netcfg.h"
 #include "nix_test_env.h"
@@ -37,7 +38,7 @@ struct fixture {
 	char *keys[3];
 	char *members[3];
 	char *esp_opts[3];
-	struct net_render_input in;
+	struct agent_render_input in;
 	char dir[64];
 };
 
@@ -117,13 +118,13 @@ static struct fixture *fixture_new(void)
 					  .initrd_modules = f->initrd,
 					  .kernel_modules = f->kmods};
 	f->keys[0] = KEY_ED25519 " ops@example";
-	f->in = (struct net_render_input){.plan = &f->plan,
-					  .inv = &f->inv,
-					  .facts = &f->facts,
-					  .uplink = &f->nic,
-					  .hostname = "web1",
-					  .ssh_keys = f->keys,
-					  .state_version = "25.05"};
+	f->in = (struct agent_render_input){.plan = &f->plan,
+					    .inv = &f->inv,
+					    .facts = &f->facts,
+					    .uplink = &f->nic,
+					    .hostname = "web1",
+					    .ssh_keys = f->keys,
+					    .state_version = "25.05"};
 	strcpy(f->dir, "/tmp/nix-render-test-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	return f;
@@ -173,7 +174,7 @@ static char *run_nix(const char *const argv[], bool must_succeed)
 static json_object *render_and_eval(struct fixture *f)
 {
 	struct nm_error e = {0};
-	if (net_render(&f->in, f->dir, &e) < 0)
+	if (agent_render(&f->in, f->dir, &e) < 0)
 		fail_msg("render failed: %s", e.msg);
 	const char *names[] = {"hardware-configuration.nix", "configuration.nix"};
 	for (size_t i = 0; i < NM_ELEMENTSOF(names); i++) {
@@ -472,7 +473,7 @@ static void invalid_hostname_is_a_usage_error_naming_the_rule(void **state)
 	struct fixture *f = fixture_new();
 	f->in.hostname = "bad_name";
 	struct nm_error e = {0};
-	assert_true(net_render(&f->in, f->dir, &e) < 0);
+	assert_true(agent_render(&f->in, f->dir, &e) < 0);
 	assert_int_equal(nm_exit_code(&e), 2);
 	char path[128];
 	snprintf(path, sizeof path, "%s/configuration.nix", f->dir);
@@ -487,7 +488,7 @@ static void uplink_without_global_address_is_refused(void **state)
 	f->nic.ipv6 = &f->v6[1];
 	f->nic.n_ipv6 = 1;
 	struct nm_error e = {0};
-	assert_true(net_render(&f->in, f->dir, &e) < 0);
+	assert_true(agent_render(&f->in, f->dir, &e) < 0);
 	assert_int_equal(nm_exit_code(&e), 3);
 	assert_non_null(strstr(e.msg, "eth0"));
 	assert_non_null(strstr(e.msg, "--uplink"));
@@ -507,7 +508,7 @@ static void render_writes_exactly_three_files_and_a_refused_render_keeps_them(vo
 {
 	struct fixture *f = fixture_new();
 	struct nm_error e = {0};
-	assert_int_equal(net_render(&f->in, f->dir, &e), 0);
+	assert_int_equal(agent_render(&f->in, f->dir, &e), 0);
 	char **names = NULL;
 	assert_int_equal(nm_list_dir("/", f->dir, &names), 0);
 	/* No temporary file is left behind. */
@@ -526,7 +527,7 @@ static void render_writes_exactly_three_files_and_a_refused_render_keeps_them(vo
 	_cleanup_free_ char *hw = read_all(f->dir, "hardware-configuration.nix");
 	f->in.ssh_keys = NULL; /* refused: no key */
 	struct nm_error e2 = {0};
-	assert_true(net_render(&f->in, f->dir, &e2) < 0);
+	assert_true(agent_render(&f->in, f->dir, &e2) < 0);
 	assert_int_equal(nm_exit_code(&e2), 3);
 	_cleanup_free_ char *conf2 = read_all(f->dir, "configuration.nix");
 	_cleanup_free_ char *hw2 = read_all(f->dir, "hardware-configuration.nix");

@@ -4,12 +4,14 @@
  * of the directory), so a reader never sees half a file and a failed render leaves the previous
  * files as they were. It writes only into
  * out_dir and reads nothing of the machine. */
-#include "netcfg/netcfg.h"
+#include "agent/agent.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "netcfg/netcfg.h"
 
 static int write_atomic(const char *dir, const char *name, const char *text, struct nm_error *e)
 {
@@ -33,7 +35,7 @@ static json_object *strv_to_json(char *const *v)
 }
 
 /* plan.json: what the files were made from, so a reviewer (or a resumed install) can tell. */
-static json_object *render_record(const struct net_render_input *in)
+static json_object *render_record(const struct agent_render_input *in)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "plan", in->plan_json ? json_object_get(in->plan_json) : NULL);
@@ -57,12 +59,12 @@ static json_object *render_record(const struct net_render_input *in)
 	return o;
 }
 
-int net_render(const struct net_render_input *in, const char *out_dir, struct nm_error *e)
+int agent_render(const struct agent_render_input *in, const char *out_dir, struct nm_error *e)
 {
 	_cleanup_free_ char *hw = NULL, *conf = NULL;
-	int r = net_render_hardware(in, &hw, e);
+	int r = agent_render_hardware(in, &hw, e);
 	if (r >= 0)
-		r = net_render_configuration(in, &conf, e);
+		r = agent_render_configuration(in, &conf, e);
 	if (r < 0)
 		return r;
 	if (mkdir(out_dir, 0755) < 0 && errno != EEXIST)

@@ -1,16 +1,16 @@
-/* render-out.c: the text the Nix renderers write (render-internal.h), in a capped nm_buf. It writes
- * nothing to disk and never builds a Nix literal itself: values go through net_nix_string. */
-#include "netcfg/render-internal.h"
+/* nixout.c: the text the Nix renderers write (struct nm_nix_out, common.h), in a capped nm_buf. It
+ * writes nothing to disk and never builds a Nix literal itself: values go through nm_nix_string. */
+#include "common/common.h"
 
 #include <errno.h>
 #include <string.h>
 
-void nix_out_init(struct nix_out *o, struct nm_error *e)
+void nm_nix_out_init(struct nm_nix_out *o, struct nm_error *e)
 {
-	*o = (struct nix_out){.text = NM_BUF_INIT(NIX_OUT_MAX), .e = e};
+	*o = (struct nm_nix_out){.text = NM_BUF_INIT(NM_NIX_OUT_MAX), .e = e};
 }
 
-static void append(struct nix_out *o, const char *s, size_t n)
+static void append(struct nm_nix_out *o, const char *s, size_t n)
 {
 	if (o->err)
 		return;
@@ -19,7 +19,7 @@ static void append(struct nix_out *o, const char *s, size_t n)
 		o->err = nm_fail(o->e, NM_ERR_RUNTIME, EFBIG,
 				 "a rendered Nix file would pass %u MiB; check the SSH keys and the config for an "
 				 "oversized value",
-				 NIX_OUT_MAX >> 20);
+				 NM_NIX_OUT_MAX >> 20);
 	else if (r < 0)
 		o->err = nm_fail(o->e, NM_ERR_RUNTIME, ENOMEM, "out of memory rendering a Nix file");
 }
@@ -30,7 +30,7 @@ static char *vformat(const char *fmt, va_list ap)
 	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
 }
 
-void nix_out_printf(struct nix_out *o, const char *fmt, ...)
+void nm_nix_out_printf(struct nm_nix_out *o, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -42,19 +42,19 @@ void nix_out_printf(struct nix_out *o, const char *fmt, ...)
 		append(o, s, strlen(s));
 }
 
-void nix_out_str(struct nix_out *o, const char *field, const char *s)
+void nm_nix_out_str(struct nm_nix_out *o, const char *field, const char *s)
 {
 	if (o->err)
 		return;
 	_cleanup_free_ char *lit = NULL;
-	int r = net_nix_string(field, s ? s : "", s ? strlen(s) : 0, &lit, o->e);
+	int r = nm_nix_string(field, s ? s : "", s ? strlen(s) : 0, &lit, o->e);
 	if (r < 0)
 		o->err = r;
 	else
 		append(o, lit, strlen(lit));
 }
 
-void nix_out_comment(struct nix_out *o, const char *indent, const char *fmt, ...)
+void nm_nix_out_comment(struct nm_nix_out *o, const char *indent, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -72,7 +72,7 @@ void nix_out_comment(struct nix_out *o, const char *indent, const char *fmt, ...
 	append(o, "\n", 1);
 }
 
-int nix_out_finish(struct nix_out *o, char **out)
+int nm_nix_out_finish(struct nm_nix_out *o, char **out)
 {
 	*out = NULL;
 	if (o->err) {

@@ -1,9 +1,9 @@
 /* nixstr.c: the one place that turns text into a Nix string literal. Every value that reaches a
  * rendered .nix file (addresses, MACs, device paths, hostnames, keys, attribute names) passes
- * through net_nix_string(); nothing else in nmmm writes a quote, a backslash or a "${" into Nix
+ * through nm_nix_string(); nothing else in nmmm writes a quote, a backslash or a "${" into Nix
  * source. It never lets a byte through that could end the literal or start an interpolation, and
  * it refuses what a Nix file cannot carry (NUL) or what would not round-trip (invalid UTF-8). */
-#include "netcfg/netcfg.h"
+#include "common/common.h"
 
 #include <errno.h>
 #include <string.h>
@@ -28,7 +28,7 @@ static size_t escape_byte(char c, char next, char *dst)
 	}
 }
 
-int net_nix_string(const char *field, const char *s, size_t len, char **out, struct nm_error *e)
+int nm_nix_string(const char *field, const char *s, size_t len, char **out, struct nm_error *e)
 {
 	*out = NULL;
 	const char *nul = memchr(s, '\0', len);

@@ -1,0 +1,186 @@
+/* render-net.c: the machine's and the network's part of hardware-configuration.nix — the imports
+ * and modules nixos-generate-config would write, the platform and microcode, and the uplink
+ * matched by MAC with static addresses and on-link gateways. It appends text to the caller's Nix
+ * file (struct nm_nix_out); it never reads the machine (the inventory and facts are given) and
+ * never copies a link-local, temporary, deprecated or tentative address. */
+#include "netcfg/netcfg.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+/* Hetzner's recursive resolvers, used when the rescue names none that the installed system can
+ * reach (ANCHORS.md, "Hetzner facts"). */
+static const char *const hetzner_resolvers[] = {"185.12.64.1", "185.12.64.2", "2a01:4ff:ff00::add:1",
+						"2a01:4ff:ff00::add:2"};
+
+static void render_list(struct nm_nix_out *o, const char *field, char *const *v)
+{
+	nm_nix_out_printf(o, "[");
+	for (size_t i = 0; v && v[i]; i++) {
+		nm_nix_out_printf(o, " ");
+		nm_nix_out_str(o, field, v[i]);
+	}
+	nm_nix_out_printf(o, " ]");
+}
+
+static bool is_qemu_guest(const struct machine_facts *m)
+{
+	return m->virtualisation && (strcmp(m->virtualisation, "kvm") == 0 || strcmp(m->virtualisation, "qemu") == 0);
+}
+
+static bool is_bare_metal(const struct machine_facts *m)
+{
+	return !m->virtualisation || strcmp(m->virtualisation, "none") == 0;
+}
+
+void net_machine_nix(struct nm_nix_out *o, const struct machine_facts *m)
+{
+	if (is_qemu_guest(m))
+		nm_nix_out_printf(o, "  imports = [ (modulesPath + \"/profiles/qemu-guest.nix\") ];\n\n");
+	else
+		nm_nix_out_printf(o, "  imports = [ (modulesPath + \"/installer/scan/not-detected.nix\") ];\n\n");
+	nm_nix_out_printf(o, "  boot.initrd.availableKernelModules = ");
+	render_list(o, "initrd module", m->initrd_modules);
+	nm_nix_out_printf(o, ";\n  boot.initrd.kernelModules = [ ];\n  boot.kernelModules = ");
+	render_list(o, "kernel module", m->kernel_modules);
+	nm_nix_out_printf(o, ";\n  boot.extraModulePackages = [ ];\n\n");
+}
+
+static bool gateway_on(const struct net_gateway *g, const struct net_nic *nic)
+{
+	return g->address && (!g->dev || strcmp(g->dev, nic->name) == 0);
+}
+
+static bool is_ipv6(const char *addr)
+{
+	return strchr(addr, ':') != NULL;
+}
+
+/* A resolver the installed system can use: not a loopback stub (the rescue's 127.0.0.53), not
+ * link-local, and of a family the host has an address in. */
+static bool resolver_usable(const char *ns, bool have4, bool have6)
+{
+	unsigned char buf[16];
+	if (is_ipv6(ns)) {
+		if (!have6 || inet_pton(AF_INET6, ns, buf) != 1)
+			return false;
+		static const unsigned char loop6[16] = {[15] = 1};
+		return memcmp(buf, loop6, 16) != 0 && !(buf[0] == 0xfe && (buf[1] & 0xc0) == 0x80);
+	}
+	if (!have4 || inet_pton(AF_INET, ns, buf) != 1)
+		return false;
+	return buf[0] != 127 && !(buf[0] == 169 && buf[1] == 254);
+}
+
+static void render_nameservers(struct nm_nix_out *o, const struct net_inventory *inv, bool have4, bool have6)
+{
+	_cleanup_strv_free_ char **use = nm_strv_new();
+	for (size_t i = 0; use && inv->nameservers && inv->nameservers[i]; i++)
+		if (resolver_usable(inv->nameservers[i], have4, have6) && !nm_strv_contains(use, inv->nameservers[i]))
+			nm_strv_push(&use, inv->nameservers[i]);
+	if (nm_strv_len(use) == 0) {
+		nm_nix_out_printf(o, "  # The rescue names no resolver this system can reach: Hetzner's.\n");
+		for (size_t i = 0; use && i < NM_ELEMENTSOF(hetzner_resolvers); i++)
+			if (resolver_usable(hetzner_resolvers[i], have4, have6))
+				nm_strv_push(&use, hetzner_resolvers[i]);
+	} else {
+		nm_nix_out_printf(o, "  # The rescue's resolvers.\n");
+	}
+	nm_nix_out_printf(o, "  networking.nameservers = ");
+	render_list(o, "nameserver", use);
+	nm_nix_out_printf(o, ";\n");
+}
+
+static void render_route(struct nm_nix_out *o, const char *gateway, bool on_link)
+{
+	nm_nix_out_printf(o, "      { Gateway = ");
+	nm_nix_out_str(o, "gateway", gateway);
+	nm_nix_out_printf(o, on_link ? "; GatewayOnLink = true; }\n" : "; }\n");
+}
+
+static int render_network(struct nm_nix_out *o, const struct net_inventory *inv, const struct net_nic *nic)
+{
+	if (!nic || !nic->mac || !*nic->mac)
+		return nm_fail(o->e, NM_ERR_REFUSED, ENONET,
+			       "no uplink NIC with a MAC address: the installed system would have no network; "
+			       "pick one with --uplink MAC|NAME");
+	const struct net_addr *v4[16], *v6[16];
+	size_t n4 = net_nic_usable_addrs(nic, false, v4, NM_ELEMENTSOF(v4));
+	size_t n6 = net_nic_usable_addrs(nic, true, v6, NM_ELEMENTSOF(v6));
+	n4 = n4 < NM_ELEMENTSOF(v4) ? n4 : NM_ELEMENTSOF(v4);
+	n6 = n6 < NM_ELEMENTSOF(v6) ? n6 : NM_ELEMENTSOF(v6);
+	if (n4 + n6 == 0)
+		return nm_fail(o->e, NM_ERR_REFUSED, EADDRNOTAVAIL,
+			       "uplink %s has no global address to configure (only link-local, temporary, deprecated "
+			       "or tentative ones): the installed system would be unreachable; configure the rescue's "
+			       "address or pick another NIC with --uplink",
+			       nic->name);
+	bool gw4 = n4 > 0 && gateway_on(&inv->ipv4_gateway, nic);
+	bool gw6 = n6 > 0 && gateway_on(&inv->ipv6_gateway, nic);
+
+	nm_nix_out_printf(o,
+			  "  # Network: systemd-networkd with static addresses. The NIC is matched by MAC because\n"
+			  "  # the rescue's names (eth0) differ from the names NixOS gives.\n");
+	if (nic->predicted_name)
+		nm_nix_out_comment(o, "  ", "rescue %s → NixOS will name it %s", nic->name, nic->predicted_name);
+	else
+		nm_nix_out_comment(o, "  ", "rescue %s; no predictable name applies, NixOS keeps a kernel name",
+				   nic->name);
+	nm_nix_out_printf(o, "  networking.useDHCP = false;\n  networking.useNetworkd = true;\n");
+	render_nameservers(o, inv, n4 > 0, n6 > 0);
+	nm_nix_out_printf(o, "  systemd.network.networks.\"10-uplink\" = {\n    matchConfig.MACAddress = ");
+	nm_nix_out_str(o, "uplink MAC", nic->mac);
+	nm_nix_out_printf(o, ";\n");
+	if (n4 > 0)
+		nm_nix_out_printf(o,
+				  "    # IPv4 as /32 with the gateway on-link: Hetzner routes the main address alone,\n"
+				  "    # whatever prefix the rescue shows.\n");
+	nm_nix_out_printf(o, "    address = [");
+	for (size_t i = 0; i < n4; i++) {
+		_cleanup_free_ char *a = nm_strdup_printf("%s/32", v4[i]->address);
+		nm_nix_out_printf(o, " ");
+		nm_nix_out_str(o, "uplink IPv4 address", a);
+	}
+	for (size_t i = 0; i < n6; i++) {
+		_cleanup_free_ char *a = nm_strdup_printf("%s/%u", v6[i]->address, v6[i]->prefix);
+		nm_nix_out_printf(o, " ");
+		nm_nix_out_str(o, "uplink IPv6 address", a);
+	}
+	nm_nix_out_printf(o, " ];\n    routes = [\n");
+	if (gw4)
+		render_route(o, inv->ipv4_gateway.address, true);
+	else if (n4 > 0)
+		nm_nix_out_printf(o, "      # no IPv4 default route in the rescue: none rendered\n");
+	if (gw6)
+		render_route(o, inv->ipv6_gateway.address, false);
+	else if (n6 > 0)
+		nm_nix_out_printf(o, "      # no IPv6 default route in the rescue: none rendered\n");
+	nm_nix_out_printf(o,
+			  "    ];\n    # Addresses and gateways are static; router advertisements are not needed.\n"
+			  "    networkConfig.IPv6AcceptRA = false;\n"
+			  "    linkConfig.RequiredForOnline = \"routable\";\n  };\n\n");
+	return 0;
+}
+
+int net_uplink_nix(struct nm_nix_out *o, const struct net_inventory *inv, const struct net_nic *uplink)
+{
+	if (o->err)
+		return o->err;
+	int r = render_network(o, inv, uplink);
+	if (r < 0)
+		o->err = r;
+	return o->err;
+}
+
+void net_platform_nix(struct nm_nix_out *o, const struct machine_facts *m)
+{
+	nm_nix_out_printf(o, "  nixpkgs.hostPlatform = lib.mkDefault \"x86_64-linux\";\n");
+	if (!is_bare_metal(m) || !m->cpu_vendor)
+		return;
+	if (strcmp(m->cpu_vendor, "intel") == 0 || strcmp(m->cpu_vendor, "amd") == 0)
+		nm_nix_out_printf(o,
+				  "  hardware.cpu.%s.updateMicrocode = lib.mkDefault "
+				  "config.hardware.enableRedistributableFirmware;\n",
+				  strcmp(m->cpu_vendor, "intel") == 0 ? "intel" : "amd");
+}
