@@ -1,5 +1,6 @@
 /* agent.h: the public face of the agent — the command line, the phase pipeline, state/resume,
- * events and progress. The agent is the only place that knows the order of phases. */
+ * events, progress and the rendered Nix files. The agent is the only place that knows the order
+ * of phases, and the only library that knows disk and netcfg both: it composes their parts. */
 #pragma once
 
 #include <json-c/json.h>
