@@ -79,7 +79,7 @@ struct agent_render_input {
 	const struct machine_facts *facts; /* boot mode, CPU, virtualisation, modules */
 	const struct net_nic *uplink; /* the NIC the installed system must bring up */
 	const char *hostname; /* checked with net_hostname_check */
-	char *const *ssh_keys; /* root's authorized keys, already checked (net_ssh_keys_gather) */
+	char *const *ssh_keys; /* root's authorized keys, already checked (agent_ssh_keys_gather) */
 	const char *state_version; /* the pinned channel's release, e.g. "25.05" */
 	json_object *plan_json; /* disk_plan_to_json(), recorded in plan.json; may be NULL */
 	json_object *options; /* what the operator asked for, recorded in plan.json; may be NULL */
@@ -92,3 +92,12 @@ int agent_render_configuration(const struct agent_render_input *in, char **out, 
 /* Writes hardware-configuration.nix, configuration.nix and plan.json into out_dir (created when
  * missing), each atomically (temporary file, fsync, rename). */
 int agent_render(const struct agent_render_input *in, const char *out_dir, struct nm_error *e);
+
+/* Root's authorized keys for the installed system, in order and without duplicates: the rescue's
+ * keys (facts), then each --ssh-key (a malformed one is a usage error), then the lines of
+ * key_file (may be NULL; malformed lines are skipped with a warning naming the file and line).
+ * A control character in any key, from any source, is a usage error naming the source and line
+ * (facts->ssh_keys_refused for the rescue's file): it would add a line of its own.
+ * No key at all is refused (exit 3): the operator would be locked out. */
+int agent_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
+			  struct nm_error *e);

@@ -159,7 +159,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 							    : "hostname");
 	}
 	if (r >= 0)
-		r = net_ssh_keys_gather(m, o->keys, o->key_file, keys, e);
+		r = agent_ssh_keys_gather(m, o->keys, o->key_file, keys, e);
 	/* system.stateVersion without --state-version: the release of the channel install would
 	 * install. The config's pins are checked either way: install would refuse a bad one. */
 	if (r >= 0)

@@ -134,7 +134,7 @@ static int confirm_same_as_before(const struct install_run *run, json_object *no
 int install_confirm(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	/* Who can log in afterwards is settled before anything else: no key, no install. */
-	int r = net_ssh_keys_gather(&run->facts, run->o->ssh_keys, run->o->ssh_key_file, &run->ssh_keys, e);
+	int r = agent_ssh_keys_gather(&run->facts, run->o->ssh_keys, run->o->ssh_key_file, &run->ssh_keys, e);
 	if (r < 0)
 		return r;
 	const char *hostname = run->o->hostname ? run->o->hostname : run->cfg.hostname ? run->cfg.hostname : "nixos";

@@ -15,12 +15,6 @@ struct net_nic *net_nic_find(struct net_inventory *inv, const char *name);
 int net_addr_append(struct net_addr **v, size_t *n, const struct net_addr *a);
 
 int machine_ssh_keys_read(const char *root, struct machine_facts *m, struct nm_error *e);
-/* An authorized key is one line of text: the first byte of s[0..len) that is a control
- * character (C0 other than the tab between fields, DEL, NUL) or NULL when there is none. */
-const char *net_ssh_key_control_char(const char *s, size_t len);
-/* The usage error (exit 2) for such a byte at `bad` in `line`, naming `source` ("--ssh-key-file
- * FILE line 3"): the line would smuggle a line of its own into root's authorized keys. */
-int net_ssh_key_refuse_control(const char *source, const char *line, const char *bad, struct nm_error *e);
 int machine_modules_read(const char *root, struct machine_facts *m, struct nm_error *e);
 
 /* PCI address ("0000:00:1f.6") of the NIC's device, NULL for virtual and USB NICs. */

@@ -55,7 +55,7 @@ struct machine_facts {
 	char **kernel_modules;
 	char **ssh_authorized_keys;
 	/* Why the rescue's authorized_keys cannot be used (a line holding a control character), or
-	 * NULL: detect reports it as a warning, net_ssh_keys_gather refuses with it (exit 2). */
+	 * NULL: detect reports it as a warning, agent_ssh_keys_gather refuses with it (exit 2). */
 	char *ssh_keys_refused;
 	char **warnings;
 };
@@ -119,11 +119,9 @@ void net_platform_nix(struct nm_nix_out *o, const struct machine_facts *m);
  * starting or ending with '-'. A usage error names the rule that is broken. */
 int net_hostname_check(const char *name, struct nm_error *e);
 
-/* Root's authorized keys for the installed system, in order and without duplicates: the rescue's
- * keys (facts), then each --ssh-key (a malformed one is a usage error), then the lines of
- * key_file (may be NULL; malformed lines are skipped with a warning naming the file and line).
- * A control character in any key, from any source, is a usage error naming the source and line
- * (facts->ssh_keys_refused for the rescue's file): it would add a line of its own.
- * No key at all is refused (exit 3): the operator would be locked out. */
-int net_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
-			struct nm_error *e);
+/* An authorized key is one line of text: the first byte of s[0..len) that is a control
+ * character (C0 other than the tab between fields, DEL, NUL) or NULL when there is none. */
+const char *net_ssh_key_control_char(const char *s, size_t len);
+/* The usage error (exit 2) for such a byte at `bad` in `line`, naming `source` ("--ssh-key-file
+ * FILE line 3"): the line would smuggle a line of its own into root's authorized keys. */
+int net_ssh_key_refuse_control(const char *source, const char *line, const char *bad, struct nm_error *e);

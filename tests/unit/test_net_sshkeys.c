@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "agent/agent.h"
 #include "netcfg/netcfg.h"
 
 #define ED25519 "AAAAC3NzaC1lZDI1NTE5AAAAIM4vxCVV/zkulRZ+gMIv9zPUXc3XRsZTVZLB9S7oNlOO"
@@ -109,12 +110,12 @@ static void cli_key_with_control_character_is_refused(void **state)
 	char *cli[] = {"ssh-ed25519 " ED25519 " good", INJECTED, NULL};
 	char **keys = NULL;
 	struct nm_error e = {0};
-	expect_refused(net_ssh_keys_gather(NULL, cli, NULL, &keys, &e), &e, "--ssh-key #2", "a line break (0x0a)");
+	expect_refused(agent_ssh_keys_gather(NULL, cli, NULL, &keys, &e), &e, "--ssh-key #2", "a line break (0x0a)");
 	assert_null(keys);
 	/* a line end pasted with the key is only trimmed */
 	char *trailing[] = {"ssh-ed25519 " ED25519 " good\r\n", NULL};
 	struct nm_error e2 = {0};
-	assert_int_equal(net_ssh_keys_gather(NULL, trailing, NULL, &keys, &e2), 0);
+	assert_int_equal(agent_ssh_keys_gather(NULL, trailing, NULL, &keys, &e2), 0);
 	assert_string_equal(keys[0], "ssh-ed25519 " ED25519 " good");
 	nm_strv_free(keys);
 }
@@ -150,7 +151,7 @@ static void key_file_line_with_control_character_is_refused(void **state)
 		char **keys = NULL;
 		struct nm_error e = {0};
 		_cleanup_free_ char *source = nm_strdup_printf("--ssh-key-file %s line 2", path);
-		expect_refused(net_ssh_keys_gather(NULL, NULL, path, &keys, &e), &e, source, cases[i].what);
+		expect_refused(agent_ssh_keys_gather(NULL, NULL, path, &keys, &e), &e, source, cases[i].what);
 		assert_null(keys);
 	}
 	/* CRLF line ends are line ends, not control characters inside a key */
@@ -158,7 +159,7 @@ static void key_file_line_with_control_character_is_refused(void **state)
 	write_file(path, crlf, strlen(crlf));
 	char **keys = NULL;
 	struct nm_error e = {0};
-	assert_int_equal(net_ssh_keys_gather(NULL, NULL, path, &keys, &e), 0);
+	assert_int_equal(agent_ssh_keys_gather(NULL, NULL, path, &keys, &e), 0);
 	assert_int_equal(nm_strv_len(keys), 2);
 	nm_strv_free(keys);
 	unlink(path);
@@ -200,7 +201,7 @@ static void rescue_key_line_with_control_character_is_refused(void **state)
 			assert_null(strstr(m.ssh_authorized_keys[k], "evil"));
 		char *cli[] = {"ssh-ed25519 " ED25519 " good", NULL};
 		char **keys = NULL;
-		expect_refused(net_ssh_keys_gather(&m, cli, NULL, &keys, &e), &e, "/root/.ssh/authorized_keys",
+		expect_refused(agent_ssh_keys_gather(&m, cli, NULL, &keys, &e), &e, "/root/.ssh/authorized_keys",
 			       cases[i].what);
 		assert_null(keys);
 		machine_facts_free(&m);

@@ -551,7 +551,7 @@ static void key_file_malformed_lines_are_skipped_and_no_key_is_refused(void **st
 	struct machine_facts m = {.ssh_authorized_keys = rescue};
 	char **keys = NULL;
 	struct nm_error e = {0};
-	assert_int_equal(net_ssh_keys_gather(&m, NULL, path, &keys, &e), 0);
+	assert_int_equal(agent_ssh_keys_gather(&m, NULL, path, &keys, &e), 0);
 	assert_int_equal(nm_strv_len(keys), 2); /* the rescue's, the file's (its duplicate dropped) */
 	assert_string_equal(keys[0], KEY_ED25519 " rescue");
 	assert_string_equal(keys[1], KEY_ED25519 " first");
@@ -559,7 +559,7 @@ static void key_file_malformed_lines_are_skipped_and_no_key_is_refused(void **st
 
 	char *bad_cli[] = {"ssh-ed25519 AAAA", NULL};
 	struct nm_error e2 = {0};
-	assert_true(net_ssh_keys_gather(NULL, bad_cli, NULL, &keys, &e2) < 0);
+	assert_true(agent_ssh_keys_gather(NULL, bad_cli, NULL, &keys, &e2) < 0);
 	assert_int_equal(nm_exit_code(&e2), 2);
 	assert_non_null(strstr(e2.msg, "--ssh-key"));
 
@@ -568,7 +568,7 @@ static void key_file_malformed_lines_are_skipped_and_no_key_is_refused(void **st
 	fd = open(path, O_WRONLY | O_TRUNC);
 	assert_int_equal(write(fd, only_bad, strlen(only_bad)), (ssize_t)strlen(only_bad));
 	close(fd);
-	assert_true(net_ssh_keys_gather(NULL, NULL, path, &keys, &e3) < 0);
+	assert_true(agent_ssh_keys_gather(NULL, NULL, path, &keys, &e3) < 0);
 	assert_int_equal(nm_exit_code(&e3), 3);
 	assert_non_null(strstr(e3.msg, "--ssh-key"));
 	unlink(path);

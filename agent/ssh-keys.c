@@ -1,13 +1,13 @@
-/* render-keys.c: gathers root's authorized keys for the installed system — the rescue's keys,
+/* ssh-keys.c: gathers root's authorized keys for the installed system — the rescue's keys,
  * each --ssh-key and the lines of --ssh-key-file — checked with machine_ssh_key_check. It reads
  * the operator's key file and nothing else; it never writes a key anywhere. No key is a refusal:
  * a system without one cannot be logged into after the reboot. */
-#include "netcfg/netcfg.h"
+#include "agent/agent.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "netcfg/netcfg-internal.h"
+#include "netcfg/netcfg.h"
 
 static int add_key(char ***keys, const char *key, struct nm_error *e)
 {
@@ -68,8 +68,8 @@ static int add_key_file(char ***keys, const char *path, struct nm_error *e)
 	return 0;
 }
 
-int net_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
-			struct nm_error *e)
+int agent_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
+			  struct nm_error *e)
 {
 	_cleanup_strv_free_ char **all = nm_strv_new();
 	if (!all)
