@@ -177,7 +177,7 @@ int agent_phase_until(unsigned command, const char *cmd, const char *until, stru
 		return i;
 	_cleanup_free_ char *list = agent_phase_list(command, ", ");
 	return agent_usage_error(e, cmd, "%s: --until %s is not a%s %s phase (phases: %s)", cmd, until,
-				 strchr("aeiou", cmd[0]) ? "n" : "", cmd, list ? list : "?");
+				 cmd[0] && strchr("aeiou", cmd[0]) ? "n" : "", cmd, list ? list : "?");
 }
 
 /* ---- the runner ---- */
