@@ -7,6 +7,11 @@
 
 #include "common/common.h"
 
+/* Where install keeps its state file and log, and where the new system is mounted, unless
+ * --state-dir / --target say otherwise. */
+#define AGENT_DEFAULT_STATE_DIR "/run/nmmm"
+#define AGENT_DEFAULT_TARGET "/mnt"
+
 /* Options every command sees (parsed before the command name). */
 struct agent_globals {
 	const char *root; /* --root, default "/" */

@@ -19,7 +19,7 @@ static const char export_help[] =
     "Writes a tar of the generated /etc/nixos files (hardware-configuration.nix, configuration.nix,\n"
     "plan.json and, after an install, report.json) to stdout, e.g.\n"
     "  ssh root@HOST nmmm-agent export | tar -x -C hosts/HOST/\n\n"
-    "  --state-dir DIR   where the install keeps its state (default /run/nmmm)\n";
+    "  --state-dir DIR   where the install keeps its state (default " AGENT_DEFAULT_STATE_DIR ")\n";
 
 /* The directory the render phase wrote, as recorded in the state file. */
 static int rendered_dir(const char *state_dir, char **dir, struct nm_error *e)
@@ -76,7 +76,7 @@ int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *state_dir = "/run/nmmm";
+	const char *state_dir = AGENT_DEFAULT_STATE_DIR;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		if (c == 's')

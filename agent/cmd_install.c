@@ -14,34 +14,38 @@
 #include "agent/install.h"
 #include "agent/pipeline.h"
 
-static const char install_help[] =
-    "usage: nmmm-agent install [--config FILE] [--disks LIST] --yes [--resume] [--until PHASE]\n"
-    "                          [--mirror URL] [options]\n\n"
-    "Installs NixOS: detect → plan → confirm → fetch → render → build → teardown → wipe →\n"
-    "partition → raid → format → mount → install → handover. Nothing is written to a disk before\n"
-    "the system has been built; any failure before then leaves the disks untouched.\n\n"
-    "  --yes                  confirm erasing the planned disks (without it: show them, exit 3)\n"
-    "  --config FILE          layout and pins as JSON (docs/disk-layout.md)\n"
-    "  --disks LIST           disks to use: nvme0n1,/dev/sdb,/dev/disk/by-id/…,serial:XYZ\n"
-    "  --hostname NAME        the installed system's host name (default: config, else nixos)\n"
-    "  --ssh-key 'KEY'        an authorized key for root (repeatable), besides the rescue's\n"
-    "  --ssh-key-file FILE    authorized keys for root from FILE\n"
-    "  --uplink MAC|NAME      the NIC the installed system brings up (default: default route)\n"
-    "  --resume               continue an interrupted install: finished phases are checked, not redone\n"
-    "  --until PHASE          stop cleanly after PHASE\n"
-    "  --detach               after confirm, keep running in the background (follow with status)\n"
-    "  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
-    "                         (credentials as user:token@ or ?token= are used, never written or shown)\n"
-    "  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
-    "  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
-    "  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
-    "  --substituters LIST    binary caches for the build ('' for none; default cache.nixos.org)\n"
-    "  --build-in-target      build into the target store after mount, even with RAM to spare\n"
-    "  --ca-file FILE         CA bundle for HTTPS\n"
-    "  --target DIR           where the new system is mounted (default /mnt)\n"
-    "  --state-dir DIR        state file and log (default /run/nmmm)\n"
-    "  --discard              discard (TRIM) SSD/NVMe blocks while wiping\n"
-    "  --no-reboot            stay in the rescue system at the end\n";
+static void print_help(void)
+{
+	fputs("usage: nmmm-agent install [--config FILE] [--disks LIST] --yes [--resume] [--until PHASE]\n"
+	      "                          [--mirror URL] [options]\n\n",
+	      stdout);
+	agent_phase_list_print(stdout, AGENT_FOR_INSTALL, "Installs NixOS: ", " → ", ".", 96);
+	fputs(" Nothing is written to a disk before\n"
+	      "the system has been built; any failure before then leaves the disks untouched.\n\n"
+	      "  --yes                  confirm erasing the planned disks (without it: show them, exit 3)\n"
+	      "  --config FILE          layout and pins as JSON (docs/disk-layout.md)\n"
+	      "  --disks LIST           disks to use: nvme0n1,/dev/sdb,/dev/disk/by-id/…,serial:XYZ\n"
+	      "  --hostname NAME        the installed system's host name (default: config, else nixos)\n"
+	      "  --ssh-key 'KEY'        an authorized key for root (repeatable), besides the rescue's\n"
+	      "  --ssh-key-file FILE    authorized keys for root from FILE\n"
+	      "  --uplink MAC|NAME      the NIC the installed system brings up (default: default route)\n"
+	      "  --resume               continue an interrupted install: finished phases are checked, not redone\n"
+	      "  --until PHASE          stop cleanly after PHASE\n"
+	      "  --detach               after confirm, keep running in the background (follow with status)\n"
+	      "  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
+	      "                         (credentials as user:token@ or ?token= are used, never written or shown)\n"
+	      "  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
+	      "  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
+	      "  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
+	      "  --substituters LIST    binary caches for the build ('' for none; default cache.nixos.org)\n"
+	      "  --build-in-target      build into the target store after mount, even with RAM to spare\n"
+	      "  --ca-file FILE         CA bundle for HTTPS\n"
+	      "  --target DIR           where the new system is mounted (default " AGENT_DEFAULT_TARGET ")\n"
+	      "  --state-dir DIR        state file and log (default " AGENT_DEFAULT_STATE_DIR ")\n"
+	      "  --discard              discard (TRIM) SSD/NVMe blocks while wiping\n"
+	      "  --no-reboot            stay in the rescue system at the end\n",
+	      stdout);
+}
 
 enum {
 	OPT_CONFIG = 0x100,
@@ -113,7 +117,7 @@ static int take_url_arg(struct install_opts *o, char *arg, const char **field, s
 static int parse_options(int argc, char **argv, struct install_opts *o, struct nm_error *e)
 {
 	/* --target's default is applied after a resume took the recorded one (settle_options). */
-	*o = (struct install_opts){.state_dir = "/run/nmmm"};
+	*o = (struct install_opts){.state_dir = AGENT_DEFAULT_STATE_DIR};
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", install_longopts, NULL)) != -1) {
 		switch (c) {
@@ -153,17 +157,14 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 		case OPT_DISCARD: o->discard = true; break;
 		case OPT_NO_REBOOT: o->no_reboot = true; break;
 		case OPT_DETACH: o->detach = true; break;
-		case 'h': fputs(install_help, stdout); return 1;
+		case 'h': print_help(); return 1;
 		default: return agent_usage_error(e, "install", "install: unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return agent_usage_error(e, "install", "install: unexpected argument '%s'", argv[optind]);
-	if (o->until && agent_phase_index(o->until) < 0)
-		return agent_usage_error(e, "install",
-					 "--until %s: not a phase (phases: detect, plan, confirm, fetch, render, "
-					 "build, teardown, wipe, partition, raid, format, mount, install, handover)",
-					 o->until);
+	if (o->until && agent_phase_until(AGENT_FOR_INSTALL, "install", o->until, e) < 0)
+		return e->code;
 	if ((o->target && o->target[0] != '/') || o->state_dir[0] != '/')
 		return agent_usage_error(e, "install", "--target and --state-dir take absolute paths");
 	return 0;
@@ -173,7 +174,7 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
  * why); one that stops before it (--until build) only reads the tree. */
 static int refuse_root_tree(const struct agent_ctx *ctx, const struct install_opts *o, struct nm_error *e)
 {
-	if (o->until && agent_phase_index(o->until) < agent_phase_index("teardown"))
+	if (o->until && agent_phase_index(o->until) < agent_phase_first_destructive(AGENT_FOR_INSTALL))
 		return 0;
 	return disk_host_root_check(ctx->g.root, "install", e);
 }
@@ -241,7 +242,7 @@ static int settle_options(struct install_run *run, struct install_opts *o, struc
 			return r;
 	}
 	if (!o->target)
-		o->target = "/mnt";
+		o->target = AGENT_DEFAULT_TARGET;
 	if (o->resume)
 		return 0;
 	json_object *rec = install_options_record(o, e);
@@ -260,12 +261,10 @@ static int open_log(const struct install_run *run, struct nm_error *e)
 	return nm_log_open(log, run->ctx->g.verbosity, e);
 }
 
-static int save_state(struct install_run *run, struct nm_error *e);
-
 /* Leaves the SSH session: the parent returns once the child has recorded its own pid in the
  * state (so `status` and a second install name the process that really runs), the child carries
  * on with its output in the log only. */
-static int detach(struct install_run *run, bool *is_parent, struct nm_error *e)
+int install_detach(struct install_run *run, bool *is_parent, struct nm_error *e)
 {
 	int ready[2];
 	if (pipe2(ready, O_CLOEXEC) < 0)
@@ -291,8 +290,8 @@ static int detach(struct install_run *run, bool *is_parent, struct nm_error *e)
 				       (int)pid, run->o->state_dir, AGENT_LOG_FILE);
 		*is_parent = true;
 		printf("install continues in the background (pid %d); follow it with: nmmm-agent status --follow%s%s\n",
-		       (int)pid, strcmp(run->o->state_dir, "/run/nmmm") ? " --state-dir " : "",
-		       strcmp(run->o->state_dir, "/run/nmmm") ? run->o->state_dir : "");
+		       (int)pid, strcmp(run->o->state_dir, AGENT_DEFAULT_STATE_DIR) ? " --state-dir " : "",
+		       strcmp(run->o->state_dir, AGENT_DEFAULT_STATE_DIR) ? run->o->state_dir : "");
 		return 0;
 	}
 	close(ready[0]);
@@ -305,68 +304,17 @@ static int detach(struct install_run *run, bool *is_parent, struct nm_error *e)
 		close(devnull);
 	}
 	agent_state_set(&run->st, "pid", json_object_new_int((int)getpid()));
-	int r = save_state(run, e);
+	int r = install_save_state(run, e);
 	if (r == 0 && write(ready[1], "", 1) != 1)
 		r = nm_fail(e, NM_ERR_RUNTIME, errno, "--detach: cannot tell the foreground: %s", strerror(errno));
 	close(ready[1]);
 	return r;
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int save_state(struct install_run *run, struct nm_error *e)
+int install_save_state(struct install_run *run, struct nm_error *e)
 {
 	_cleanup_free_ char *mirror = run->mounted ? nm_strdup_printf("%s/var/lib/nmmm", run->o->target) : NULL;
 	return agent_state_save(&run->st, mirror, e);
-}
-
-static void event_error(struct install_run *run, const char *phase, const struct nm_error *e)
-{
-	json_object *f = json_object_new_object();
-	json_object_object_add(f, "message", json_object_new_string(e->msg));
-	json_object_object_add(f, "exit_code", json_object_new_int(nm_exit_code(e)));
-	agent_event(run->ctx, phase, "error", f);
-}
-
-/* One phase: skipped after a check when it finished before (--resume), else run and recorded. */
-static int run_phase(struct install_run *run, const struct install_phase *ph, struct nm_error *e)
-{
-	if (run->o->resume && !ph->always && agent_state_phase_done(&run->st, ph->name)) {
-		int r = ph->check ? ph->check(run, agent_state_products(&run->st, ph->name), e) : 0;
-		if (r < 0)
-			return r;
-		nm_info("%s: finished before, checked, skipped", ph->name);
-		agent_event(run->ctx, ph->name, "done", json_object_new_object());
-		return 0;
-	}
-	agent_event(run->ctx, ph->name, "start", NULL);
-	agent_state_mark_running(&run->st, ph->name);
-	int r = save_state(run, e);
-	if (r < 0)
-		return r;
-	nm_info("== %s", ph->name);
-	double t0 = now_mono();
-	json_object *products = NULL;
-	r = ph->run(run, &products, e);
-	if (r < 0) {
-		json_object_put(products);
-		return r;
-	}
-	double secs = now_mono() - t0;
-	json_object *f = json_object_new_object();
-	json_object_object_add(f, "seconds", json_object_new_double(secs));
-	agent_event(run->ctx, ph->name, "done", f);
-	if (strcmp(ph->name, "handover") == 0) {
-		json_object_put(products);
-		return 0; /* handover saved the final state itself before unmounting */
-	}
-	agent_state_mark_done(&run->st, ph->name, secs, products);
-	return save_state(run, e);
 }
 
 static void print_next_steps(const struct install_run *run)
@@ -410,61 +358,19 @@ static int reboot_now(struct nm_error *e)
 	return nm_run(argv, NULL, NULL, e);
 }
 
-/* A destructive disk phase cut short (teardown to format) may have left half a step behind — an
- * array created but not recorded, a filesystem half made — that redoing that step alone would
- * trip over. The disk sequence is repeatable from teardown with the same plan and UUIDs, so a
- * resume that finds one of them unfinished starts the disk sequence over. mount and later phases
- * are repeatable on their own. */
-static void resume_restart_disk_sequence(struct install_run *run, const struct install_phase *phases, size_t n)
-{
-	int teardown = agent_phase_index("teardown"), format = agent_phase_index("format");
-	for (int i = teardown; i <= format; i++) {
-		if (agent_state_phase_done(&run->st, phases[i].name))
-			continue;
-		if (i == teardown)
-			return; /* nothing destructive happened yet */
-		nm_info("resume: %s did not finish; the disk phases start over from teardown with the same plan",
-			phases[i].name);
-		for (size_t j = (size_t)teardown; j < n; j++)
-			agent_state_mark_undone(&run->st, phases[j].name);
-		return;
-	}
-}
-
 static int run_pipeline(struct install_run *run, struct nm_error *e)
 {
-	size_t n;
-	const struct install_phase *phases = install_phases(&n);
-	int r = 0;
-	if (run->o->resume)
-		resume_restart_disk_sequence(run, phases, n);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		r = run_phase(run, &phases[i], e);
-		if (r < 0) {
-			nm_error_prefix(e, "%s", phases[i].name);
-			event_error(run, phases[i].name, e);
-			break;
-		}
-		if (run->o->detach && strcmp(phases[i].name, "confirm") == 0) {
-			bool parent = false;
-			r = detach(run, &parent, e);
-			if (r < 0 || parent)
-				return r;
-		}
-		if (run->o->until && strcmp(run->o->until, phases[i].name) == 0) {
-			agent_state_mark_result(&run->st, "stopped", NULL);
-			nm_info(
-			    "stopped after %s as asked (--until); continue with 'nmmm-agent install --resume --yes'",
-			    phases[i].name);
-			return save_state(run, e);
-		}
-	}
-	if (r < 0) {
-		agent_state_mark_result(&run->st, "failed", e);
-		struct nm_error ignored = {0};
-		save_state(run, &ignored);
+	struct agent_pipeline p = {
+	    .ctx = run->ctx,
+	    .command = AGENT_FOR_INSTALL,
+	    .until = run->o->until,
+	    .plan = &run->plan,
+	    .disk = install_disk_opts(run),
+	    .install = run,
+	};
+	int r = agent_pipeline_run(&p, e);
+	if (r < 0 || p.stopped || p.detached)
 		return r;
-	}
 	print_next_steps(run);
 	if (!run->o->no_reboot)
 		r = reboot_now(e);

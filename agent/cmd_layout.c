@@ -1,5 +1,5 @@
-/* cmd_layout.c: `nmmm-agent layout` — the disk phases of install and nothing else: teardown,
- * wipe, partition, raid, format, mount, stopping cleanly after --until PHASE. For rehearsing a
+/* cmd_layout.c: `nmmm-agent layout` — the disk phases of install and nothing else (its slice of
+ * pipeline.c's table), stopping cleanly after --until PHASE. For rehearsing a
  * layout in QEMU or on spare disks without fetching or installing. Without --yes it lists the
  * disks and exits 3 having written nothing. */
 #include "agent/agent.h"
@@ -13,46 +13,20 @@
 #include "disk/disk.h"
 #include "netcfg/netcfg.h"
 
-static const char layout_help[] =
-    "usage: nmmm-agent layout [--config FILE] [--disks LIST] --yes [--until PHASE] [--target DIR]\n\n"
-    "Plans the layout (as 'nmmm-agent plan' shows it), then erases the planned disks and builds it:\n"
-    "teardown, wipe, partition, raid, format, mount (under --target). Nothing is fetched or installed.\n\n"
-    "  --config FILE   layout config (JSON, docs/disk-layout.md)\n"
-    "  --disks LIST    comma-separated disks: kernel names, /dev paths, by-id links, serial:X\n"
-    "  --yes           really erase the disks; without it the plan is listed and nothing is changed\n"
-    "  --until PHASE   stop after teardown|wipe|partition|raid|format|mount (default mount)\n"
-    "  --target DIR    where the new filesystems are mounted (default /mnt)\n";
-
-/* What each disk phase runs; their order is the pipeline's (pipeline.c), from teardown to mount. */
-static const struct {
-	const char *name;
-	agent_disk_phase_fn fn;
-} disk_phase_fns[] = {
-    {"teardown", disk_teardown}, {"wipe", disk_wipe},	  {"partition", disk_partition},
-    {"raid", disk_raid},	 {"format", disk_format}, {"mount", disk_mount},
-};
-
-#define N_LAYOUT_PHASES ((int)NM_ELEMENTSOF(disk_phase_fns))
-
-/* The i-th layout phase in the pipeline's order. */
-static const char *layout_phase_name(int i)
+static void print_help(void)
 {
-	return agent_phase_name((size_t)(agent_phase_index("teardown") + i));
-}
-
-static agent_disk_phase_fn layout_phase_fn(const char *name)
-{
-	for (size_t i = 0; i < NM_ELEMENTSOF(disk_phase_fns); i++)
-		if (strcmp(disk_phase_fns[i].name, name) == 0)
-			return disk_phase_fns[i].fn;
-	return NULL;
-}
-
-/* Position of a phase among the layout phases, or -1 when it is not one of them. */
-static int phase_index(const char *name)
-{
-	int i = agent_phase_index(name) - agent_phase_index("teardown");
-	return i >= 0 && i < N_LAYOUT_PHASES ? i : -1;
+	_cleanup_free_ char *bar = agent_phase_list(AGENT_FOR_LAYOUT, "|");
+	fputs("usage: nmmm-agent layout [--config FILE] [--disks LIST] --yes [--until PHASE] [--target DIR]\n\n"
+	      "Plans the layout (as 'nmmm-agent plan' shows it), then erases the planned disks and builds it:\n",
+	      stdout);
+	agent_phase_list_print(stdout, AGENT_FOR_LAYOUT, "", ", ", "", 96);
+	printf(" (under --target). Nothing is fetched or installed.\n\n"
+	       "  --config FILE   layout config (JSON, docs/disk-layout.md)\n"
+	       "  --disks LIST    comma-separated disks: kernel names, /dev paths, by-id links, serial:X\n"
+	       "  --yes           really erase the disks; without it the plan is listed and nothing is changed\n"
+	       "  --until PHASE   stop after %s (default %s)\n"
+	       "  --target DIR    where the new filesystems are mounted (default " AGENT_DEFAULT_TARGET ")\n",
+	       bar ? bar : "", agent_phase_name((size_t)agent_phase_last(AGENT_FOR_LAYOUT)));
 }
 
 static void print_layout(const struct disk_plan *plan)
@@ -72,30 +46,30 @@ static void print_layout(const struct disk_plan *plan)
 	printf("('nmmm-agent plan' with the same options shows every detail)\n");
 }
 
-static int run_phases(struct agent_ctx *ctx, const struct disk_plan *plan, const struct disk_run_opts *opts, int last,
-		      struct nm_error *e)
+static int run_phases(struct agent_ctx *ctx, const struct disk_plan *plan, const struct disk_run_opts *opts,
+		      const char *until, struct nm_error *e)
 {
 	struct disk_raid_throttle throttle = {0};
-	struct disk_run_opts run = *opts;
-	run.throttle = &throttle;
-	const struct disk_run_opts *o = &run;
 	struct disk_lock lock = {0};
-	run.lock = &lock;
-	int r = disk_lock(plan, o, e);
-	/* Under the lock, the disks must still be the ones planned and listed. */
-	if (r == 0)
-		r = disk_identity_check(plan, o->root, e);
-	for (int i = 0; r == 0 && i <= last; i++)
-		r = agent_disk_phase_run(ctx, layout_phase_name(i), layout_phase_fn(layout_phase_name(i)), plan, o, e);
-	disk_unlock(&lock);
+	struct agent_pipeline p = {
+	    .ctx = ctx,
+	    .command = AGENT_FOR_LAYOUT,
+	    .until = until,
+	    .plan = plan,
+	    .disk = *opts,
+	    .teardown_checked = true, /* just before the confirmation */
+	};
+	p.disk.throttle = &throttle;
+	p.disk.lock = &lock;
+	int r = agent_pipeline_run(&p, e);
 	/* layout installs nothing: the resync may run at full speed again. */
 	struct nm_error restore_err = {0};
-	if (disk_raid_unthrottle(o, &throttle, &restore_err) < 0)
+	if (disk_raid_unthrottle(&p.disk, &throttle, &restore_err) < 0)
 		nm_warn("%s", restore_err.msg);
+	bool mounted = agent_phase_index(until) == agent_phase_last(AGENT_FOR_LAYOUT);
 	if (r == 0)
-		printf("layout: done through %s%s%s\n", layout_phase_name(last),
-		       last == N_LAYOUT_PHASES - 1 ? ", mounted under " : "",
-		       last == N_LAYOUT_PHASES - 1 ? o->target : "");
+		printf("layout: done through %s%s%s\n", until, mounted ? ", mounted under " : "",
+		       mounted ? opts->target : "");
 	return r;
 }
 
@@ -110,8 +84,9 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *config = NULL, *disks = NULL, *until = "mount";
-	struct disk_run_opts o = {.root = ctx->g.root, .target = "/mnt"};
+	const char *config = NULL, *disks = NULL;
+	const char *until = agent_phase_name((size_t)agent_phase_last(AGENT_FOR_LAYOUT));
+	struct disk_run_opts o = {.root = ctx->g.root, .target = AGENT_DEFAULT_TARGET};
 	bool yes = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -121,7 +96,7 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		case 'y': yes = true; break;
 		case 'u': until = optarg; break;
 		case 't': o.target = optarg; break;
-		case 'h': return fputs(layout_help, stdout), 0;
+		case 'h': print_help(); return 0;
 		default:
 			return agent_usage_error(e, "layout", "layout: unknown or incomplete option '%s'",
 						 argv[optind - 1]);
@@ -129,15 +104,12 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	}
 	if (optind < argc)
 		return agent_usage_error(e, "layout", "layout: unexpected argument '%s'", argv[optind]);
-	int last = phase_index(until);
+	int last = agent_phase_until(AGENT_FOR_LAYOUT, "layout", until, e);
 	if (last < 0)
-		return agent_usage_error(e, "layout",
-					 "layout: --until %s is not a layout phase (teardown, wipe, partition, raid, "
-					 "format, mount)",
-					 until);
+		return e->code;
 	if (agent_disk_target_check("layout", o.target, e) < 0 || disk_host_root_check(ctx->g.root, "layout", e) < 0)
 		return e->code;
-	o.mounts_target = last >= phase_index("mount");
+	o.mounts_target = last >= agent_phase_index("mount");
 
 	struct disk_config cfg;
 	struct disk_inventory inv = {0};
@@ -175,12 +147,12 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		r = disk_teardown_check(&plan, &o, e);
 	}
 	/* An array this kernel cannot build must fail before the disks are erased. */
-	if (r == 0 && last >= phase_index("raid"))
+	if (r == 0 && last >= agent_phase_index("raid"))
 		r = disk_raid_check(&plan, &o, e);
 	if (r == 0 && !yes)
 		r = agent_disk_unconfirmed("layout", e);
 	if (r == 0)
-		r = run_phases(ctx, &plan, &o, last, e);
+		r = run_phases(ctx, &plan, &o, until, e);
 	disk_plan_free(&plan);
 	disk_inventory_free(&inv);
 	disk_config_free(&cfg);

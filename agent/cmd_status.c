@@ -19,7 +19,7 @@ static const char status_help[] =
     "  --follow          print the install log as it grows until the install ends; exit with its\n"
     "                    exit code (0 done, 1 failed, 2 usage, 3 refused, 4 verification)\n"
     "  --json            the state file as JSON\n"
-    "  --state-dir DIR   where the install keeps its state (default /run/nmmm)\n";
+    "  --state-dir DIR   where the install keeps its state (default " AGENT_DEFAULT_STATE_DIR ")\n";
 
 static const char *str_field(json_object *o, const char *key)
 {
@@ -69,6 +69,8 @@ static void print_human(const struct agent_state *st)
 		printf(" (phase %s)", current);
 	printf("\n");
 	for (size_t i = 0; i < agent_phase_count(); i++) {
+		if (!(agent_phase_at(i)->commands & AGENT_FOR_INSTALL))
+			continue;
 		const char *name = agent_phase_name(i);
 		json_object *phases = agent_state_get(st, "phases"), *entry = NULL, *secs = NULL;
 		const char *what = "-";
@@ -119,7 +121,7 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	    {0},
 	};
 	bool follow = false, json = false;
-	const char *dir = "/run/nmmm";
+	const char *dir = AGENT_DEFAULT_STATE_DIR;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {

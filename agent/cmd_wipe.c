@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/disk-phases.h"
+#include "agent/pipeline.h"
 #include "disk/disk.h"
 
 static const char wipe_help[] =
@@ -20,7 +21,7 @@ static const char wipe_help[] =
     "  --disks LIST   comma-separated: kernel names (sda), /dev paths, /dev/disk/by-id links, serial:X\n"
     "  --yes          really erase them; without it the disks are listed and nothing is changed\n"
     "  --discard      also discard (TRIM) the whole disk when it supports it (SSD, NVMe)\n"
-    "  --target DIR   the agent's own mount tree, unmounted when on these disks (default /mnt)\n\n"
+    "  --target DIR   the agent's own mount tree, unmounted when on these disks (default " AGENT_DEFAULT_TARGET ")\n\n"
     "exit 3 when not confirmed or a disk is in use; docs/disk-safety.md explains each refusal.\n";
 
 static int resolve_disks(const struct disk_inventory *inv, char *const *specs, struct disk_plan *plan,
@@ -65,7 +66,7 @@ int agent_cmd_wipe(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 	    {"help", no_argument, NULL, 'h'},	     {0},
 	};
 	const char *disks = NULL;
-	struct disk_run_opts o = {.root = ctx->g.root, .target = "/mnt"};
+	struct disk_run_opts o = {.root = ctx->g.root, .target = AGENT_DEFAULT_TARGET};
 	bool yes = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -106,18 +107,14 @@ int agent_cmd_wipe(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = disk_teardown_check(&plan, &o, e);
 	if (r == 0 && !yes)
 		r = agent_disk_unconfirmed("wipe", e);
+	/* The runner locks the disks and, under the lock, checks the ones listed above are still the
+	 * ones about to be erased. */
 	struct disk_lock lock = {0};
 	o.lock = &lock;
+	struct agent_pipeline p = {
+	    .ctx = ctx, .command = AGENT_FOR_WIPE, .plan = &plan, .disk = o, .teardown_checked = true};
 	if (r == 0)
-		r = disk_lock(&plan, &o, e);
-	/* Under the lock, the disks listed above must still be the ones about to be erased. */
-	if (r == 0)
-		r = disk_identity_check(&plan, o.root, e);
-	if (r == 0)
-		r = agent_disk_phase_run(ctx, "teardown", disk_teardown, &plan, &o, e);
-	if (r == 0)
-		r = agent_disk_phase_run(ctx, "wipe", disk_wipe, &plan, &o, e);
-	disk_unlock(&lock);
+		r = agent_pipeline_run(&p, e);
 	if (r == 0)
 		printf("wiped: no signature left on %zu disk(s)\n", plan.n_disks);
 	free(plan.disks);

@@ -1,5 +1,5 @@
 /* disk-phases.h: private to agent/ — what `wipe` and `layout` share: the confirmation listing
- * of the disks about to be erased, and running one disk phase with its start/done/error events. */
+ * of the disks about to be erased, and the refusals before the disk phases run (pipeline.c runs them). */
 #pragma once
 
 #include "agent/agent.h"
@@ -14,8 +14,3 @@ int agent_disk_target_check(const char *cmd, const char *target, struct nm_error
 
 /* The refusal when --yes is missing: exit 3, nothing written. */
 int agent_disk_unconfirmed(const char *cmd, struct nm_error *e);
-
-typedef int (*agent_disk_phase_fn)(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
-/* Emits "start", runs fn, emits "done" (or "error" with the message and exit class). */
-int agent_disk_phase_run(struct agent_ctx *ctx, const char *phase, agent_disk_phase_fn fn, const struct disk_plan *plan,
-			 const struct disk_run_opts *o, struct nm_error *e);

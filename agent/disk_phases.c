@@ -1,6 +1,6 @@
 /* disk_phases.c: the parts of `wipe` and `layout` that are about talking to the operator — the
  * confirmation listing (serials, so the operator can match the disks to the Hetzner robot) and
- * the per-phase events. The disk work itself is the disk library's; nothing here writes a disk. */
+ * the refusals before the phases run. The disk work itself is the disk library's; nothing here writes a disk. */
 #include "agent/disk-phases.h"
 
 #include <errno.h>
@@ -55,27 +55,4 @@ int agent_disk_unconfirmed(const char *cmd, struct nm_error *e)
 {
 	printf("\nnothing was changed; run again with --yes to erase these disks.\n");
 	return nm_fail(e, NM_ERR_REFUSED, EPERM, "%s: not confirmed; check the serials above and add --yes", cmd);
-}
-
-int agent_disk_phase_run(struct agent_ctx *ctx, const char *phase, agent_disk_phase_fn fn, const struct disk_plan *plan,
-			 const struct disk_run_opts *o, struct nm_error *e)
-{
-	json_object *disks = json_object_new_array();
-	for (size_t i = 0; i < plan->n_disks; i++)
-		json_object_array_add(disks, json_object_new_string(plan->disks[i].name));
-	json_object *start = json_object_new_object();
-	json_object_object_add(start, "disks", disks);
-	agent_event(ctx, phase, "start", start);
-	nm_info("%s: started", phase);
-	int r = fn(plan, o, e);
-	if (r < 0) {
-		json_object *f = json_object_new_object();
-		json_object_object_add(f, "class", json_object_new_string(nm_err_class_name(e->cls)));
-		json_object_object_add(f, "message", json_object_new_string(e->msg));
-		agent_event(ctx, phase, "error", f);
-		return r;
-	}
-	agent_event(ctx, phase, "done", NULL);
-	nm_info("%s: done", phase);
-	return 0;
 }

@@ -37,7 +37,7 @@ static int rm_rf(const char *path, struct nm_error *e)
 	return nm_run(argv, NULL, NULL, e);
 }
 
-static struct disk_run_opts disk_opts(struct install_run *run)
+struct disk_run_opts install_disk_opts(struct install_run *run)
 {
 	bool mounts = !run->o->until || agent_phase_index(run->o->until) >= agent_phase_index("mount");
 	return (struct disk_run_opts){.root = run->ctx->g.root,
@@ -152,7 +152,7 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	json_object_object_add(p, "uplink", json_object_new_string(run->uplink->name));
 	json_object_object_add(p, "ssh_keys", strv_to_json(run->ssh_keys));
 	r = confirm_same_as_before(run, p, e);
-	struct disk_run_opts o = disk_opts(run);
+	struct disk_run_opts o = install_disk_opts(run);
 	if (r == 0)
 		r = disk_raid_check(&run->plan, &o, e); /* a RAID plan on a kernel without md: say so now */
 	/* What teardown would refuse (a foreign mount on the target, a volume group reaching past
@@ -395,31 +395,25 @@ int install_build_check(struct install_run *run, json_object *products, struct n
 
 /* ---- the disk phases ---- */
 
-/* Teardown locks the disks against udev (disk_lock) for the phases up to format; mount releases
- * the lock. wipe to format never run without teardown before them in the same process: a resume
- * that finds one of them unfinished starts the disk sequence over (resume_restart_disk_sequence). */
+/* The runner (pipeline.c) checks teardown may proceed, locks the disks against udev
+ * (disk_lock) and checks they are still the planned ones before teardown, and releases the lock
+ * after mount. wipe to format never run without teardown before them in the same process: a
+ * resume that finds one of them unfinished starts the disk sequence over. */
 int install_teardown(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	struct disk_run_opts o = disk_opts(run);
-	int r = disk_teardown_check(&run->plan, &o, e);
-	if (r == 0)
-		r = disk_lock(&run->plan, &o, e);
-	/* Fetch and build took minutes since the plan was made: under the lock, the disks must still
-	 * be the ones planned and confirmed. */
-	if (r == 0)
-		r = disk_identity_check(&run->plan, o.root, e);
-	return r < 0 ? r : disk_teardown(&run->plan, &o, e);
+	struct disk_run_opts o = install_disk_opts(run);
+	return disk_teardown(&run->plan, &o, e);
 }
 
 int install_wipe(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	struct disk_run_opts o = disk_opts(run);
+	struct disk_run_opts o = install_disk_opts(run);
 	return disk_wipe(&run->plan, &o, e);
 }
 
 int install_partition(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	struct disk_run_opts o = disk_opts(run);
+	struct disk_run_opts o = install_disk_opts(run);
 	return disk_partition(&run->plan, &o, e);
 }
 
@@ -460,7 +454,7 @@ static int keep_rescue_resync_limit(struct install_run *run, const struct disk_r
 
 int install_raid(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	struct disk_run_opts o = disk_opts(run);
+	struct disk_run_opts o = install_disk_opts(run);
 	int r = keep_rescue_resync_limit(run, &o, e);
 	return r < 0 ? r : disk_raid(&run->plan, &o, e);
 }
@@ -476,7 +470,7 @@ int install_raid_check(struct install_run *run, json_object *products, struct nm
 
 int install_format(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	struct disk_run_opts o = disk_opts(run);
+	struct disk_run_opts o = install_disk_opts(run);
 	return disk_format(&run->plan, &o, e);
 }
 
@@ -520,12 +514,10 @@ static int unmount_own_target(const char *target, struct nm_error *e)
 
 int install_mount(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	struct disk_run_opts o = disk_opts(run);
+	struct disk_run_opts o = install_disk_opts(run);
 	int r = run->o->resume ? unmount_own_target(run->o->target, e) : 0;
 	if (r == 0)
 		r = disk_mount(&run->plan, &o, e);
-	/* Mounted (and in arrays), the partitions are open: udevd cannot re-read the tables now. */
-	disk_unlock(&run->disk_lock);
 	if (r < 0)
 		return r;
 	run->mounted = true;
@@ -544,7 +536,7 @@ int install_mount_check(struct install_run *run, json_object *products, struct n
 		return r;
 	if (status != 0) {
 		/* Mounting is repeatable: do it again rather than fail. */
-		struct disk_run_opts o = disk_opts(run);
+		struct disk_run_opts o = install_disk_opts(run);
 		r = disk_mount(&run->plan, &o, e);
 		if (r < 0)
 			return r;
@@ -703,7 +695,7 @@ static int unmount_target(struct install_run *run, struct nm_error *e)
 {
 	const char *sync_argv[] = {"sync", NULL};
 	const char *umount[] = {"umount", "-R", run->o->target, NULL};
-	struct disk_run_opts o = disk_opts(run);
+	struct disk_run_opts o = install_disk_opts(run);
 	int r = nm_run(sync_argv, NULL, NULL, e);
 	if (r == 0)
 		r = disk_swapoff(&run->plan, &o, e);
@@ -723,7 +715,7 @@ int install_handover(struct install_run *run, json_object **products, struct nm_
 	if (r == 0)
 		r = write_report(run->rendered_dir, rep, e); /* so `export` has it after the unmount */
 	if (r == 0) {
-		struct disk_run_opts o = disk_opts(run);
+		struct disk_run_opts o = install_disk_opts(run);
 		r = disk_raid_unthrottle(&o, &run->throttle, e);
 	}
 	json_object *keys = NULL;

@@ -13,8 +13,8 @@ struct install_opts {
 	const char *disks;
 	const char *until;
 	const char *mirror;
-	const char *target; /* default /mnt */
-	const char *state_dir; /* default /run/nmmm */
+	const char *target; /* default AGENT_DEFAULT_TARGET */
+	const char *state_dir; /* default AGENT_DEFAULT_STATE_DIR */
 	const char *uplink;
 	const char *hostname;
 	char **ssh_keys;
@@ -52,7 +52,7 @@ struct install_run {
 	char *channel_parent; /* <state>/channel, holding nixos/ */
 	char *channel_dir; /* <state>/channel/nixos */
 	struct disk_raid_throttle throttle;
-	struct disk_lock disk_lock; /* held from teardown until the layout is mounted */
+	struct disk_lock disk_lock; /* held from teardown until the layout is mounted (the runner's) */
 	int state_lock; /* agent_state_lock's descriptor, -1 before it is taken */
 };
 
@@ -63,18 +63,16 @@ struct install_run {
 json_object *install_options_record(const struct install_opts *o, struct nm_error *e);
 int install_options_resume(json_object *recorded, struct install_opts *o, struct nm_error *e);
 
-/* A phase: `run` does the work and returns what it produced (recorded in the state file);
- * `check` (may be NULL) verifies, on --resume, that a finished phase's products still exist. */
-struct install_phase {
-	const char *name;
-	int (*run)(struct install_run *run, json_object **products, struct nm_error *e);
-	int (*check)(struct install_run *run, json_object *products, struct nm_error *e);
-	bool always; /* runs again on --resume (read-only phases that rebuild memory state) */
-};
+/* cmd_install.c, for the pipeline's runner: writes the state file (and its mirror in the
+ * target once mounted); leaves the SSH session (*is_parent: this is the foreground process,
+ * which returns). */
+int install_save_state(struct install_run *run, struct nm_error *e);
+int install_detach(struct install_run *run, bool *is_parent, struct nm_error *e);
+/* What the disk library needs for this run: root, target, lock, throttle (install-phases.c). */
+struct disk_run_opts install_disk_opts(struct install_run *run);
 
-const struct install_phase *install_phases(size_t *n);
-
-/* The phases (install-phases.c), in pipeline.c's order. */
+/* The phases (install-phases.c), in pipeline.c's order; `check` verifies on --resume that a
+ * finished phase's products still exist. */
 int install_detect(struct install_run *run, json_object **products, struct nm_error *e);
 int install_plan(struct install_run *run, json_object **products, struct nm_error *e);
 int install_confirm(struct install_run *run, json_object **products, struct nm_error *e);

@@ -11,7 +11,7 @@
 #define AGENT_LOG_FILE "install.log"
 
 struct agent_state {
-	char *dir; /* --state-dir, default /run/nmmm */
+	char *dir; /* --state-dir, default AGENT_DEFAULT_STATE_DIR */
 	json_object *root; /* the whole document */
 };
 

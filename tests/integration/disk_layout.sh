@@ -98,6 +98,15 @@ layout_one_disk_builds_and_mounts_the_plan() {
 	for p in teardown wipe partition raid format mount; do
 		grep -q "\"phase\":\"$p\",\"event\":\"done\"" "$EVENTS" || fail "no done event for $p"
 	done
+	# install's event shape: each disk phase starts with its disks and is done with its seconds.
+	python3 - "$EVENTS" "$(basename "$d")" <<-'EOF' || fail "the disk phases' events are not install's shape"
+	import json, sys
+	ev = [json.loads(l) for l in open(sys.argv[1])][-12:]
+	assert [(e["phase"], e["event"]) for e in ev[::2]] == [(p, "start") for p in
+	        ("teardown", "wipe", "partition", "raid", "format", "mount")], ev
+	assert all(e["disks"] == [sys.argv[2]] for e in ev[::2]), ev
+	assert all(e["event"] == "done" and isinstance(e["seconds"], float) for e in ev[1::2]), ev
+	EOF
 	# Again, over its own mounted layout: the target is the agent's, so it is unmounted first.
 	expect_exit 0 "done through mount" layout --disks "$(basename "$d")" --yes
 	check_against_plan "$d" mount >/dev/null || fail "the second layout differs from its plan"
@@ -183,6 +192,13 @@ layout_refuses_disk_locked_by_another_program() {
 	wait "$holder" 2>/dev/null || true
 	[ "$(disk_sha "$d")" = "$before" ] || fail "a layout refused for a locked disk changed $d"
 	! grep -q '"phase":"teardown","event":"start"' "$EVENTS" || fail "teardown started on a disk another program had locked"
+	# The refusal is teardown's error event, in install's shape: message, exit code and class.
+	python3 - "$EVENTS" "$d" <<-'EOF' || fail "no teardown error event with the refusal's exit code"
+	import json, sys
+	e = json.loads(open(sys.argv[1]).readlines()[-1])
+	assert (e["phase"], e["event"], e["exit_code"], e["class"]) == ("teardown", "error", 3, "refused"), e
+	assert sys.argv[2] in e["message"], e
+	EOF
 	decoy_unchanged
 	ok "layout refuses (3) a disk another program holds locked, naming it and lslocks, changing nothing"
 }
