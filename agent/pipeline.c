@@ -1,4 +1,4 @@
-/* pipeline.c: the phases in their one order, as DESIGN.md lists them, each with what it is
+/* pipeline.c: the phases in their one order, as docs/install.md lists them, each with what it is
  * (read-only or destructive, under the disk lock or not, ...) and which commands run it; and the
  * one runner. Nothing destructive (teardown and after) runs before build has succeeded;
  * `layout` runs the disk phases alone, `wipe` teardown and wipe, `status` names them from here. */

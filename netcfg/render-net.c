@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Hetzner's recursive resolvers, used when the rescue names none that the installed system can
- * reach (ANCHORS.md, "Hetzner facts"). */
+ * reach: Hetzner publishes these for its network, reachable over IPv4 and IPv6 (docs/network.md). */
 static const char *const hetzner_resolvers[] = {"185.12.64.1", "185.12.64.2", "2a01:4ff:ff00::add:1",
 						"2a01:4ff:ff00::add:2"};
 

@@ -73,7 +73,7 @@ expect 2 "raid_level: 5 needs at least 3 disks, you chose 2 (nvme0n1, nvme1n1)" 
 printf '{"swap": "8G"}\n' >"$tmp/bad.json"
 expect 2 "$tmp/bad.json: swap: unknown field" -- "$NMMM_AGENT" plan --config "$tmp/bad.json"
 
-# ---- this host: / is on vda (FACTS.md), never eligible, refused when named ----
+# ---- this host: / is on vda (the development and CI machines boot from it), never eligible, refused when named ----
 "$NMMM_AGENT" detect --json >"$tmp/host.json" 2>/dev/null || fail "detect --json on this host failed"
 python3 - "$tmp/host.json" <<'PY'
 import json, sys

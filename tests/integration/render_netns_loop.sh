@@ -52,7 +52,7 @@ ip -n "$ns" addr add 203.0.113.10/26 dev nr-up0
 ip -n "$ns" -6 addr add 2a01:4f8:10a:1b2::2/64 dev nr-up0 nodad
 ip -n "$ns" -6 addr add 2a01:4f8:10a:1b2::dead/64 dev nr-up0 nodad preferred_lft 0
 ip -n "$ns" route add default via 203.0.113.1 dev nr-up0
-# The IPv6 default route via fe80::1 needs the link-local address first (FACTS.md): wait for it.
+# The IPv6 default route via fe80::1 needs the link-local address first, which the kernel adds a moment after the link is up: wait for it.
 for _ in $(seq 50); do
 	ip -n "$ns" -6 addr show dev nr-up0 scope link | grep -q 'inet6 fe80' &&
 		! ip -n "$ns" -6 addr show dev nr-up0 | grep -q tentative && break

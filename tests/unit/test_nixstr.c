@@ -13,7 +13,7 @@
 #include "common/common.h"
 #include "nix_test_env.h"
 
-/* Offline settings for Debian's nix 2.8 as root (docs: /work/shared/FACTS.md): no build users,
+/* Offline settings for Debian's nix 2.8 as root (tests/unit/nix_test_env.h says why): no build users,
  * no sandbox, and no substituters, or every call spends seconds retrying the public cache. */
 
 /* Pieces that have broken Nix string escaping somewhere: quotes, backslashes, interpolation
