@@ -1,4 +1,4 @@
-/* test_net_sshkeys.c: machine_ssh_key_check accepts real OpenSSH public key lines (generated
+/* test_agent_sshkeys.c: machine_ssh_key_check accepts real OpenSSH public key lines (generated
  * with ssh-keygen, with and without options) and rejects each kind of damage with a message
  * that says what is wrong; a control character in a key is refused from every source (--ssh-key,
  * --ssh-key-file, the rescue's authorized_keys), naming the source and line. */
