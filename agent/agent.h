@@ -39,6 +39,10 @@ void agent_event(struct agent_ctx *ctx, const char *phase, const char *event, js
 
 /* Commands: each parses its own options from argv (argv[0] is the command name). */
 typedef int (*agent_command_fn)(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
+/* What an option parser returns when it printed --help or --version: the command ends there,
+ * successfully. One value, so no caller confuses it with a count or an error. */
+#define AGENT_HELP_SHOWN 1
+
 struct agent_command {
 	const char *name;
 	agent_command_fn run;

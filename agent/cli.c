@@ -129,8 +129,8 @@ static int parse_globals(struct agent_ctx *ctx, int argc, char **argv, struct nm
 		case OPT_EVENTS: ctx->g.events_path = optarg; break;
 		case 'v': ctx->g.verbosity = NM_LOG_DEBUG; break;
 		case 'q': ctx->g.verbosity = NM_LOG_WARN; break;
-		case 'h': print_usage(stdout); return 1;
-		case OPT_VERSION: print_version(); return 1;
+		case 'h': print_usage(stdout); return AGENT_HELP_SHOWN;
+		case OPT_VERSION: print_version(); return AGENT_HELP_SHOWN;
 		default:
 			return nm_fail(e, NM_ERR_USAGE, EINVAL,
 				       "unknown or incomplete option '%s'; see 'nmmm-agent --help'", argv[optind - 1]);
@@ -144,7 +144,7 @@ int agent_main(int argc, char **argv)
 	struct agent_ctx ctx = {.argv0 = argv[0]};
 	struct nm_error err = {0};
 	int r = parse_globals(&ctx, argc, argv, &err);
-	if (r == 1)
+	if (r == AGENT_HELP_SHOWN)
 		return 0;
 	if (r == 0 && optind >= argc) {
 		print_usage(stderr);

@@ -155,7 +155,7 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 				return agent_usage_error(e, "fetch", "fetch: --size %s: give the length in bytes",
 							 optarg);
 			break;
-		case 'h': fputs(fetch_help, stdout); return 1;
+		case 'h': fputs(fetch_help, stdout); return AGENT_HELP_SHOWN;
 		default:
 			return agent_usage_error(e, "fetch", "fetch: unknown or incomplete option '%s'",
 						 argv[optind - 1]);
@@ -182,7 +182,7 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 	int r = parse_fetch_args(argc, argv, &req, e);
 	_cleanup_free_ char *url = (char *)req.url; /* parse_fetch_args copied it */
 	if (r != 0)
-		return r > 0 ? 0 : r;
+		return r == AGENT_HELP_SHOWN ? 0 : r;
 	/* events and the log name the URL without its userinfo and query */
 	_cleanup_free_ char *shown = nm_url_redact(req.url);
 	if (!shown)

@@ -157,7 +157,7 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 		case OPT_DISCARD: o->discard = true; break;
 		case OPT_NO_REBOOT: o->no_reboot = true; break;
 		case OPT_DETACH: o->detach = true; break;
-		case 'h': print_help(); return 1;
+		case 'h': print_help(); return AGENT_HELP_SHOWN;
 		default: return agent_usage_error(e, "install", "install: unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -384,7 +384,7 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 	if (r != 0) {
 		nm_strv_free(o.ssh_keys);
 		nm_strv_free(o.url_args);
-		return r == 1 ? 0 : r;
+		return r == AGENT_HELP_SHOWN ? 0 : r;
 	}
 	struct install_run run = {.ctx = ctx, .o = &o, .state_lock = -1};
 	r = refuse_root_tree(ctx, &o, e);

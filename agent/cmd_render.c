@@ -68,7 +68,7 @@ static int parse_opts(int argc, char **argv, struct render_opts *o, struct nm_er
 		case OPT_KEY_FILE: o->key_file = optarg; break;
 		case OPT_STATE: o->state_version = optarg; break;
 		case OPT_OUT: o->out = optarg; break;
-		case 'h': fputs(render_help, stdout); return 1;
+		case 'h': fputs(render_help, stdout); return AGENT_HELP_SHOWN;
 		default:
 			return agent_usage_error(e, "render", "render: unknown or incomplete option '%s'",
 						 argv[optind - 1]);
@@ -202,7 +202,7 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	int r = parse_opts(argc, argv, &o, e);
 	if (r != 0) {
 		nm_strv_free(o.keys);
-		return r < 0 ? r : 0;
+		return r == AGENT_HELP_SHOWN ? 0 : r;
 	}
 	struct disk_inventory disks = {0};
 	struct net_inventory net = {0};
