@@ -151,7 +151,10 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 		case OPT_CHANNEL_SHA256: o->channel_sha256 = optarg; break;
 		case OPT_CHANNEL_RELEASE: o->channel_release = optarg; break;
 		case OPT_NIX_FROM_PATH: o->nix_from_path = true; break;
-		case OPT_SUBSTITUTERS: o->substituters = optarg; break;
+		case OPT_SUBSTITUTERS:
+			if (take_url_arg(o, optarg, &o->substituters, e) < 0)
+				return -ENOMEM;
+			break;
 		case OPT_BUILD_IN_TARGET: o->build_in_target = true; break;
 		case OPT_CA_FILE: o->ca_file = optarg; break;
 		case OPT_DISCARD: o->discard = true; break;

@@ -34,24 +34,56 @@ static void url_split(const char *url, struct url_parts *p)
 	p->query = q ? (size_t)(q - url) : p->fragment;
 }
 
-char *nm_url_redact(const char *url)
+static char *redact_one(const char *url)
 {
-	if (!url)
-		return strdup("");
 	struct url_parts p;
 	url_split(url, &p);
 	return nm_strdup_printf("%.*s%s%.*s%s", (int)p.authority, url, p.host > p.authority ? "***@" : "",
 				(int)(p.query - p.host), url + p.host, p.fragment > p.query + 1 ? "?***" : "");
 }
 
-void nm_url_scrub(char *url)
+static void scrub_one(char *url)
 {
-	if (!url)
-		return;
 	struct url_parts p;
 	url_split(url, &p);
 	if (p.host > p.authority)
 		memset(url + p.authority, '*', p.host - 1 - p.authority);
 	if (p.end > p.query + 1)
 		memset(url + p.query + 1, '*', p.end - p.query - 1);
+}
+
+#define URL_LIST_SEPARATORS " \t"
+
+/* A value may be a list of URLs separated by blanks (--substituters, Nix's form): each one is
+ * shown, or scrubbed, on its own, so a secret in the second is hidden like one in the first. */
+char *nm_url_redact(const char *url)
+{
+	if (!url)
+		return strdup("");
+	if (!strpbrk(url, URL_LIST_SEPARATORS))
+		return redact_one(url);
+	char *out = strdup("");
+	for (const char *s = url; out && *s;) {
+		size_t blank = strspn(s, URL_LIST_SEPARATORS), word = strcspn(s + blank, URL_LIST_SEPARATORS);
+		_cleanup_free_ char *one = word ? strndup(s + blank, word) : strdup("");
+		_cleanup_free_ char *shown = one ? redact_one(one) : NULL;
+		char *joined = shown ? nm_strdup_printf("%s%.*s%s", out, (int)blank, s, shown) : NULL;
+		free(out);
+		out = joined;
+		s += blank + word;
+	}
+	return out;
+}
+
+void nm_url_scrub(char *url)
+{
+	for (char *s = url; s && *s;) {
+		s += strspn(s, URL_LIST_SEPARATORS);
+		size_t word = strcspn(s, URL_LIST_SEPARATORS);
+		char keep = s[word];
+		s[word] = '\0';
+		scrub_one(s);
+		s[word] = keep;
+		s += word;
+	}
 }

@@ -269,6 +269,14 @@ static void url_redact_hides_userinfo_and_query(void **state)
 	char plain[] = "https://host/p";
 	nm_url_scrub(plain);
 	assert_string_equal(plain, "https://host/p");
+
+	/* a list (--substituters): a secret in any of its URLs is hidden */
+	assert_redacted("https://cache.nixos.org https://u:p@b.example/x?tok=1",
+			"https://cache.nixos.org https://***@b.example/x?***");
+	assert_redacted("  http://a/  \thttp://t@c ", "  http://a/  \thttp://***@c ");
+	char list[] = "https://cache.nixos.org https://u:p@b/x";
+	nm_url_scrub(list);
+	assert_string_equal(list, "https://cache.nixos.org https://***@b/x");
 }
 
 /* Entries of a directory other than "." and "..". */
