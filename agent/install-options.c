@@ -114,10 +114,7 @@ json_object *install_options_record(const struct install_opts *o, struct nm_erro
 		if (rec->kind == REC_FLAG) {
 			v = json_object_new_boolean(*OPT_FIELD(o, rec, bool));
 		} else if (rec->kind == REC_LIST) {
-			char **list = *OPT_FIELD(o, rec, char **);
-			v = json_object_new_array();
-			for (size_t k = 0; list && list[k]; k++)
-				json_object_array_add(v, json_object_new_string(list[k]));
+			v = nm_json_strv(*OPT_FIELD(o, rec, char **));
 		} else {
 			const char *value = *OPT_FIELD(o, rec, const char *);
 			if (!value)

@@ -96,14 +96,6 @@ int install_plan(struct install_run *run, json_object **products, struct nm_erro
 
 /* ---- confirm ---- */
 
-static json_object *strv_to_json(char *const *v)
-{
-	json_object *a = json_object_new_array();
-	for (size_t i = 0; v && v[i]; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
 /* On resume, what confirm settled must be what the resumed run settled (the files were rendered
  * from it): the same host name, uplink and root keys — the rescue's authorized_keys and a key
  * file are read again, and may have changed since. */
@@ -150,7 +142,7 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	json_object *p = json_object_new_object();
 	json_object_object_add(p, "hostname", json_object_new_string(hostname));
 	json_object_object_add(p, "uplink", json_object_new_string(run->uplink->name));
-	json_object_object_add(p, "ssh_keys", strv_to_json(run->ssh_keys));
+	json_object_object_add(p, "ssh_keys", nm_json_strv(run->ssh_keys));
 	r = confirm_same_as_before(run, p, e);
 	struct disk_run_opts o = install_disk_opts(run);
 	if (r == 0)

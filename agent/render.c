@@ -26,14 +26,6 @@ static void json_add_str(json_object *o, const char *key, const char *s)
 	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
 }
 
-static json_object *strv_to_json(char *const *v)
-{
-	json_object *a = json_object_new_array();
-	for (size_t i = 0; v && v[i]; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
 /* plan.json: what the files were made from, so a reviewer (or a resumed install) can tell. */
 static json_object *render_record(const struct agent_render_input *in)
 {
@@ -53,7 +45,7 @@ static json_object *render_record(const struct agent_render_input *in)
 	}
 	json_object_object_add(o, "uplink", up);
 	json_add_str(o, "hostname", in->hostname);
-	json_object_object_add(o, "ssh_authorized_keys", strv_to_json(in->ssh_keys));
+	json_object_object_add(o, "ssh_authorized_keys", nm_json_strv(in->ssh_keys));
 	json_add_str(o, "state_version", in->state_version);
 	json_object_object_add(o, "options", in->options ? json_object_get(in->options) : NULL);
 	return o;

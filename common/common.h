@@ -100,6 +100,8 @@ int nm_write_all(int fd, const void *buf, size_t len);
  * A file named on the command line (--config): read as given (relative to the working
  * directory), never under --root. Errors name `what` and the byte where parsing stopped. */
 int nm_json_read_file(const char *path, const char *what, json_object **out, struct nm_error *e);
+/* A string list as a JSON array of strings (NULL: an empty array). */
+json_object *nm_json_strv(char *const *v);
 
 /* ---- a growable buffer with a size cap ----
  * Bytes appended, or read in place after nm_buf_reserve, up to `max`: what would pass it is

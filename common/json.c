@@ -56,3 +56,11 @@ int nm_json_read_file(const char *path, const char *what, json_object **out, str
 	*out = o;
 	return 0;
 }
+
+json_object *nm_json_strv(char *const *v)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; v && v[i]; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}

@@ -15,7 +15,6 @@ int disk_random_vfat_id(char out[37]);
 const char *disk_virtual_kind(const char *name);
 /* JSON helpers for the inventory and plan writers: a string or null, a list of strings. */
 json_object *disk_json_str(const char *s);
-json_object *disk_json_strv(char *const *v);
 
 /* Reads what identifies one disk — size and sector sizes, removable, rotational, device number,
  * transport, model, serial, WWN, diskseq — into a zeroed d, exactly as the inventory does, and

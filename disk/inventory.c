@@ -651,7 +651,7 @@ json_object *disk_info_to_json(const struct disk_info *d)
 	json_object_object_add(o, "name", disk_json_str(d->name));
 	json_object_object_add(o, "path", disk_json_str(d->path));
 	json_object_object_add(o, "by_id", disk_json_str(d->by_id));
-	json_object_object_add(o, "by_id_links", disk_json_strv(d->by_id_links));
+	json_object_object_add(o, "by_id_links", nm_json_strv(d->by_id_links));
 	json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)d->size_bytes));
 	json_object_object_add(o, "logical_sector_size", json_object_new_int64(d->logical_sector_size));
 	json_object_object_add(o, "physical_sector_size", json_object_new_int64(d->physical_sector_size));
@@ -663,11 +663,11 @@ json_object *disk_info_to_json(const struct disk_info *d)
 	json_object_object_add(o, "diskseq", json_object_new_int64((int64_t)d->diskseq));
 	json_object_object_add(o, "transport", disk_json_str(d->transport));
 	json_object_object_add(o, "driver", disk_json_str(d->driver));
-	json_object_object_add(o, "signatures", disk_json_strv(d->signatures));
+	json_object_object_add(o, "signatures", nm_json_strv(d->signatures));
 	json_object_object_add(o, "eligible", json_object_new_boolean(d->eligible));
 	json_object_object_add(o, "why_not", disk_json_str(d->why_not));
-	json_object_object_add(o, "in_use", disk_json_strv(d->in_use));
-	json_object_object_add(o, "holders", disk_json_strv(d->holders));
+	json_object_object_add(o, "in_use", nm_json_strv(d->in_use));
+	json_object_object_add(o, "holders", nm_json_strv(d->holders));
 	char dev[32];
 	snprintf(dev, sizeof dev, "%u:%u", d->major, d->minor);
 	json_object_object_add(o, "dev", json_object_new_string(dev));
@@ -679,7 +679,7 @@ json_object *disk_info_to_json(const struct disk_info *d)
 		json_object_object_add(x, "number", json_object_new_int64(p->number));
 		json_object_object_add(x, "start_bytes", json_object_new_int64((int64_t)p->start_bytes));
 		json_object_object_add(x, "size_bytes", json_object_new_int64((int64_t)p->size_bytes));
-		json_object_object_add(x, "signatures", disk_json_strv(p->signatures));
+		json_object_object_add(x, "signatures", nm_json_strv(p->signatures));
 		json_object_array_add(parts, x);
 	}
 	json_object_object_add(o, "partitions", parts);

@@ -56,7 +56,7 @@ static json_object *array_json(const struct disk_array_plan *a)
 	json_object_object_add(o, "level", json_object_new_int64(a->level));
 	json_object_object_add(o, "metadata", json_object_new_string(a->metadata));
 	json_object_object_add(o, "uuid", json_object_new_string(a->uuid));
-	json_object_object_add(o, "members", disk_json_strv(a->members));
+	json_object_object_add(o, "members", nm_json_strv(a->members));
 	return o;
 }
 
@@ -68,7 +68,7 @@ static json_object *fs_json(const struct disk_fs_plan *f)
 	json_object_object_add(o, "uuid", json_object_new_string(f->uuid));
 	json_object_object_add(o, "label", disk_json_str(f->label));
 	json_object_object_add(o, "mountpoint", disk_json_str(f->mountpoint));
-	json_object_object_add(o, "options", disk_json_strv(f->options));
+	json_object_object_add(o, "options", nm_json_strv(f->options));
 	return o;
 }
 

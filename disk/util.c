@@ -94,14 +94,6 @@ json_object *disk_json_str(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-json_object *disk_json_strv(char *const *v)
-{
-	json_object *a = json_object_new_array();
-	for (size_t i = 0; v && v[i]; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
 bool disk_uuid_valid(const char *s)
 {
 	if (!s || strlen(s) != 36)

@@ -149,14 +149,6 @@ static json_object *gateway_to_json(const struct net_gateway *g)
 	return o;
 }
 
-json_object *net_strv_to_json(char *const *v)
-{
-	json_object *arr = json_object_new_array();
-	for (size_t i = 0; v && v[i]; i++)
-		json_object_array_add(arr, json_object_new_string(v[i]));
-	return arr;
-}
-
 json_object *net_inventory_to_json(const struct net_inventory *inv, json_object *into)
 {
 	json_object *phys = json_object_new_array(), *virt = json_object_new_array();
@@ -166,7 +158,7 @@ json_object *net_inventory_to_json(const struct net_inventory *inv, json_object 
 	json_object_object_add(into, "virtual_nics", virt);
 	json_object_object_add(into, "ipv4_gateway", gateway_to_json(&inv->ipv4_gateway));
 	json_object_object_add(into, "ipv6_gateway", gateway_to_json(&inv->ipv6_gateway));
-	json_object_object_add(into, "nameservers", net_strv_to_json(inv->nameservers));
+	json_object_object_add(into, "nameservers", nm_json_strv(inv->nameservers));
 	return into;
 }
 

@@ -161,9 +161,9 @@ json_object *machine_facts_to_json(const struct machine_facts *m, json_object *i
 	json_object_object_add(into, "cpu_vendor", m->cpu_vendor ? json_object_new_string(m->cpu_vendor) : NULL);
 	json_object_object_add(into, "virtualisation",
 			       m->virtualisation ? json_object_new_string(m->virtualisation) : NULL);
-	json_object_object_add(into, "initrd_modules", net_strv_to_json(m->initrd_modules));
-	json_object_object_add(into, "kernel_modules", net_strv_to_json(m->kernel_modules));
-	json_object_object_add(into, "ssh_authorized_keys", net_strv_to_json(m->ssh_authorized_keys));
+	json_object_object_add(into, "initrd_modules", nm_json_strv(m->initrd_modules));
+	json_object_object_add(into, "kernel_modules", nm_json_strv(m->kernel_modules));
+	json_object_object_add(into, "ssh_authorized_keys", nm_json_strv(m->ssh_authorized_keys));
 	return into;
 }
 

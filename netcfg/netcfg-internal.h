@@ -30,5 +30,3 @@ struct net_route4 {
 int net_route4_table_read(const char *root, struct net_route4 **v, size_t *n, char ***warnings);
 struct in6_addr;
 int net_parse_hex_in6(const char *hex, struct in6_addr *out);
-
-json_object *net_strv_to_json(char *const *v);
