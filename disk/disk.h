@@ -240,7 +240,7 @@ struct disk_run_opts {
 	bool mounts_target; /* the caller mounts the layout at target later (layout, install): anything
 			       foreign mounted there is refused by disk_teardown_check */
 	struct disk_raid_throttle *throttle; /* raid: where the resync limit it replaced is kept, or NULL */
-	struct disk_lock *lock; /* the caller's disk_lock, held or not (partition lets it go for a moment) */
+	struct disk_lock *lock; /* the caller's disk_lock, held or not */
 };
 
 /* Destructive work never goes through a --root tree: libparted, sfdisk, mkfs, mdadm and mount

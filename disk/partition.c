@@ -1,7 +1,7 @@
 /* partition.c: writes the planned GPT on each planned disk with libparted — partitions at the
  * planned start and size, numbers, names and type (by flag) — sets the planned partition UUIDs
  * (and any type GUID no libparted flag names) with sfdisk, because libparted 3.5 has no call for
- * either, tells the kernel, waits for the partition nodes by polling and reads the table back
+ * either, tells the kernel with partx, waits for the partition nodes by polling and reads the table back
  * with libblkid to prove it. It writes only to disks the guard accepts. */
 #include "disk/ops-internal.h"
 
@@ -115,32 +115,35 @@ static int write_table(const struct disk_member_plan *m, struct nm_error *e)
 		r = add_partition(pd, m, &m->parts[i], e);
 	if (r == 0 && !ped_disk_commit_to_dev(pd))
 		r = nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: writing the GPT failed: %s", m->name, parted_message());
-	/* libparted tells the kernel partition by partition (BLKPG), which works even on kernels
-	 * that parse no partition tables themselves. */
-	if (r == 0 && !ped_disk_commit_to_os(pd))
-		r = nm_fail(e, NM_ERR_RUNTIME, EBUSY,
-			    "%s: the kernel did not take the new partitions: %s; something may still hold the disk",
-			    m->name, parted_message());
 	if (pd)
 		ped_disk_destroy(pd);
 	ped_device_destroy(dev);
 	return r;
 }
 
-/* Debian's libparted runs `udevadm settle` before and after its commit, which waits for udevd's
- * queue to drain — and udevd keeps the events of locked disks queued, so with the disks locked
- * every commit would wait out settle's 120 s. The lock is let go for the commit alone; meanwhile
- * the disk's exclusive open (held by the caller) makes udevd's partition table re-read fail, as
- * the lock would. */
-static int write_table_unlocked(const struct disk_plan *plan, const struct disk_run_opts *o,
-				const struct disk_member_plan *m, struct nm_error *e)
+/* The kernel learns the new partitions from partx (util-linux), partition by partition through
+ * BLKPG, which works even on kernels that parse no partition tables themselves. --add, as the
+ * wipe phase has made the kernel forget every old partition of the disk (an old one still there
+ * is EBUSY, exit 1); not --update, which in util-linux 2.38 stops quietly, with exit 0, at the
+ * first gap in the numbers (1, 2, 4 without swap: no partition 4). Not through
+ * libparted's commit_to_os: Debian's libparted runs `udevadm settle` around it, and settle waits
+ * for udevd's queue, where udevd keeps the events of a locked disk until the lock goes — so the
+ * commit would either stall for settle's 120 s or need the disk lock let go. A let-go lock is
+ * a window in which udevd, answering the writer's close of the disk, re-reads the partition
+ * table (BLKRRPART) and the kernel drops and re-adds every partition node behind our back: seen
+ * once in the simulated rescue (tests/vm/partitions_stay_put_under_udev.sh), the kernel there
+ * not refusing the re-read although the disk was open exclusively. With partx the lock is held
+ * from teardown to the end of the layout, and udevd's re-read never runs. */
+static int tell_kernel(const char *root, const struct disk_plan *plan, const struct disk_member_plan *m,
+		       struct nm_error *e)
 {
-	bool locked = o->lock && o->lock->fds;
-	if (locked)
-		disk_unlock(o->lock);
-	int r = write_table(m, e);
-	if (locked && r == 0)
-		r = disk_lock(plan, o, e);
+	const char *argv[] = {"partx", "--add", m->path, NULL};
+	int r = guard_run(root, plan, m->path, argv, e);
+	if (r < 0)
+		nm_error_prefix(e,
+				"%s: the kernel did not take the new partitions (something may still hold the "
+				"disk; see 'ls /sys/block/%s')",
+				m->name, m->name);
 	return r;
 }
 
@@ -281,9 +284,11 @@ int disk_partition(const struct disk_plan *plan, const struct disk_run_opts *o, 
 		if (fd < 0)
 			return fd;
 		nm_info("%s: writing GPT with %zu partitions", m->name, m->n_parts);
-		int r = write_table_unlocked(plan, o, m, e);
+		int r = write_table(m, e);
 		if (r == 0)
 			r = set_uuid_and_type(o->root, plan, m, e);
+		if (r == 0)
+			r = tell_kernel(o->root, plan, m, e);
 		if (r == 0)
 			r = wait_for_nodes(o->root, m, e);
 		if (r == 0)

@@ -18,6 +18,14 @@ disks=serial:NVME-A,serial:NVME-B
 pidof systemd-udevd >/dev/null && ok "systemd-udevd runs" || fail "systemd-udevd is not running; this scenario needs it"
 udevadm monitor --kernel --subsystem-match=block >/tmp/uevents.txt 2>&1 &
 monitor=$!
+# One waiter for a shared lock per disk, as udevd takes one: flock(2) hands a released lock to a
+# waiter at once, so every moment the agent lets go of a disk's lock mid-layout is a line here —
+# whether or not udevd happened to re-read the table in it (that race is rare; this is not).
+watchers=()
+for d in /dev/nvme0n1 /dev/nvme1n1; do
+  (while :; do flock --shared "$d" date +%s.%N; sleep 0.02; done >"/tmp/lockwatch.${d##*/}") &
+  watchers+=($!)
+done
 sleep 1
 started=$(date +%s)
 run_layout "$disks" >/tmp/layout.out 2>&1 || fail "layout exited $?"
@@ -26,8 +34,19 @@ cat /tmp/layout.out
 udevadm settle --timeout=60 || fail "udevd's queue did not drain within 60 s after layout"
 took=$(($(date +%s) - started))
 sleep 1
-kill "$monitor"
+kill "$monitor" "${watchers[@]}"
 echo "layout and settle took ${took} s"
+# From the teardown's start (the lock is taken before it) to the mount's done (the lock goes
+# after it) no one else held a lock on a planned disk.
+locked_from=$(jq -r 'select(.phase == "teardown" and .event == "start") | .ts' /tmp/layout-events.jsonl)
+locked_to=$(jq -r 'select(.phase == "mount" and .event == "done") | .ts' /tmp/layout-events.jsonl)
+[ -n "$locked_from" ] && [ -n "$locked_to" ] || fail "no teardown start or mount done event in the layout's events"
+for d in nvme0n1 nvme1n1; do
+  inside=$(awk -v a="$locked_from" -v b="$locked_to" '$1 > a && $1 < b' "/tmp/lockwatch.$d")
+  [ -s "/tmp/lockwatch.$d" ] && [ -z "$inside" ] && ok "$d stayed locked from teardown to mount" ||
+    fail "$d: another program got the disk's lock while layout ran (between $locked_from and $locked_to) at:
+${inside:-(the watcher never got the lock at all)}"
+done
 # Debian's libparted runs `udevadm settle` around each commit; a lock held across it would stall
 # every commit for settle's 120 s, and settle says so on the agent's output.
 ! grep -q "Timed out for waiting the udev queue" /tmp/layout.out && ok "no udevadm settle timed out behind the disk lock" ||
