@@ -62,12 +62,27 @@ int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 
 /* Shared by commands: prints "usage: nmmm-agent CMD ..." help text and the bad-usage error. */
 int agent_usage_error(struct nm_error *e, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The compiled-in pins with the --config file's pin section applied (every key typed and
- * checked; usage errors name the file and the field). config_path NULL: the defaults. */
+/* ---- the --config file (config.c): read once per command, handed down ---- */
+struct agent_config {
+	const char *path; /* NULL: no --config (every use below then gives the defaults) */
+	json_object *json;
+	char *sha256; /* hex digest of the bytes parsed: what the resume record compares */
+};
+/* Reads and parses the file once (usage errors name the file and the byte). */
+int agent_config_read(const char *path, struct agent_config *c, struct nm_error *e);
+void agent_config_free(struct agent_config *c);
+/* Its layout fields into an initialised disk_config (the disk library checks each field), and
+ * its host name checked as the renderer will use it. */
+struct disk_config;
+int agent_config_disk(const struct agent_config *c, struct disk_config *cfg, struct nm_error *e);
+/* The compiled-in pins with the file's pin section applied (every key typed and checked; usage
+ * errors name the file and the field). */
 struct img_pins;
-int agent_config_pins(const char *config_path, struct img_pins *pins, struct nm_error *e);
+int agent_config_pins(const struct agent_config *c, struct img_pins *pins, struct nm_error *e);
 /* The same, for commands that install nothing: the config is refused as install would. */
-int agent_config_pins_check(const char *config_path, struct nm_error *e);
+int agent_config_pins_check(const struct agent_config *c, struct nm_error *e);
+/* SHA-256 of a buffer in lowercase hex (malloc'd), NULL when out of memory. */
+char *agent_sha256_hex(const void *data, size_t len);
 /* Writes a JSON object to stdout, pretty-printed, with a newline. */
 void agent_print_json(json_object *obj);
 

@@ -187,8 +187,8 @@ static int prepare(struct install_run *run, struct nm_error *e)
 {
 	const struct install_opts *o = run->o;
 	int r = disk_config_init(&run->cfg);
-	if (r == 0 && o->config_path)
-		r = disk_config_load(o->config_path, &run->cfg, e);
+	if (r == 0)
+		r = agent_config_disk(&run->config, &run->cfg, e);
 	if (r == 0 && o->disks)
 		r = disk_config_set_disks(&run->cfg, o->disks, e);
 	if (r == 0) {
@@ -199,7 +199,7 @@ static int prepare(struct install_run *run, struct nm_error *e)
 			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	}
 	if (r == 0)
-		r = agent_config_pins(o->config_path, &run->pins, e);
+		r = agent_config_pins(&run->config, &run->pins, e);
 	if (r == 0 && o->mirror)
 		r = img_pin_apply_mirror(&run->pins.channel, o->mirror, e);
 	if (r == 0 && o->mirror && !o->nix_from_path)
@@ -240,7 +240,7 @@ static int open_state(struct install_run *run, struct nm_error *e)
 static int settle_options(struct install_run *run, struct install_opts *o, struct nm_error *e)
 {
 	if (o->resume) {
-		int r = install_options_resume(agent_state_get(&run->st, "options"), o, e);
+		int r = install_options_resume(agent_state_get(&run->st, "options"), o, &run->config, e);
 		if (r < 0)
 			return r;
 	}
@@ -248,7 +248,10 @@ static int settle_options(struct install_run *run, struct install_opts *o, struc
 		o->target = AGENT_DEFAULT_TARGET;
 	if (o->resume)
 		return 0;
-	json_object *rec = install_options_record(o, e);
+	int r = agent_config_read(o->config_path, &run->config, e);
+	if (r < 0)
+		return r;
+	json_object *rec = install_options_record(o, &run->config, e);
 	if (!rec)
 		return -EINVAL;
 	agent_state_set(&run->st, "options", rec);
@@ -342,6 +345,7 @@ static void install_run_free(struct install_run *run)
 	net_inventory_free(&run->net);
 	machine_facts_free(&run->facts);
 	disk_config_free(&run->cfg);
+	agent_config_free(&run->config);
 	img_pins_free(&run->pins);
 	if (run->have_plan)
 		disk_plan_free(&run->plan);

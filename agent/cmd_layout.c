@@ -114,13 +114,17 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	struct disk_config cfg;
 	struct disk_inventory inv = {0};
 	struct disk_plan plan = {0};
+	struct agent_config file = {0};
 	int r = disk_config_init(&cfg);
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, r, "layout: out of memory");
-	if (r == 0 && config)
-		r = disk_config_load(config, &cfg, e);
-	if (r == 0 && config)
-		r = agent_config_pins_check(config, e); /* the pins are install's, the file is one */
+	if (r == 0)
+		r = agent_config_read(config, &file, e);
+	if (r == 0)
+		r = agent_config_disk(&file, &cfg, e);
+	if (r == 0)
+		r = agent_config_pins_check(&file, e); /* the pins are install's, the file is one */
+	agent_config_free(&file);
 	if (r == 0 && disks)
 		r = disk_config_set_disks(&cfg, disks, e);
 	if (r == 0) {

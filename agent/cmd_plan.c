@@ -128,19 +128,17 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 	struct disk_config cfg;
 	struct disk_inventory inv = {0};
 	struct disk_plan plan = {0};
+	struct agent_config file = {0};
 	int r = disk_config_init(&cfg);
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, r, "plan: out of memory");
-	if (r == 0 && config)
-		r = disk_config_load(config, &cfg, e);
-	if (r == 0 && config)
-		r = agent_config_pins_check(config, e);
-	/* The host name is the renderer's, but the file is one: refuse here what install would. */
-	if (r == 0 && cfg.hostname) {
-		r = net_hostname_check(cfg.hostname, e);
-		if (r < 0)
-			nm_error_prefix(e, "%s: \"hostname\"", config);
-	}
+	if (r == 0)
+		r = agent_config_read(config, &file, e);
+	if (r == 0)
+		r = agent_config_disk(&file, &cfg, e);
+	if (r == 0)
+		r = agent_config_pins_check(&file, e);
+	agent_config_free(&file);
 	if (r == 0 && disks)
 		r = disk_config_set_disks(&cfg, disks, e);
 	agent_event(ctx, "plan", "start", NULL);

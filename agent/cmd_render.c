@@ -124,8 +124,9 @@ static void print_summary(const struct render_opts *o, const struct agent_render
 /* Gathers what the render needs and writes the files; everything it allocates is in the
  * caller's structures so one cleanup path frees it. */
 static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct disk_inventory *disks,
-		      struct net_inventory *net, struct machine_facts *m, struct disk_config *cfg,
-		      struct disk_plan *plan, char ***keys, struct img_pins *pins, struct nm_error *e)
+		      struct net_inventory *net, struct machine_facts *m, struct agent_config *file,
+		      struct disk_config *cfg, struct disk_plan *plan, char ***keys, struct img_pins *pins,
+		      struct nm_error *e)
 {
 	const char *root = ctx->g.root;
 	agent_event(ctx, "render", "start", NULL);
@@ -141,7 +142,9 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	for (char **w = m->warnings; r >= 0 && w && *w; w++)
 		nm_warn("%s", *w);
 	if (r >= 0)
-		r = o->config ? disk_config_load(o->config, cfg, e) : 0;
+		r = agent_config_read(o->config, file, e);
+	if (r >= 0)
+		r = agent_config_disk(file, cfg, e);
 	if (r >= 0 && o->disks)
 		r = disk_config_set_disks(cfg, o->disks, e);
 	if (r >= 0)
@@ -150,20 +153,17 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	if (r >= 0)
 		r = net_uplink_select(net, o->uplink, &uplink, e);
 	const char *hostname = o->hostname ? o->hostname : cfg->hostname ? cfg->hostname : RENDER_DEFAULT_HOSTNAME;
-	if (r >= 0) {
+	if (r >= 0 && o->hostname) { /* the config's was checked with the file */
 		r = net_hostname_check(hostname, e);
 		if (r < 0)
-			nm_error_prefix(e, "%s",
-					o->hostname	    ? "--hostname"
-					    : cfg->hostname ? "config \"hostname\""
-							    : "hostname");
+			nm_error_prefix(e, "--hostname");
 	}
 	if (r >= 0)
 		r = agent_ssh_keys_gather(m, o->keys, o->key_file, keys, e);
 	/* system.stateVersion without --state-version: the release of the channel install would
 	 * install. The config's pins are checked either way: install would refuse a bad one. */
 	if (r >= 0)
-		r = agent_config_pins(o->config, pins, e);
+		r = agent_config_pins(file, pins, e);
 	if (r >= 0 && o->state_version && !img_release_valid(o->state_version))
 		r = nm_fail(e, NM_ERR_USAGE, EINVAL,
 			    "--state-version: not a NixOS release; write YY.MM with a month 01-12, like 25.05");
@@ -207,6 +207,7 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	struct disk_inventory disks = {0};
 	struct net_inventory net = {0};
 	struct machine_facts m = {0};
+	struct agent_config file = {0};
 	struct disk_config cfg = {0};
 	struct disk_plan plan = {0};
 	struct img_pins pins = {0};
@@ -215,7 +216,7 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, -r, "render: cannot set up the layout config");
 	else
-		r = render_run(ctx, &o, &disks, &net, &m, &cfg, &plan, &keys, &pins, e);
+		r = render_run(ctx, &o, &disks, &net, &m, &file, &cfg, &plan, &keys, &pins, e);
 	if (r < 0) {
 		json_object *ev = json_object_new_object();
 		json_object_object_add(ev, "message", json_object_new_string(e->msg));
@@ -225,6 +226,7 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	img_pins_free(&pins);
 	disk_plan_free(&plan);
 	disk_config_free(&cfg);
+	agent_config_free(&file);
 	machine_facts_free(&m);
 	net_inventory_free(&net);
 	disk_inventory_free(&disks);

@@ -3,13 +3,14 @@
  * takes every recorded option it is not given again; one given with another value (a config file
  * whose contents changed, too) is refused naming the option and both values, before anything
  * runs: a resume never mixes the plan, files and system of one run with the options of another.
- * Per-invocation options (--yes, --until, --detach, --no-reboot) are not recorded.
+ * Per-invocation options (--yes, --until, --detach, --no-reboot) are not recorded. The --config
+ * file's digest is that of the bytes the run parsed (agent_config_read, once per run), so the
+ * record and the install cannot disagree about what the file said.
  * What is recorded holds no secret: a URL keeps its scheme, host and path (nm_url_redact) and,
  * when that dropped credentials or a query, the SHA-256 of the whole URL to compare against. */
 #include "agent/install.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ enum recorded_kind {
 	REC_TEXT, /* a plain value */
 	REC_URL, /* may carry credentials: recorded redacted, compared by digest */
 	REC_FILE, /* a path whose contents count: recorded with their digest */
+	REC_CONFIG, /* the --config file: like REC_FILE, the digest of what the run read */
 	REC_FLAG, /* a switch without a --no- form: given now and not before is a difference */
 	REC_LIST, /* repeatable (--ssh-key) */
 };
@@ -33,7 +35,7 @@ struct recorded_option {
 	}
 
 static const struct recorded_option recorded[] = {
-    REC("--config", REC_FILE, config_path),
+    REC("--config", REC_CONFIG, config_path),
     REC("--disks", REC_TEXT, disks),
     REC("--mirror", REC_URL, mirror),
     REC("--target", REC_TEXT, target),
@@ -55,43 +57,44 @@ static const struct recorded_option recorded[] = {
 
 #define OPT_FIELD(o, rec, type) ((type *)((char *)(o) + (rec)->offset))
 
-static char *sha256_hex(const void *data, size_t len)
+static bool is_file(const struct recorded_option *rec)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1)
-		return NULL;
-	char *hex = malloc(2 * n + 1);
-	for (unsigned i = 0; hex && i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return hex;
+	return rec->kind == REC_FILE || rec->kind == REC_CONFIG;
 }
 
-static int file_digest(const char *flag, const char *path, char **hex, struct nm_error *e)
+/* The digest of a file option's contents; for --config, of what the run read and parsed. */
+static int file_digest(const struct recorded_option *rec, const char *path, const struct agent_config *config,
+		       char **hex, struct nm_error *e)
 {
+	if (rec->kind == REC_CONFIG) {
+		*hex = config->sha256 ? strdup(config->sha256) : NULL;
+		return *hex ? 0 : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	}
+	const char *flag = rec->flag;
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r = nm_read_file("/", path, 64u << 20, &text, &len);
 	if (r < 0)
 		return nm_fail(e, NM_ERR_USAGE, r, "%s %s: cannot read: %s", flag, path, strerror(-r));
-	*hex = sha256_hex(text, len);
+	*hex = agent_sha256_hex(text, len);
 	return *hex ? 0 : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 }
 
 /* The record of one text-like option: a string, or {"value", "sha256"} where the value alone
  * would not identify it (a redacted URL, a file's contents). */
-static int record_one(const struct recorded_option *rec, const char *value, json_object **out, struct nm_error *e)
+static int record_one(const struct recorded_option *rec, const char *value, const struct agent_config *config,
+		      json_object **out, struct nm_error *e)
 {
 	_cleanup_free_ char *shown = rec->kind == REC_URL ? nm_url_redact(value) : strdup(value);
 	if (!shown)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	_cleanup_free_ char *digest = NULL;
-	if (rec->kind == REC_FILE) {
-		int r = file_digest(rec->flag, value, &digest, e);
+	if (is_file(rec)) {
+		int r = file_digest(rec, value, config, &digest, e);
 		if (r < 0)
 			return r;
 	} else if (rec->kind == REC_URL && strcmp(shown, value) != 0) {
-		digest = sha256_hex(value, strlen(value));
+		digest = agent_sha256_hex(value, strlen(value));
 		if (!digest)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	}
@@ -105,7 +108,7 @@ static int record_one(const struct recorded_option *rec, const char *value, json
 	return 0;
 }
 
-json_object *install_options_record(const struct install_opts *o, struct nm_error *e)
+json_object *install_options_record(const struct install_opts *o, const struct agent_config *config, struct nm_error *e)
 {
 	json_object *all = json_object_new_object();
 	for (size_t i = 0; i < NM_ELEMENTSOF(recorded); i++) {
@@ -119,7 +122,7 @@ json_object *install_options_record(const struct install_opts *o, struct nm_erro
 			const char *value = *OPT_FIELD(o, rec, const char *);
 			if (!value)
 				continue;
-			if (record_one(rec, value, &v, e) < 0) {
+			if (record_one(rec, value, config, &v, e) < 0) {
 				json_object_put(all);
 				return NULL;
 			}
@@ -160,12 +163,13 @@ static int given_now_only(const struct recorded_option *rec, const char *now, st
 }
 
 /* An option given again on resume: the same value, or the same digest, or a refusal. */
-static int compare_one(const struct recorded_option *rec, json_object *was, const char *now, struct nm_error *e)
+static int compare_one(const struct recorded_option *rec, json_object *was, const char *now,
+		       const struct agent_config *config, struct nm_error *e)
 {
 	const char *was_value = recorded_value(was), *was_digest = recorded_digest(was);
 	_cleanup_free_ char *now_digest = NULL;
-	if (rec->kind == REC_FILE) {
-		int r = file_digest(rec->flag, now, &now_digest, e);
+	if (is_file(rec)) {
+		int r = file_digest(rec, now, config, &now_digest, e);
 		if (r < 0)
 			return r;
 		if (was_digest && strcmp(was_digest, now_digest) != 0)
@@ -176,7 +180,7 @@ static int compare_one(const struct recorded_option *rec, json_object *was, cons
 		return 0; /* the same contents under another path is the same option */
 	}
 	if (was_digest) {
-		now_digest = sha256_hex(now, strlen(now));
+		now_digest = agent_sha256_hex(now, strlen(now));
 		if (!now_digest)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 		if (strcmp(was_digest, now_digest) == 0)
@@ -226,7 +230,8 @@ static int resume_list(const struct recorded_option *rec, json_object *was, stru
 	return 0;
 }
 
-int install_options_resume(json_object *was_all, struct install_opts *o, struct nm_error *e)
+int install_options_resume(json_object *was_all, struct install_opts *o, struct agent_config *config,
+			   struct nm_error *e)
 {
 	if (!json_object_is_type(was_all, json_type_object))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
@@ -247,12 +252,17 @@ int install_options_resume(json_object *was_all, struct install_opts *o, struct 
 			r = resume_list(rec, was, o, e);
 		} else {
 			const char *now = *OPT_FIELD(o, rec, const char *);
+			bool adopted = !now && have;
 			if (now && !have)
 				r = given_now_only(rec, now, e);
-			else if (now)
-				r = compare_one(rec, was, now, e);
-			else if (have)
+			else if (adopted)
 				r = adopt_one(rec, was, o, e);
+			/* The config is read here, once, under the path given or adopted. */
+			if (r == 0 && rec->kind == REC_CONFIG)
+				r = agent_config_read(*OPT_FIELD(o, rec, const char *), config, e);
+			/* An adopted file is compared too: the resumed run reads it again. */
+			if (r == 0 && have && (now || is_file(rec)))
+				r = compare_one(rec, was, *OPT_FIELD(o, rec, const char *), config, e);
 		}
 		if (r < 0)
 			return r;

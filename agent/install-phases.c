@@ -130,11 +130,11 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	if (r < 0)
 		return r;
 	const char *hostname = run->o->hostname ? run->o->hostname : run->cfg.hostname ? run->cfg.hostname : "nixos";
-	r = net_hostname_check(hostname, e);
-	if (r < 0 && !run->o->hostname && run->cfg.hostname)
-		nm_error_prefix(e, "--config %s: \"hostname\"", run->o->config_path);
-	if (r < 0)
+	r = net_hostname_check(hostname, e); /* the config's was checked with the file (prepare) */
+	if (r < 0) {
+		nm_error_prefix(e, "--hostname");
 		return r;
+	}
 	run->hostname = strdup(hostname);
 	r = net_uplink_select(&run->net, run->o->uplink, &run->uplink, e);
 	if (r < 0)

@@ -36,6 +36,7 @@ struct install_run {
 	struct disk_inventory disks;
 	struct net_inventory net;
 	struct machine_facts facts;
+	struct agent_config config; /* the --config file, read once (settle_options) */
 	struct disk_config cfg;
 	struct img_pins pins;
 	struct disk_plan plan;
@@ -60,8 +61,13 @@ struct install_run {
  * the first run (no secret: URLs redacted, files by digest), and a resume's options checked
  * against that record — a recorded option not given again is taken from it, one given with
  * another value is NM_ERR_USAGE naming it. */
-json_object *install_options_record(const struct install_opts *o, struct nm_error *e);
-int install_options_resume(json_object *recorded, struct install_opts *o, struct nm_error *e);
+/* The record of a fresh run, with the digest of the config it read. */
+json_object *install_options_record(const struct install_opts *o, const struct agent_config *config,
+				    struct nm_error *e);
+/* A resume: adopts what was not given, refuses what differs, and reads the --config file (the
+ * one given or the one recorded) into *config. */
+int install_options_resume(json_object *recorded, struct install_opts *o, struct agent_config *config,
+			   struct nm_error *e);
 
 /* cmd_install.c, for the pipeline's runner: writes the state file (and its mirror in the
  * target once mounted); leaves the SSH session (*is_parent: this is the foreground process,

@@ -33,6 +33,12 @@ static int read_whole(const char *path, char **text, size_t *len)
 
 int nm_json_read_file(const char *path, const char *what, json_object **out, struct nm_error *e)
 {
+	return nm_json_read_file_text(path, what, out, NULL, NULL, e);
+}
+
+int nm_json_read_file_text(const char *path, const char *what, json_object **out, char **text_out, size_t *len_out,
+			   struct nm_error *e)
+{
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r = read_whole(path, &text, &len);
@@ -54,6 +60,11 @@ int nm_json_read_file(const char *path, const char *what, json_object **out, str
 			       jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "text after the object");
 	}
 	*out = o;
+	if (text_out) {
+		*text_out = text;
+		*len_out = len;
+		text = NULL;
+	}
 	return 0;
 }
 

@@ -385,14 +385,3 @@ int disk_config_from_json(json_object *o, const char *what, struct disk_config *
 	}
 	return 0;
 }
-
-int disk_config_load(const char *path, struct disk_config *c, struct nm_error *e)
-{
-	json_object *o = NULL;
-	int r = nm_json_read_file(path, "--config", &o, e);
-	if (r < 0)
-		return r;
-	r = disk_config_from_json(o, path, c, e);
-	json_object_put(o);
-	return r;
-}

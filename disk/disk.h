@@ -97,8 +97,9 @@ struct disk_config {
 
 /* Fills the defaults (everything automatic, ext4, no swap, 1 GiB ESP, homehost "nmmm"). */
 int disk_config_init(struct disk_config *c);
-/* Reads a JSON config file; every error names the JSON field path and the fix (usage class). */
-int disk_config_load(const char *path, struct disk_config *c, struct nm_error *e);
+/* The layout fields of the parsed --config file (`what` names it in messages; the agent reads
+ * the file once and hands the JSON down); every error names the JSON field path and the fix
+ * (usage class). Keys of other sections (pins, host name) are left to their owners. */
 int disk_config_from_json(json_object *o, const char *what, struct disk_config *c, struct nm_error *e);
 /* Replaces c->disks with the comma-separated --disks LIST. */
 int disk_config_set_disks(struct disk_config *c, const char *list, struct nm_error *e);

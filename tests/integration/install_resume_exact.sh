@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install_resume_exact.sh: a resume is the install it resumes. Stopped after render (--until),
-# a resume given another host name, other disks, a changed config file, other --ssh-key keys or
+# a resume given another host name, other disks, a changed config file (named again or not), other --ssh-key keys or
 # a changed rescue authorized_keys is refused (exit 2) naming what differs, with both disks
 # byte-for-byte unchanged; `install --resume --yes` with no other option finishes the install
 # with the recorded options (host name, disks, channel...). Handover leaves the rescue's own
@@ -64,6 +64,9 @@ refused "a flag not given before" "--discard is given now but was not given" -- 
 cp "$IE_WORK/config.json" "$IE_WORK/config.orig"
 echo '{ "esp_size": "96M" }' > "$IE_WORK/config.json"
 refused "a changed --config" "--config $IE_WORK/config.json: the file changed" -- install --resume --yes "${args[@]}"
+# Not given again, the recorded path is adopted — and its contents are compared all the same.
+refused "a changed --config, not given again" "--config $IE_WORK/config.json: the file changed" -- \
+	install --resume --yes --state-dir "$state" --no-reboot
 cp "$IE_WORK/config.orig" "$IE_WORK/config.json"
 IE_RESCUE_KEYS="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1nC2bq8mZ4eW7x9Qy3Vt6Ls0Kp5Jd2Fh8Gk4Rz1Ya7 someone-else"
 refused "a changed rescue authorized_keys" "root's SSH keys .*: not the same as in the install being resumed" -- install --resume --yes "${args[@]}"

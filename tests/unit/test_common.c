@@ -2,6 +2,7 @@
  * sanitising, the capped buffer, the atomic file writer and the program runner (argv, timeout,
  * clean environment, exit status). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -391,11 +393,47 @@ static void buf_grows_to_its_cap_and_refuses_past_it(void **state)
 	nm_buf_free(&none);
 }
 
+/* The operator's JSON file: errors name the file and what is wrong; the text handed back is the
+ * text parsed (its digest is the resume record's). */
+static void json_file_reader_names_the_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/common-test-json-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{\"raid_level\": 1,,}", 19), 19);
+	close(fd);
+	json_object *o = NULL;
+	struct nm_error e = {0};
+	assert_true(nm_json_read_file(path, "--config", &o, &e) < 0);
+	assert_int_equal(e.cls, NM_ERR_USAGE);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "not valid JSON"));
+	assert_null(o);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "{\"a\": 1}\n", 9), 9);
+	close(fd);
+	char *text = NULL;
+	size_t len = 0;
+	struct nm_error ok = {0};
+	assert_int_equal(nm_json_read_file_text(path, "--config", &o, &text, &len, &ok), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(text, "{\"a\": 1}\n", 9);
+	assert_int_equal(json_object_get_int(json_object_object_get(o, "a")), 1);
+	json_object_put(o);
+	free(text);
+	unlink(path);
+	struct nm_error gone = {0};
+	assert_true(nm_json_read_file(path, "--config", &o, &gone) < 0);
+	assert_non_null(strstr(gone.msg, "cannot read it"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(error_keeps_first_message_and_class),
 	    cmocka_unit_test(root_path_joins_prefix),
+	    cmocka_unit_test(json_file_reader_names_the_file),
 	    cmocka_unit_test_setup_teardown(reads_files_under_root, make_tree, remove_tree),
 	    cmocka_unit_test_setup_teardown(write_atomic_replaces_whole_file_with_mode, make_tree, remove_tree),
 	    cmocka_unit_test_setup_teardown(write_atomic_failure_names_the_path, make_tree, remove_tree),

@@ -601,27 +601,6 @@ static void config_reads_every_field(void **state)
 	assert_string_equal(f->cfg.extra[0].filesystem, "ext4");
 }
 
-static void config_file_errors_name_the_file(void **state)
-{
-	char path[] = "/tmp/disk-plan-test-config-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "{\"raid_level\": 1,,}", 19), 19);
-	close(fd);
-	struct disk_config c;
-	struct nm_error e = {0};
-	disk_config_init(&c);
-	assert_true(disk_config_load(path, &c, &e) < 0);
-	assert_int_equal(e.cls, NM_ERR_USAGE);
-	assert_msg_has(&e, path);
-	assert_msg_has(&e, "not valid JSON");
-	unlink(path);
-	struct nm_error e2 = {0};
-	assert_true(disk_config_load(path, &c, &e2) < 0);
-	assert_msg_has(&e2, "cannot read it");
-	disk_config_free(&c);
-}
-
 static void raid_level_needs_enough_disks(void **state)
 {
 	struct fixture *f = *state;
@@ -1009,7 +988,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(plan_json_rejects_a_plan_the_planner_could_not_make, setup, teardown),
 	    cmocka_unit_test(config_errors_name_the_field),
 	    cmocka_unit_test_setup_teardown(config_reads_every_field, setup, teardown),
-	    cmocka_unit_test(config_file_errors_name_the_file),
 	    cmocka_unit_test_setup_teardown(raid_level_needs_enough_disks, setup, teardown),
 	    cmocka_unit_test(sizes_parse_with_binary_units),
 	    cmocka_unit_test_setup_teardown(disks_are_named_by_name_path_by_id_or_serial, setup, teardown),

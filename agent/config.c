@@ -1,0 +1,84 @@
+/* config.c: the --config file, read once per command and handed down: the disk library takes
+ * its layout fields, the pins their section (channel, nix, mirror), the resume record its
+ * digest — all of the same bytes, so a file that changes while the agent runs cannot give the
+ * planner one version and the pins or the record another. Every command that takes --config
+ * checks the whole file the same way, so `plan` refuses a config that `install` would refuse. */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "disk/disk.h"
+#include "images/images.h"
+#include "netcfg/netcfg.h"
+
+char *agent_sha256_hex(const void *data, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1)
+		return NULL;
+	char *hex = malloc(2 * n + 1);
+	for (unsigned i = 0; hex && i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return hex;
+}
+
+int agent_config_read(const char *path, struct agent_config *c, struct nm_error *e)
+{
+	*c = (struct agent_config){.path = path};
+	if (!path)
+		return 0;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = nm_json_read_file_text(path, "--config", &c->json, &text, &len, e);
+	if (r < 0)
+		return r;
+	c->sha256 = agent_sha256_hex(text, len);
+	if (!c->sha256) {
+		agent_config_free(c);
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "--config %s: out of memory", path);
+	}
+	return 0;
+}
+
+void agent_config_free(struct agent_config *c)
+{
+	json_object_put(c->json);
+	free(c->sha256);
+	*c = (struct agent_config){0};
+}
+
+int agent_config_disk(const struct agent_config *c, struct disk_config *cfg, struct nm_error *e)
+{
+	if (!c->json)
+		return 0;
+	int r = disk_config_from_json(c->json, c->path, cfg, e);
+	/* The host name is the renderer's, but the file is one: refused here as install would. */
+	if (r == 0 && cfg->hostname) {
+		r = net_hostname_check(cfg->hostname, e);
+		if (r < 0)
+			nm_error_prefix(e, "--config %s: \"hostname\"", c->path);
+	}
+	return r;
+}
+
+int agent_config_pins(const struct agent_config *c, struct img_pins *pins, struct nm_error *e)
+{
+	int r = img_pins_default(pins, e);
+	if (r < 0 || !c->json)
+		return r;
+	r = img_pins_apply_config(pins, c->json, e);
+	if (r < 0)
+		nm_error_prefix(e, "%s", c->path);
+	return r;
+}
+
+int agent_config_pins_check(const struct agent_config *c, struct nm_error *e)
+{
+	struct img_pins pins = {0};
+	int r = agent_config_pins(c, &pins, e);
+	img_pins_free(&pins);
+	return r;
+}
