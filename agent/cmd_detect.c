@@ -34,7 +34,7 @@ static const char *or_dash(const char *s)
 static void print_human(const struct disk_inventory *disks, const struct net_inventory *net,
 			const struct machine_facts *m)
 {
-	printf("machine: boot %s, cpu %s, virtualisation %s\n\n", or_dash(m->boot_mode), or_dash(m->cpu_vendor),
+	printf("machine: boot %s, cpu %s, virtualisation %s\n\n", disks->uefi ? "uefi" : "bios", or_dash(m->cpu_vendor),
 	       or_dash(m->virtualisation));
 	printf("%-10s %10s %-6s %-22s %-20s %-8s %s\n", "DISK", "SIZE", "TRANS", "MODEL", "SERIAL", "USABLE",
 	       "WHY NOT");
@@ -90,6 +90,7 @@ struct detect_result {
 static void print_json(const struct detect_result *d)
 {
 	json_object *o = json_object_new_object();
+	disk_boot_mode_to_json(&d->disks, o);
 	machine_facts_to_json(&d->m, o);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < d->disks.n_disks; i++)

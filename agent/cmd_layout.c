@@ -135,12 +135,8 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	}
 	if (r == 0)
 		r = disk_inventory_read(ctx->g.root, &inv, e);
-	/* The boot mode decides whether the ESPs are mounted (UEFI) or only created (BIOS). */
-	bool uefi = false;
 	if (r == 0)
-		r = machine_boot_mode_read(ctx->g.root, &uefi, e);
-	if (r == 0)
-		r = disk_plan_make(&inv, &cfg, uefi, &plan, e);
+		r = disk_plan_make(&inv, &cfg, inv.uefi, &plan, e);
 	if (r == 0) {
 		/* The plan (with its UUIDs, fresh each run) in the event stream, for scripts and tests. */
 		json_object *f = json_object_new_object();

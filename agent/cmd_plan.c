@@ -146,11 +146,8 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = disk_inventory_read(ctx->g.root, &inv, e);
 	for (char **w = inv.warnings; w && *w; w++)
 		nm_debug("%s", *w); /* detect shows them; here they would bury the plan */
-	bool uefi = false;
 	if (r == 0)
-		r = machine_boot_mode_read(ctx->g.root, &uefi, e);
-	if (r == 0)
-		r = disk_plan_make(&inv, &cfg, uefi, &plan, e);
+		r = disk_plan_make(&inv, &cfg, inv.uefi, &plan, e);
 	if (r == 0) {
 		if (json) {
 			json_object *o = disk_plan_to_json(&plan);

@@ -148,7 +148,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	if (r >= 0 && o->disks)
 		r = disk_config_set_disks(cfg, o->disks, e);
 	if (r >= 0)
-		r = disk_plan_make(disks, cfg, machine_facts_uefi(m), plan, e);
+		r = disk_plan_make(disks, cfg, disks->uefi, plan, e);
 	const struct net_nic *uplink = NULL;
 	if (r >= 0)
 		r = net_uplink_select(net, o->uplink, &uplink, e);

@@ -61,6 +61,7 @@ int install_detect(struct install_run *run, json_object **products, struct nm_er
 	if (r < 0)
 		return r;
 	json_object *p = json_object_new_object();
+	disk_boot_mode_to_json(&run->disks, p);
 	machine_facts_to_json(&run->facts, p);
 	net_inventory_to_json(&run->net, p);
 	json_object *arr = json_object_new_array();
@@ -85,8 +86,7 @@ int install_plan(struct install_run *run, json_object **products, struct nm_erro
 		/* A resumed plan must still describe these disks, checked before anything else runs. */
 		return disk_identity_check(&run->plan, run->ctx->g.root, e);
 	}
-	bool uefi = machine_facts_uefi(&run->facts);
-	r = disk_plan_make(&run->disks, &run->cfg, uefi, &run->plan, e);
+	r = disk_plan_make(&run->disks, &run->cfg, run->disks.uefi, &run->plan, e);
 	if (r < 0)
 		return r;
 	run->have_plan = true;

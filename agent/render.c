@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "disk/disk.h"
 #include "netcfg/netcfg.h"
 
 static int write_atomic(const char *dir, const char *name, const char *text, struct nm_error *e)
@@ -32,6 +33,8 @@ static json_object *render_record(const struct agent_render_input *in)
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "plan", in->plan_json ? json_object_get(in->plan_json) : NULL);
 	json_object *facts = json_object_new_object();
+	if (in->plan) /* the boot mode the plan was made for (read with the disk inventory) */
+		json_object_object_add(facts, "boot_mode", json_object_new_string(in->plan->uefi ? "uefi" : "bios"));
 	if (in->facts)
 		machine_facts_to_json(in->facts, facts);
 	if (in->inv)

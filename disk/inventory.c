@@ -605,7 +605,7 @@ static bool has_no_medium(const char *root, const char *name)
 
 int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_error *e)
 {
-	*inv = (struct disk_inventory){.warnings = nm_strv_new()};
+	*inv = (struct disk_inventory){.warnings = nm_strv_new(), .uefi = nm_exists(root, "/sys/firmware/efi")};
 	_cleanup_strv_free_ char **names = NULL;
 	int r = nm_list_dir(root, "/sys/block", &names);
 	if (r < 0) {
@@ -644,6 +644,11 @@ void disk_inventory_free(struct disk_inventory *inv)
 }
 
 /* ---- JSON (detect --json) ---- */
+
+void disk_boot_mode_to_json(const struct disk_inventory *inv, json_object *into)
+{
+	json_object_object_add(into, "boot_mode", json_object_new_string(inv->uefi ? "uefi" : "bios"));
+}
 
 json_object *disk_info_to_json(const struct disk_info *d)
 {

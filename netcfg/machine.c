@@ -1,5 +1,4 @@
-/* machine.c: the facts about the machine that the rendered configuration needs: boot mode
- * (sys/firmware/efi), CPU vendor and the matching KVM module (proc/cpuinfo), virtualisation
+/* machine.c: the facts about the machine that the rendered configuration needs: CPU vendor and the matching KVM module (proc/cpuinfo), virtualisation
  * (cpuinfo's hypervisor flag, the kvm-clock clocksource and the DMI vendor/product), and
  * root's SSH keys. Initrd modules live in modules.c. Everything is read under --root;
  * nothing is loaded, probed or changed. */
@@ -114,8 +113,7 @@ static int machine_facts_fill(const char *root, struct machine_facts *m, struct 
 	m->ssh_authorized_keys = nm_strv_new();
 	if (!m->warnings || !m->initrd_modules || !m->kernel_modules || !m->ssh_authorized_keys)
 		return -ENOMEM;
-	m->boot_mode = strdup(nm_exists(root, "/sys/firmware/efi") ? "uefi" : "bios");
-	if (!m->boot_mode || cpu_info_read(root, &cpu, &m->warnings) < 0)
+	if (cpu_info_read(root, &cpu, &m->warnings) < 0)
 		return -ENOMEM;
 	m->cpu_vendor = cpu_vendor_name(cpu.vendor_id);
 	m->virtualisation = virtualisation_read(root, &cpu);
@@ -144,7 +142,6 @@ void machine_facts_free(struct machine_facts *m)
 {
 	if (!m)
 		return;
-	free(m->boot_mode);
 	free(m->cpu_vendor);
 	free(m->virtualisation);
 	nm_strv_free(m->initrd_modules);
@@ -157,7 +154,6 @@ void machine_facts_free(struct machine_facts *m)
 
 json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into)
 {
-	json_object_object_add(into, "boot_mode", m->boot_mode ? json_object_new_string(m->boot_mode) : NULL);
 	json_object_object_add(into, "cpu_vendor", m->cpu_vendor ? json_object_new_string(m->cpu_vendor) : NULL);
 	json_object_object_add(into, "virtualisation",
 			       m->virtualisation ? json_object_new_string(m->virtualisation) : NULL);
@@ -165,18 +161,4 @@ json_object *machine_facts_to_json(const struct machine_facts *m, json_object *i
 	json_object_object_add(into, "kernel_modules", nm_json_strv(m->kernel_modules));
 	json_object_object_add(into, "ssh_authorized_keys", nm_json_strv(m->ssh_authorized_keys));
 	return into;
-}
-
-bool machine_facts_uefi(const struct machine_facts *m)
-{
-	return m->boot_mode && strcmp(m->boot_mode, "uefi") == 0;
-}
-
-int machine_boot_mode_read(const char *root, bool *uefi, struct nm_error *e)
-{
-	struct machine_facts m = {0};
-	int r = machine_facts_read(root, &m, e);
-	*uefi = r >= 0 && machine_facts_uefi(&m);
-	machine_facts_free(&m);
-	return r < 0 ? r : 0;
 }

@@ -1,5 +1,5 @@
 /* netcfg.h: the public face of netcfg — NIC, address, route and DNS inventory, systemd
- * predicted interface names, the machine facts the Nix files need (boot mode, CPU,
+ * predicted interface names, the machine facts the Nix files need (CPU,
  * virtualisation, kernel modules, SSH keys), and the machine's and the network's part of
  * hardware-configuration.nix (the agent composes the files).
  * Everything read goes through the --root prefix (common.h); addresses and routes come from
@@ -48,7 +48,6 @@ struct net_inventory {
 
 /* Facts about the machine that the rendered configuration needs. */
 struct machine_facts {
-	char *boot_mode; /* "uefi" | "bios" */
 	char *cpu_vendor; /* "intel" | "amd" | other vendor string */
 	char *virtualisation; /* "none", "kvm", "qemu", ... */
 	char **initrd_modules;
@@ -70,10 +69,6 @@ json_object *net_nic_to_json(const struct net_nic *n);
 
 int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e);
 void machine_facts_free(struct machine_facts *m);
-/* The machine was booted with UEFI (the ESPs are mounted and GRUB installed for EFI). */
-bool machine_facts_uefi(const struct machine_facts *m);
-/* machine_facts_read for the boot mode alone. */
-int machine_boot_mode_read(const char *root, bool *uefi, struct nm_error *e);
 json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into);
 
 /* Checks one authorized_keys line ("[options] TYPE BASE64 [comment]"): a known key type

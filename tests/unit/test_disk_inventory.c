@@ -51,6 +51,7 @@ static void nvme_onboard_lists_two_eligible_nvme_disks_with_old_arrays(void **st
 {
 	struct disk_inventory inv = {0};
 	read_fixture("nvme-onboard", &inv);
+	assert_false(inv.uefi); /* no sys/firmware/efi in the tree: booted with BIOS */
 	assert_int_equal(inv.n_disks, 5); /* md0-md2 and two disks; the empty loop0 is left out */
 	const struct disk_info *d = disk(&inv, "nvme0n1");
 	assert_string_equal(d->path, "/dev/nvme0n1");
@@ -117,6 +118,7 @@ static void uefi_machine_mixes_512_and_4096_byte_sectors(void **state)
 {
 	struct disk_inventory inv = {0};
 	read_fixture("uefi-multifunction", &inv);
+	assert_true(inv.uefi); /* sys/firmware/efi in the tree */
 	assert_int_equal(inv.n_disks, 2);
 	const struct disk_info *intel = disk(&inv, "nvme1n1");
 	assert_int_equal(intel->logical_sector_size, 4096);

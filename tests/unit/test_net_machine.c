@@ -25,7 +25,6 @@ static void onboard_fixture_facts(void **state)
 {
 	struct machine_facts m;
 	read_fixture("nvme-onboard", &m);
-	assert_string_equal(m.boot_mode, "bios");
 	assert_string_equal(m.cpu_vendor, "intel");
 	assert_string_equal(m.virtualisation, "none");
 	assert_int_equal(nm_strv_len(m.kernel_modules), 1);
@@ -45,7 +44,6 @@ static void amd_fixture_facts(void **state)
 {
 	struct machine_facts m;
 	read_fixture("sata-pcie-bmc", &m);
-	assert_string_equal(m.boot_mode, "bios");
 	assert_string_equal(m.cpu_vendor, "amd");
 	assert_string_equal(m.virtualisation, "none");
 	assert_int_equal(nm_strv_len(m.kernel_modules), 1);
@@ -64,7 +62,6 @@ static void uefi_fixture_facts(void **state)
 {
 	struct machine_facts m;
 	read_fixture("uefi-multifunction", &m);
-	assert_string_equal(m.boot_mode, "uefi");
 	assert_string_equal(m.cpu_vendor, "intel");
 	assert_int_equal(nm_strv_len(m.kernel_modules), 0); /* VT-x switched off: no vmx flag */
 	assert_false(nm_strv_contains(m.initrd_modules, "mlx5_core"));
@@ -82,7 +79,7 @@ static void odd_fixture_facts_warn(void **state)
 	assert_true(has_warning(m.warnings, "cannot read /root/.ssh/authorized_keys"));
 	json_object *o = machine_facts_to_json(&m, json_object_new_object());
 	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-			    "{\"boot_mode\":\"bios\",\"cpu_vendor\":null,\"virtualisation\":\"none\","
+			    "{\"cpu_vendor\":null,\"virtualisation\":\"none\","
 			    "\"initrd_modules\":[\"virtio_pci\"],\"kernel_modules\":[],\"ssh_authorized_keys\":[]}");
 	json_object_put(o);
 	machine_facts_free(&m);

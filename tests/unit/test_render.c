@@ -112,11 +112,8 @@ static struct fixture *fixture_new(void)
 	f->initrd[1] = "ahci";
 	f->initrd[2] = "xhci_pci";
 	f->kmods[0] = "kvm-amd";
-	f->facts = (struct machine_facts){.boot_mode = "bios",
-					  .cpu_vendor = "amd",
-					  .virtualisation = "none",
-					  .initrd_modules = f->initrd,
-					  .kernel_modules = f->kmods};
+	f->facts = (struct machine_facts){
+	    .cpu_vendor = "amd", .virtualisation = "none", .initrd_modules = f->initrd, .kernel_modules = f->kmods};
 	f->keys[0] = KEY_ED25519 " ops@example";
 	f->in = (struct agent_render_input){.plan = &f->plan,
 					    .inv = &f->inv,
@@ -134,7 +131,6 @@ static struct fixture *fixture_new(void)
 static void fixture_uefi(struct fixture *f)
 {
 	f->plan.uefi = true;
-	f->facts.boot_mode = "uefi";
 	f->esp_opts[0] = "fmask=0077";
 	f->esp_opts[1] = "dmask=0077";
 	f->fs[1] = (struct disk_fs_plan){.device = "/dev/nvme0n1p2",
