@@ -2,12 +2,16 @@
 # tests/httpd/lib.sh: sourced by tests/integration/fetch_*.sh and scripts/bench-fetch. Starts
 # the loopback server (tests/httpd/server.py) and offers the assertions every fetch test needs.
 # The caller's EXIT trap must call fetch_test_cleanup (kills the server, removes the temp dir).
+# Cases run under `check NAME CMD...` and the test ends with `finish` (tests/lib/report.sh): a
+# helper that finds a fault says why with `fail` and returns 1, and the case counts as failed.
 
 : "${NMMM_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${NMMM_AGENT:=$NMMM_SRC/build/agent/nmmm-agent}"
+# shellcheck source=tests/lib/report.sh
+source "$NMMM_SRC/tests/lib/report.sh"
+report_counting
 HTTPD_PID=""
 HTTPD_PORT=""
-FAILURES=0
 
 # fetch_test_tmp NAME: a fresh temp dir (prefixed images-) in $T, in RAM (/dev/shm) as the
 # rescue system is: the disk here is shared and slow enough to dominate 10,000-file cases
@@ -37,7 +41,7 @@ httpd_start() {
     sleep 0.05
   done
   HTTPD_PORT=$(awk '/^PORT /{print $2}' "$portfile")
-  [ -n "$HTTPD_PORT" ] || { echo "httpd did not start" >&2; exit 1; }
+  [ -n "$HTTPD_PORT" ] || { echo "FAIL: httpd did not start" >&2; exit 1; }
   export BASE="http://127.0.0.1:$HTTPD_PORT"
 }
 
@@ -49,7 +53,7 @@ run_agent() {
   shift
   ERR=$("$NMMM_AGENT" "$@" 2>&1 >/dev/null) || rc=$?
   if [ "$rc" != "$want" ]; then
-    echo "FAIL: exit $rc, expected $want: nmmm-agent $*" >&2
+    fail "exit $rc, expected $want: nmmm-agent $*"
     echo "  stderr: $ERR" >&2
     return 1
   fi
@@ -59,7 +63,7 @@ run_agent() {
 expect_in() {
   case "$1" in
     *"$2"*) ;;
-    *) echo "FAIL: message lacks '$2': $1" >&2; return 1 ;;
+    *) fail "message lacks '$2': $1"; return 1 ;;
   esac
 }
 
@@ -68,7 +72,7 @@ nothing_left() {
   local leftover
   leftover=$(compgen -G "$1.part*" || true)
   if [ -e "$1" ] || [ -L "$1" ] || [ -n "$leftover" ]; then
-    echo "FAIL: left behind: $(ls -d "$1" "$1".part* 2>/dev/null | tr '\n' ' ')" >&2
+    fail "left behind: $(ls -d "$1" "$1".part* 2>/dev/null | tr '\n' ' ')"
     return 1
   fi
 }
@@ -91,25 +95,4 @@ for d, dirs, files in sorted(os.walk(top)):
             what = ""
         print("%o %s %s" % (st.st_mode, rel, what))
 PY
-}
-
-# check NAME CMD...: runs one named test case, counting failures instead of stopping
-check() {
-  local name=$1
-  shift
-  local t0=$SECONDS
-  if "$@"; then
-    echo "ok   $name ($((SECONDS - t0)) s)"
-  else
-    echo "FAIL $name"
-    FAILURES=$((FAILURES + 1))
-  fi
-}
-
-finish() {
-  if [ "$FAILURES" -ne 0 ]; then
-    echo "$FAILURES case(s) failed" >&2
-    exit 1
-  fi
-  echo "all cases passed"
 }

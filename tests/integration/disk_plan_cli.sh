@@ -12,7 +12,9 @@ set -euo pipefail
 
 : "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
 : "${NMMM_FIXTURES:?set NMMM_FIXTURES to tests/fixtures}"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop devices)"; exit 77; }
+# shellcheck source=tests/lib/report.sh
+source "$(dirname "$0")/../lib/report.sh"
+[ "$(id -u)" -eq 0 ] || skip "needs root (loop devices)"
 
 tag="disk-plan-$$"
 tmp=$(mktemp -d "/tmp/$tag.XXXXXX")
@@ -25,8 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=tests/integration/lib/assert.sh
-source "$(dirname "$0")/lib/assert.sh"
 
 # What a write through a loop device would change in its sparse image: the first and last
 # 8 MiB (GPT, superblocks), the allocated blocks and the modification time. Reading all of a

@@ -23,7 +23,7 @@ every_filter_gives_the_tar_tree() {
   want=$(tree_digest "$T/ref-good")
   for ext in xz gz bz2 zst; do
     run_agent 0 fetch "$BASE/good.tar.$ext" --sha256 "$(sha "$T/www/good.tar.$ext")" --unpack "$T/good-$ext" || return 1
-    [ "$(tree_digest "$T/good-$ext")" = "$want" ] || { echo "tree differs for .$ext" >&2; return 1; }
+    [ "$(tree_digest "$T/good-$ext")" = "$want" ] || { fail "tree differs for .$ext"; return 1; }
   done
   [ "$(stat -c %a "$T/good-xz/pkgs/bin-tool")" = 755 ] && [ "$(readlink "$T/good-xz/pkgs/lib/up")" = ../default.nix ] &&
     [ "$(stat -c %i "$T/good-xz/pkgs/hard")" = "$(stat -c %i "$T/good-xz/pkgs/default.nix")" ] &&

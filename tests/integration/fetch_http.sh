@@ -58,7 +58,7 @@ truncated_body_gives_up_after_retries() {
 content_length_too_long_fails_cleanly() {
   local rc=0
   "$NMMM_AGENT" fetch "$BASE/blob.bin?len=100" --sha256 "$BLOB" --out "$T/o-long" --retries 1 2>/dev/null || rc=$?
-  [ "$rc" = 1 ] || [ "$rc" = 4 ] || { echo "exit $rc" >&2; return 1; }
+  [ "$rc" = 1 ] || [ "$rc" = 4 ] || { fail "exit $rc"; return 1; }
   nothing_left "$T/o-long"
 }
 

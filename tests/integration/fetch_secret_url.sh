@@ -25,7 +25,7 @@ bad_sha=0000000000000000000000000000000000000000000000000000000000000000
 no_secret_in() {
   local hits
   hits=$(grep -r -a -l -F -f "$T/secrets" "$@" 2>/dev/null || true)
-  [ -z "$hits" ] || { echo "FAIL: the secret is written to: $hits" >&2; grep -r -a -h -F -f "$T/secrets" "$@" | head -n 3 >&2; return 1; }
+  [ -z "$hits" ] || { fail "the secret is written to: $hits"; grep -r -a -h -F -f "$T/secrets" "$@" | head -n 3 >&2; return 1; }
 }
 
 # fetch_logged RC ARGS...: one fetch with its events, log and terminal output kept apart
@@ -95,10 +95,10 @@ process_list_has_no_secret() {
   done
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
   wait "$pid" || rc=$?
-  [ "$rc" = 0 ] || { echo "FAIL: slow fetch exited $rc: $(cat "$T/stderr")" >&2; return 1; }
+  [ "$rc" = 0 ] || { fail "slow fetch exited $rc: $(cat "$T/stderr")"; return 1; }
   expect_in "$cmdline" "http://****************@127.0.0.1:$HTTPD_PORT/blob.bin?" &&
     if grep -q -F -f "$T/secrets" <<<"$cmdline"; then
-      echo "FAIL: the process list shows the secret: $cmdline" >&2
+      fail "the process list shows the secret: $cmdline"
       false
     fi
 }

@@ -20,8 +20,8 @@ set -euo pipefail
 : "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
 : "${NMMM_FIXTURES:?set NMMM_FIXTURES to tests/fixtures}"
 here=$(dirname "$0")
-# shellcheck source=tests/integration/lib/assert.sh
-source "$here/lib/assert.sh"
+# shellcheck source=tests/lib/report.sh
+source "$here/../lib/report.sh"
 
 tmp=$(mktemp -d /tmp/golden-outputs.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -64,7 +64,8 @@ run_case() {
 }
 
 cases=0
-failed=()
+# Every fixture is compared before the test ends: count the failures, `finish` reports them.
+report_counting
 for root in "$NMMM_FIXTURES"/*/root; do
 	c=$(basename "$(dirname "$root")")
 	expected="$NMMM_FIXTURES/$c/expected"
@@ -76,16 +77,13 @@ for root in "$NMMM_FIXTURES"/*/root; do
 		cp -r "$tmp/$c" "$expected"
 		echo "golden_outputs: $c: goldens rewritten in $expected"
 	elif [ ! -d "$expected" ]; then
-		echo "FAIL: $c: no goldens in $expected; NMMM_UPDATE_GOLDEN=1 writes them" >&2
-		failed+=("$c")
+		fail "$c: no goldens in $expected; NMMM_UPDATE_GOLDEN=1 writes them"
 	elif diff -ru "$expected" "$tmp/$c"; then
 		ok "$c: detect, plan and render as in $expected"
 	else
-		echo "FAIL: $c: output differs from the goldens (diff above: - golden, + now)" >&2
-		failed+=("$c")
+		fail "$c: output differs from the goldens (diff above: - golden, + now)"
 	fi
 done
 # The four captured machines; a fixture dropped by mistake must not shrink the test silently.
 [ "$cases" -ge 4 ] || fail "only $cases fixture trees under $NMMM_FIXTURES"
-[ ${#failed[@]} -eq 0 ] || fail "goldens differ for: ${failed[*]}"
-echo "golden_outputs: ok ($cases cases)"
+finish

@@ -34,7 +34,7 @@ expect() {
 	[ "$(ie_disk_sum "$IE_DISK")" = "$disk_before" ] || fail "$what: the disk changed"
 	[ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "$what: the decoy changed"
 	grep -q . "$IE_WORK/err.txt" || fail "$what: no message"
-	echo "ok: $what (exit $rc): $(grep 'nmmm-agent:' "$IE_WORK/err.txt" | tail -n 1 | cut -c1-160)"
+	ok "$what (exit $rc): $(grep 'nmmm-agent:' "$IE_WORK/err.txt" | tail -n 1 | cut -c1-160)"
 	rm -rf "$IE_WORK/state"
 }
 

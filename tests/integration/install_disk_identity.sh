@@ -56,7 +56,7 @@ expect_refusal() {
 		fail "$what: the refusal does not name $name, diskseq and both values: $(tail -n 3 "$out")"
 	grep -q "run plan again" "$out" || fail "$what: the refusal does not say to run plan again: $(tail -n 3 "$out")"
 	images_unchanged "$what"
-	echo "ok: $what: $(grep -o "$name: diskseq changed[^:]*" "$out" | head -n 1)"
+	ok "$what: $(grep -o "$name: diskseq changed[^:]*" "$out" | head -n 1)"
 }
 
 # 1. Planned and built, then the disk is swapped, then resumed.

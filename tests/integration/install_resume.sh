@@ -54,7 +54,7 @@ for phase in $phases; do
 			fail "resume after kill at $phase: $(tail -n 5 "$IE_WORK/out.txt")"
 	fi
 	check_result "kill at $phase"
-	echo "ok: killed at $phase, resumed"
+	ok "killed at $phase, resumed"
 done
 
 # Killed while a program runs (the 4096-bit host key takes a while): the program must die with the
@@ -88,7 +88,7 @@ fi
 ie_agent install --resume --yes "${args[@]}" > "$IE_WORK/out.txt" 2>&1 ||
 	fail "resume after a kill during ssh-keygen: $(tail -n 5 "$IE_WORK/out.txt")"
 check_result "kill during ssh-keygen"
-echo "ok: killed during ssh-keygen, resumed; ssh-keygen died with the agent"
+ok "killed during ssh-keygen, resumed; ssh-keygen died with the agent"
 
 # The disk changes underneath: a resume must refuse, not guess.
 rm -rf "$IE_WORK/state"

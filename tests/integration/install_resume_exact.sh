@@ -51,7 +51,7 @@ refused() {
 	grep -q -- "$pattern" "$IE_WORK/err.txt" || fail "$what: the message does not name $pattern: $(tail -n 3 "$IE_WORK/err.txt")"
 	[ "$(ie_disk_sum "$IE_DISK")" = "$disk_before" ] || fail "$what: the disk changed"
 	[ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "$what: the decoy changed"
-	echo "ok: $what refused: $(grep 'nmmm-agent:' "$IE_WORK/err.txt" | tail -n 1 | cut -c1-200)"
+	ok "$what refused: $(grep 'nmmm-agent:' "$IE_WORK/err.txt" | tail -n 1 | cut -c1-200)"
 }
 
 mapfile -t other_host < <(args_with --hostname web2)
@@ -102,4 +102,4 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["hostname"
 umount "$mnt"
 [ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "bare resume: the decoy changed"
 grep -q "^$RESCUE_SWAP " /proc/swaps || fail "handover turned off the rescue's own swap ($RESCUE_SWAP)"
-echo "ok: bare resume finished with the recorded options; the rescue's swap is still on"
+ok "bare resume finished with the recorded options; the rescue's swap is still on"

@@ -88,9 +88,10 @@ mount "${IE_DISK}p4" "$IE_WORK/check"
 # Every file the run wrote, on the rescue side and on the installed disk.
 hits=$(grep -r -a -l -F -f "$IE_WORK/secrets" "$IE_WORK/state" "$IE_WORK/events.jsonl" "$IE_WORK/out.txt" \
 	"$IE_WORK/err.txt" "$IE_WORK/export.tar" "$IE_WORK/export" "$IE_WORK/check" || true)
-[ -z "$hits" ] || echo "FAIL: the secret is written to: $(echo "$hits" | tr '\n' ' ')" >&2
-[ ! -s "$IE_WORK/cmdline-hits" ] || echo "FAIL: the process list showed the secret: $(head -n 1 "$IE_WORK/cmdline-hits")" >&2
-[ -z "$hits" ] && [ ! -s "$IE_WORK/cmdline-hits" ] || exit 1
+leaks=""
+[ -z "$hits" ] || leaks="written to: $(echo "$hits" | tr '\n' ' ')"
+[ ! -s "$IE_WORK/cmdline-hits" ] || leaks="$leaks${leaks:+; }the process list showed it: $(head -n 1 "$IE_WORK/cmdline-hits")"
+[ -z "$leaks" ] || fail "the secret leaked: $leaks"
 # What the run records names the mirror without them.
 for f in "$IE_WORK/state/state.json" "$IE_WORK/state/nixos/plan.json" "$IE_WORK/check/etc/nixos/report.json" \
 	"$IE_WORK/export/plan.json"; do

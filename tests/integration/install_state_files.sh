@@ -36,5 +36,5 @@ python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); assert s["phases
 left=$(find "$IE_WORK/state" -maxdepth 1 -name '.state.json.*' ! -name .state.json.tmp)
 [ -z "$left" ] || fail "temporaries left in the state directory: $left"
 [ -L "$IE_WORK/state/.state.json.tmp" ] || fail "the planted link was replaced or removed"
-echo "ok: state.json replaced whole (0600), no temporary left, the planted link not followed"
+ok "state.json replaced whole (0600), no temporary left, the planted link not followed"
 echo "install_state_files: ok"

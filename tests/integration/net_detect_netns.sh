@@ -9,7 +9,9 @@
 set -euo pipefail
 
 : "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
+# shellcheck source=tests/lib/report.sh
+source "$(dirname "$0")/../lib/report.sh"
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
 
 tag="nmmm-netinv-$$"
 tmp=$(mktemp -d "/tmp/$tag.XXXXXX")
@@ -72,8 +74,6 @@ exec(sys.argv[2])
 PY
 }
 
-# shellcheck source=tests/integration/lib/assert.sh
-source "$(dirname "$0")/lib/assert.sh"
 
 # ---- IPv4 only: Hetzner /26, gateway on-link ----
 new_ns v4 'nameserver 185.12.64.1\nnameserver 185.12.64.2\n'
@@ -92,7 +92,7 @@ assert d["ipv6_gateway"] is None, d["ipv6_gateway"]
 assert d["nameservers"] == ["185.12.64.1", "185.12.64.2"], d["nameservers"]
 assert d["uplink"] is None and warned("eth0 is a virtual interface")
 '
-echo "ok: IPv4 /26 with on-link gateway"
+ok "IPv4 /26 with on-link gateway"
 ip netns exec "$tag-v4" "$NMMM_AGENT" --events "$tmp/v4.events" detect --uplink eth0 >/dev/null 2>&1 ||
 	fail "detect --uplink eth0 with --events"
 python3 - "$tmp/v4.events" <<'PY'
@@ -101,7 +101,7 @@ ev = [json.loads(line) for line in open(sys.argv[1])]
 assert [(e["phase"], e["event"]) for e in ev] == [("detect", "start"), ("detect", "done")], ev
 assert ev[1]["uplink"] == "eth0" and ev[1]["nics"] == 2, ev[1]   # eth0 and its peer p-eth0
 PY
-echo "ok: --events has detect start and done with the uplink"
+ok "--events has detect start and done with the uplink"
 
 # ---- IPv6 only: /64 and fe80::1 ----
 new_ns v6 'nameserver 2a01:4ff:ff00::add:1\n'
@@ -117,7 +117,7 @@ assert flags(e, "2a01:4f8:10a:1b2::2")["usable"] is True
 assert d["ipv4_gateway"] is None
 assert d["ipv6_gateway"] == {"address": "fe80::1", "dev": "eth0"}, d["ipv6_gateway"]
 '
-echo "ok: IPv6 /64 via fe80::1"
+ok "IPv6 /64 via fe80::1"
 
 # ---- dual stack, with the kernel marking temporary, deprecated and tentative addresses ----
 new_ns dual 'nameserver 127.0.0.53\n'
@@ -148,7 +148,7 @@ assert u["ipv4"] == [{"address": "203.0.113.10", "prefix": 26}], u["ipv4"]
 assert sorted(a["address"] for a in u["ipv6"]) == ["2001:db8:1::1", "2a01:4f8:10a:1b2::2"], u["ipv6"]
 assert d["nameservers"] == ["127.0.0.53"] and warned("only a local resolver (127.0.0.53)"), d["nameservers"]
 '
-echo "ok: dual stack; temporary, deprecated, tentative and link-local addresses are not usable"
+ok "dual stack; temporary, deprecated, tentative and link-local addresses are not usable"
 
 # ---- two NICs, one default route: the route decides ----
 new_ns two 'nameserver 185.12.64.2\n'
@@ -170,7 +170,7 @@ assert d["uplink"]["name"] == "eth1" and d["uplink"]["ipv4"] == [{"address": "20
 [ "$(detect two --uplink eth7)" = 2 ] || fail "detect --uplink eth7 must be a usage error"
 grep -q -- "--uplink eth7: no interface has that name or MAC; interfaces here: eth0 (90:1b:0e:00:00:05)" "$tmp/two.err" ||
 	fail "unclear --uplink error: $(cat "$tmp/two.err")"
-echo "ok: two NICs, the one with the default route; --uplink names any interface"
+ok "two NICs, the one with the default route; --uplink names any interface"
 
 # ---- nothing configured: empty resolv.conf, no default route ----
 new_ns bare ''
@@ -181,4 +181,4 @@ assert d["ipv4_gateway"] is None and d["ipv6_gateway"] is None and d["nameserver
 assert warned("no default route") and warned("/etc/resolv.conf lists no nameserver"), d["warnings"]
 assert d["uplink"] is None and warned("no uplink found")
 '
-echo "ok: no route and no nameserver give valid JSON and warnings"
+ok "no route and no nameserver give valid JSON and warnings"

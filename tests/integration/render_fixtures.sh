@@ -11,6 +11,8 @@ set -euo pipefail
 
 : "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
 : "${NMMM_FIXTURES:?set NMMM_FIXTURES to tests/fixtures}"
+# shellcheck source=tests/lib/report.sh
+source "$(dirname "$0")/../lib/report.sh"
 # shellcheck source=tests/integration/lib/nix-env.sh
 source "$(dirname "$0")/lib/nix-env.sh"
 
@@ -37,7 +39,7 @@ add_disk() {
 
 checked=0
 for fx in nvme-onboard sata-pcie-bmc uefi-multifunction; do
-	[ -d "$NMMM_FIXTURES/$fx/root" ] || { echo "FAIL: fixture $fx is missing"; exit 1; }
+	[ -d "$NMMM_FIXTURES/$fx/root" ] || fail "fixture $fx is missing"
 	tree="$tmp/$fx/root"
 	out="$tmp/$fx/out"
 	mkdir -p "$tmp/$fx"
@@ -48,7 +50,7 @@ for fx in nvme-onboard sata-pcie-bmc uefi-multifunction; do
 
 	"$NMMM_AGENT" --root "$tree" detect --json >"$tmp/$fx/detect.json" 2>/dev/null
 	"$NMMM_AGENT" --root "$tree" render --disks nvme0n1,nvme1n1 --hostname "$fx" --out "$out" \
-		>"$tmp/$fx/stdout" 2>"$tmp/$fx/stderr" || { cat "$tmp/$fx/stderr"; echo "FAIL: $fx: render"; exit 1; }
+		>"$tmp/$fx/stdout" 2>"$tmp/$fx/stderr" || { cat "$tmp/$fx/stderr"; fail "$fx: render"; }
 	for f in hardware-configuration.nix configuration.nix; do
 		nix-instantiate --parse "$out/$f" >/dev/null
 	done
@@ -107,5 +109,5 @@ print(f"render_fixtures: {fx}: {det['boot_mode']}, uplink {up_name} ({nic['predi
 PY
 	checked=$((checked + 1))
 done
-[ "$checked" -eq 3 ] || { echo "FAIL: checked $checked fixtures"; exit 1; }
+[ "$checked" -eq 3 ] || fail "checked $checked fixtures"
 echo "render_fixtures: ok"

@@ -14,7 +14,9 @@ set -euo pipefail
 
 : "${NMMM_AGENT:?set NMMM_AGENT to the nmmm-agent binary}"
 : "${NMMM_FIXTURES:?set NMMM_FIXTURES to tests/fixtures}"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop devices, network namespaces)"; exit 77; }
+# shellcheck source=tests/lib/report.sh
+source "$(dirname "$0")/../lib/report.sh"
+[ "$(id -u)" -eq 0 ] || skip "needs root (loop devices, network namespaces)"
 
 tag="nix-render-$$"
 ns="$tag"
@@ -85,12 +87,12 @@ rc=0
 agent_in_ns bios "$tmp/home" render --disks "$disks" --uplink nr-up0 --hostname web-1 \
 	--ssh-key "$key2" --ssh-key-file "$tmp/keys.txt" --out "$tmp/out" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
 cat "$tmp/stdout" "$tmp/stderr"
-[ "$rc" -eq 0 ] || { echo "FAIL: render exited $rc"; exit 1; }
-grep -q "keys.txt:3: skipped" "$tmp/stderr" || { echo "FAIL: no warning naming keys.txt line 3"; exit 1; }
-grep -q "authorized_keys line 2 skipped" "$tmp/stderr" || { echo "FAIL: no warning naming the rescue key line 2"; exit 1; }
+[ "$rc" -eq 0 ] || fail "render exited $rc"
+grep -q "keys.txt:3: skipped" "$tmp/stderr" || fail "no warning naming keys.txt line 3"
+grep -q "authorized_keys line 2 skipped" "$tmp/stderr" || fail "no warning naming the rescue key line 2"
 
 after=$(for l in "${loops[@]}"; do dd if="$l" bs=1M count=4 status=none | sha256sum; done)
-[ "$before" = "$after" ] || { echo "FAIL: render wrote to a disk"; exit 1; }
+[ "$before" = "$after" ] || fail "render wrote to a disk"
 
 # Parses both files and evaluates them as functions of stub module arguments into $1/eval.json
 # (tests/fixtures/render-eval.nix).
@@ -154,7 +156,7 @@ PY
 # ---- UEFI: GRUB on every ESP, the host name from the config file ----
 printf '{ "hostname": "db-2" }\n' >"$tmp/config.json"
 agent_in_ns uefi "$tmp/home" render --config "$tmp/config.json" --disks "$disks" --uplink nr-up0 \
-	--out "$tmp/out-uefi" >"$tmp/stdout" 2>"$tmp/stderr" || { cat "$tmp/stderr"; echo "FAIL: UEFI render"; exit 1; }
+	--out "$tmp/out-uefi" >"$tmp/stdout" 2>"$tmp/stderr" || { cat "$tmp/stderr"; fail "UEFI render"; }
 evaluate "$tmp/out-uefi"
 python3 - "$tmp/out-uefi/eval.json" "$tmp/out-uefi/plan.json" <<'PY'
 import json, sys
@@ -213,15 +215,15 @@ echo "render_netns_loop: the miniature channel accepts both renders"
 # ---- refusals: nothing written ----
 rc=0
 agent_in_ns bios "$tmp/nokeys" render --disks "$disks" --uplink nr-up0 --out "$tmp/out-nokey" 2>"$tmp/stderr" || rc=$?
-[ "$rc" -eq 3 ] || { cat "$tmp/stderr"; echo "FAIL: no SSH key: want exit 3, got $rc"; exit 1; }
-grep -q -- "--ssh-key" "$tmp/stderr" || { echo "FAIL: refusal does not name --ssh-key"; exit 1; }
-[ ! -e "$tmp/out-nokey/configuration.nix" ] || { echo "FAIL: files written despite the refusal"; exit 1; }
+[ "$rc" -eq 3 ] || { cat "$tmp/stderr"; fail "no SSH key: want exit 3, got $rc"; }
+grep -q -- "--ssh-key" "$tmp/stderr" || fail "refusal does not name --ssh-key"
+[ ! -e "$tmp/out-nokey/configuration.nix" ] || fail "files written despite the refusal"
 
 rc=0
 agent_in_ns bios "$tmp/home" render --disks "$disks" --uplink nr-up0 --hostname web_1 --out "$tmp/out-bad" \
 	2>"$tmp/stderr" || rc=$?
-[ "$rc" -eq 2 ] || { cat "$tmp/stderr"; echo "FAIL: bad host name: want exit 2, got $rc"; exit 1; }
-grep -q "RFC 1123" "$tmp/stderr" || { cat "$tmp/stderr"; echo "FAIL: usage error does not name the rule"; exit 1; }
-[ ! -e "$tmp/out-bad/configuration.nix" ] || { echo "FAIL: files written despite the usage error"; exit 1; }
+[ "$rc" -eq 2 ] || { cat "$tmp/stderr"; fail "bad host name: want exit 2, got $rc"; }
+grep -q "RFC 1123" "$tmp/stderr" || { cat "$tmp/stderr"; fail "usage error does not name the rule"; }
+[ ! -e "$tmp/out-bad/configuration.nix" ] || fail "files written despite the usage error"
 
 echo "render_netns_loop: ok"

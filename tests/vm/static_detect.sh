@@ -13,10 +13,12 @@ serial=STATICDET01
 mac=52:54:00:5a:7c:01
 disk_bytes=$((1024 * 1024 * 1024))
 
-fail() {
-	echo "static_detect: FAIL: $*" >&2
+# shellcheck source=tests/lib/report.sh
+. "$src/tests/lib/report.sh"
+# What explains a failure, shown after its FAIL line (report.sh calls it).
+report_context() {
 	[ -s "${work:-}/console.log" ] && sed 's/^/  guest: /' "$work/console.log" | tail -n 40 >&2
-	exit 1
+	return 0
 }
 [ -x "$agent" ] || fail "$agent missing; run scripts/build-static (or set NMMM_STATIC_AGENT)"
 file -b "$agent" | grep -q 'statically linked' || fail "$agent is not statically linked: $(file -b "$agent")"
@@ -105,4 +107,4 @@ assert len(nics) == 1, f"no NIC with MAC {mac}: {d['nics']}"
 assert nics[0].get("driver") == "e1000e", nics[0]
 print("static_detect: guest saw", disk["name"], disk["size_bytes"], "bytes,", nics[0]["name"], mac)
 EOF
-echo "static_detect: ok ($(stat -c %s "$agent") byte agent, initramfs $(stat -c %s "$work/initrd") bytes)"
+ok "static_detect: detect and --version in a libc-free guest ($(stat -c %s "$agent") byte agent, initramfs $(stat -c %s "$work/initrd") bytes)"

@@ -32,8 +32,8 @@ disk_cleanup() {
 }
 trap disk_cleanup EXIT
 
-# shellcheck source=tests/integration/lib/assert.sh
-source "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
+# shellcheck source=tests/lib/report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/report.sh"
 
 # disk_new NAME SIZE: a sparse file attached with partition scanning; prints the device.
 disk_new() {

@@ -32,8 +32,8 @@ ie_cleanup() {
 }
 trap ie_cleanup EXIT
 
-# shellcheck source=tests/integration/lib/assert.sh
-source "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
+# shellcheck source=tests/lib/report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/report.sh"
 
 # The server's disk and a decoy beside it.
 ie_make_disks() {

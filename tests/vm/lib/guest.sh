@@ -3,28 +3,18 @@
 # /nmmm/lib/guest.sh). They read the disks with the rescue's own tools (blkid -p, mdadm, lsblk,
 # wipefs) and compare with what the agent planned (plan --json, the saved state) and rendered.
 # They only read; the agent is the only writer. Each failure names the disk or field.
+# ok/fail/skip/finish are tests/lib/report.sh (shipped beside this file by scripts/rescue-vm), in
+# counting mode: a scenario reports every assertion that failed, and `finish` ends it.
 set -uo pipefail
 agent=${NMMM_AGENT:-/nmmm/bin/nmmm-agent}
-failures=0
+# shellcheck source=tests/lib/report.sh
+. "$(dirname "${BASH_SOURCE[0]}")/report.sh"
+report_counting
 
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-ok() { echo "ok: $*"; }
 # Runs a command, echoing it; its status is returned.
 step() {
   echo "+ $*"
   "$@"
-}
-# Ends the scenario: non-zero when any assertion failed.
-finish() {
-  if [ "$failures" -gt 0 ]; then
-    echo "$failures assertion(s) failed"
-    exit 1
-  fi
-  echo "all assertions held"
-  exit 0
 }
 
 # The kernel name of the disk with this serial (nvme0n1, sda, vdb), empty if none.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154 # agent, failures: set by guest.sh
+# shellcheck shell=bash disable=SC2154 # agent: set by guest.sh
 # tests/vm/lib/install.sh: the install scenarios' shared parts. On the host: the miniature
 # channel packed like nixexprs.tar.xz for the guest (vm_channel_tarball). In the guest: one
 # `nmmm-agent install` with Debian's nix and that channel (guest_install) and the checks of what
