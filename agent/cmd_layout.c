@@ -111,9 +111,9 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		return e->code;
 	o.mounts_target = last >= agent_phase_index("mount");
 
-	struct disk_config cfg;
-	struct disk_inventory inv = {0};
-	struct disk_plan plan = {0};
+	_cleanup_disk_config_ struct disk_config cfg = {0};
+	_cleanup_disk_inventory_ struct disk_inventory inv = {0};
+	_cleanup_disk_plan_ struct disk_plan plan = {0};
 	int r = disk_config_init(&cfg);
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, r, "layout: out of memory");
@@ -153,8 +153,5 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		r = agent_disk_unconfirmed("layout", e);
 	if (r == 0)
 		r = run_phases(ctx, &plan, &o, until, e);
-	disk_plan_free(&plan);
-	disk_inventory_free(&inv);
-	disk_config_free(&cfg);
 	return r < 0 ? r : 0;
 }

@@ -125,9 +125,9 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 	if (optind < argc)
 		return agent_usage_error(e, "plan", "plan: unexpected argument '%s'", argv[optind]);
 
-	struct disk_config cfg;
-	struct disk_inventory inv = {0};
-	struct disk_plan plan = {0};
+	_cleanup_disk_config_ struct disk_config cfg = {0};
+	_cleanup_disk_inventory_ struct disk_inventory inv = {0};
+	_cleanup_disk_plan_ struct disk_plan plan = {0};
 	int r = disk_config_init(&cfg);
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, r, "plan: out of memory");
@@ -155,9 +155,8 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = disk_plan_make(&inv, &cfg, uefi, &plan, e);
 	if (r == 0) {
 		if (json) {
-			json_object *o = disk_plan_to_json(&plan);
+			_cleanup_json_ json_object *o = disk_plan_to_json(&plan);
 			agent_print_json(o);
-			json_object_put(o);
 		} else {
 			print_human(&plan);
 		}
@@ -167,8 +166,5 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		json_object_object_add(f, "message", json_object_new_string(e->msg));
 		agent_event(ctx, "plan", "error", f);
 	}
-	disk_plan_free(&plan);
-	disk_inventory_free(&inv);
-	disk_config_free(&cfg);
 	return r;
 }

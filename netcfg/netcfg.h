@@ -62,6 +62,7 @@ struct machine_facts {
 
 int net_inventory_read(const char *root, struct net_inventory *inv, struct nm_error *e);
 void net_inventory_free(struct net_inventory *inv);
+#define _cleanup_net_inventory_ _cleanup_(net_inventory_free)
 /* Adds nics[] (physical NICs), virtual_nics[] (veth, bridges, ...: same shape),
  * ipv4_gateway/ipv6_gateway ({address, dev}, or null without a default route) and
  * nameservers[] (always an array) to `into`. */
@@ -70,6 +71,7 @@ json_object *net_nic_to_json(const struct net_nic *n);
 
 int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e);
 void machine_facts_free(struct machine_facts *m);
+#define _cleanup_machine_facts_ _cleanup_(machine_facts_free)
 /* The machine was booted with UEFI (the ESPs are mounted and GRUB installed for EFI). */
 bool machine_facts_uefi(const struct machine_facts *m);
 /* machine_facts_read for the boot mode alone. */
