@@ -71,6 +71,7 @@ struct agent_config {
 /* Reads and parses the file once (usage errors name the file and the byte). */
 int agent_config_read(const char *path, struct agent_config *c, struct nm_error *e);
 void agent_config_free(struct agent_config *c);
+#define _cleanup_agent_config_ _cleanup_(agent_config_free)
 /* Its layout fields into an initialised disk_config (the disk library checks each field), and
  * its host name checked as the renderer will use it. */
 struct disk_config;

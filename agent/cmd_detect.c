@@ -87,9 +87,17 @@ struct detect_result {
 	char **failed;
 };
 
+static void detect_result_free(struct detect_result *d)
+{
+	disk_inventory_free(&d->disks);
+	net_inventory_free(&d->net);
+	machine_facts_free(&d->m);
+	nm_strv_free(d->failed);
+}
+
 static void print_json(const struct detect_result *d)
 {
-	json_object *o = json_object_new_object();
+	_cleanup_json_ json_object *o = json_object_new_object();
 	disk_boot_mode_to_json(&d->disks, o);
 	machine_facts_to_json(&d->m, o);
 	json_object *arr = json_object_new_array();
@@ -105,7 +113,6 @@ static void print_json(const struct detect_result *d)
 	add_warnings(w, d->failed);
 	json_object_object_add(o, "warnings", w);
 	agent_print_json(o);
-	json_object_put(o);
 }
 
 static void print_text(const struct detect_result *d)
@@ -162,7 +169,7 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		return agent_usage_error(e, "detect", "detect: unexpected argument '%s'", argv[optind]);
 
 	agent_event(ctx, "detect", "start", NULL);
-	struct detect_result d = {.failed = nm_strv_new()};
+	_cleanup_(detect_result_free) struct detect_result d = {.failed = nm_strv_new()};
 	/* Each part is read even when another failed: the operator sees everything that could be
 	 * read, the failures as warnings, and the exit status still says that something failed. */
 	struct nm_error part[3] = {0};
@@ -188,9 +195,5 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 			print_text(&d);
 	}
 	emit_done(ctx, &d, r, e);
-	disk_inventory_free(&d.disks);
-	net_inventory_free(&d.net);
-	machine_facts_free(&d.m);
-	nm_strv_free(d.failed);
 	return r;
 }

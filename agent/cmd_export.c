@@ -24,7 +24,7 @@ static const char export_help[] =
 /* The directory the render phase wrote, as recorded in the state file. */
 static int rendered_dir(const char *state_dir, char **dir, struct nm_error *e)
 {
-	struct agent_state st = {0};
+	_cleanup_agent_state_ struct agent_state st = {0};
 	int r = agent_state_load(&st, state_dir, e);
 	if (r == -ENOENT)
 		return nm_fail(e, NM_ERR_USAGE, ENOENT,
@@ -34,9 +34,11 @@ static int rendered_dir(const char *state_dir, char **dir, struct nm_error *e)
 	if (r < 0)
 		return r;
 	json_object *products = agent_state_products(&st, "render"), *d = NULL;
-	if (products && json_object_object_get_ex(products, "dir", &d))
+	if (products && json_object_object_get_ex(products, "dir", &d)) {
 		*dir = strdup(json_object_get_string(d));
-	agent_state_free(&st);
+		if (!*dir)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	}
 	if (!*dir)
 		return nm_fail(e, NM_ERR_USAGE, ENOENT,
 			       "the install in %s has not rendered its files yet; wait for the render phase "

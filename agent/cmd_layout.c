@@ -111,10 +111,10 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		return e->code;
 	o.mounts_target = last >= agent_phase_index("mount");
 
-	struct disk_config cfg;
-	struct disk_inventory inv = {0};
-	struct disk_plan plan = {0};
-	struct agent_config file = {0};
+	_cleanup_disk_config_ struct disk_config cfg = {0};
+	_cleanup_disk_inventory_ struct disk_inventory inv = {0};
+	_cleanup_disk_plan_ struct disk_plan plan = {0};
+	_cleanup_agent_config_ struct agent_config file = {0};
 	int r = disk_config_init(&cfg);
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, r, "layout: out of memory");
@@ -124,7 +124,6 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		r = agent_config_disk(&file, &cfg, e);
 	if (r == 0)
 		r = agent_config_pins_check(&file, e); /* the pins are install's, the file is one */
-	agent_config_free(&file);
 	if (r == 0 && disks)
 		r = disk_config_set_disks(&cfg, disks, e);
 	if (r == 0) {
@@ -153,8 +152,5 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		r = agent_disk_unconfirmed("layout", e);
 	if (r == 0)
 		r = run_phases(ctx, &plan, &o, until, e);
-	disk_plan_free(&plan);
-	disk_inventory_free(&inv);
-	disk_config_free(&cfg);
 	return r < 0 ? r : 0;
 }

@@ -125,10 +125,10 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 	if (optind < argc)
 		return agent_usage_error(e, "plan", "plan: unexpected argument '%s'", argv[optind]);
 
-	struct disk_config cfg;
-	struct disk_inventory inv = {0};
-	struct disk_plan plan = {0};
-	struct agent_config file = {0};
+	_cleanup_disk_config_ struct disk_config cfg = {0};
+	_cleanup_disk_inventory_ struct disk_inventory inv = {0};
+	_cleanup_disk_plan_ struct disk_plan plan = {0};
+	_cleanup_agent_config_ struct agent_config file = {0};
 	int r = disk_config_init(&cfg);
 	if (r < 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, r, "plan: out of memory");
@@ -138,7 +138,6 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = agent_config_disk(&file, &cfg, e);
 	if (r == 0)
 		r = agent_config_pins_check(&file, e);
-	agent_config_free(&file);
 	if (r == 0 && disks)
 		r = disk_config_set_disks(&cfg, disks, e);
 	agent_event(ctx, "plan", "start", NULL);
@@ -150,9 +149,8 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = disk_plan_make(&inv, &cfg, inv.uefi, &plan, e);
 	if (r == 0) {
 		if (json) {
-			json_object *o = disk_plan_to_json(&plan);
+			_cleanup_json_ json_object *o = disk_plan_to_json(&plan);
 			agent_print_json(o);
-			json_object_put(o);
 		} else {
 			print_human(&plan);
 		}
@@ -162,8 +160,5 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		json_object_object_add(f, "message", json_object_new_string(e->msg));
 		agent_event(ctx, "plan", "error", f);
 	}
-	disk_plan_free(&plan);
-	disk_inventory_free(&inv);
-	disk_config_free(&cfg);
 	return r;
 }

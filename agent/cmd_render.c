@@ -169,8 +169,9 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 			    "--state-version: not a NixOS release; write YY.MM with a month 01-12, like 25.05");
 	if (r < 0)
 		return r;
-	json_object *plan_json = disk_plan_to_json(plan);
-	json_object *options = options_to_json(o, root);
+	/* Lent to the renderer, which keeps no reference. */
+	_cleanup_json_ json_object *plan_json = disk_plan_to_json(plan);
+	_cleanup_json_ json_object *options = options_to_json(o, root);
 	struct agent_render_input in = {
 	    .plan = plan,
 	    .inv = net,
@@ -183,8 +184,6 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	    .options = options,
 	};
 	r = agent_render(&in, o->out, e);
-	json_object_put(plan_json);
-	json_object_put(options);
 	if (r < 0)
 		return r;
 	print_summary(o, &in);
@@ -204,13 +203,13 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		nm_strv_free(o.keys);
 		return r == AGENT_HELP_SHOWN ? 0 : r;
 	}
-	struct disk_inventory disks = {0};
-	struct net_inventory net = {0};
-	struct machine_facts m = {0};
-	struct agent_config file = {0};
-	struct disk_config cfg = {0};
-	struct disk_plan plan = {0};
-	struct img_pins pins = {0};
+	_cleanup_disk_inventory_ struct disk_inventory disks = {0};
+	_cleanup_net_inventory_ struct net_inventory net = {0};
+	_cleanup_machine_facts_ struct machine_facts m = {0};
+	_cleanup_agent_config_ struct agent_config file = {0};
+	_cleanup_disk_config_ struct disk_config cfg = {0};
+	_cleanup_disk_plan_ struct disk_plan plan = {0};
+	_cleanup_img_pins_ struct img_pins pins = {0};
 	_cleanup_strv_free_ char **keys = NULL;
 	r = disk_config_init(&cfg);
 	if (r < 0)
@@ -223,13 +222,6 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		json_object_object_add(ev, "exit_code", json_object_new_int(nm_exit_code(e)));
 		agent_event(ctx, "render", "error", ev);
 	}
-	img_pins_free(&pins);
-	disk_plan_free(&plan);
-	disk_config_free(&cfg);
-	agent_config_free(&file);
-	machine_facts_free(&m);
-	net_inventory_free(&net);
-	disk_inventory_free(&disks);
 	nm_strv_free(o.keys);
 	return r;
 }

@@ -135,7 +135,7 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	if (optind < argc)
 		return agent_usage_error(e, "status", "status: unexpected argument '%s'", argv[optind]);
 
-	struct agent_state st = {0};
+	_cleanup_agent_state_ struct agent_state st = {0};
 	long offset = 0;
 	for (;;) {
 		int r = agent_state_load(&st, dir, e);
@@ -161,7 +161,6 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		print_human(&st);
 	}
 	int code = result_exit_code(&st);
-	agent_state_free(&st);
 	if (follow && code != 0)
 		return nm_fail(e, (enum nm_err_class)code, EIO, "the install ended with exit code %d (see above)",
 			       code);

@@ -88,8 +88,8 @@ int agent_cmd_wipe(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 	if (agent_disk_target_check("wipe", o.target, e) < 0 || disk_host_root_check(ctx->g.root, "wipe", e) < 0)
 		return e->code;
 
-	struct disk_config cfg;
-	struct disk_inventory inv = {0};
+	_cleanup_disk_config_ struct disk_config cfg = {0};
+	_cleanup_disk_inventory_ struct disk_inventory inv = {0};
 	struct disk_plan plan = {0};
 	int r = disk_config_init(&cfg);
 	if (r < 0)
@@ -117,8 +117,6 @@ int agent_cmd_wipe(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		r = agent_pipeline_run(&p, e);
 	if (r == 0)
 		printf("wiped: no signature left on %zu disk(s)\n", plan.n_disks);
-	free(plan.disks);
-	disk_inventory_free(&inv);
-	disk_config_free(&cfg);
+	free(plan.disks); /* the plan's members are the inventory's names, not its own */
 	return r < 0 ? r : 0;
 }

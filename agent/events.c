@@ -10,7 +10,11 @@ void agent_event(struct agent_ctx *ctx, const char *phase, const char *event, js
 		json_object_put(fields);
 		return;
 	}
-	json_object *o = json_object_new_object();
+	_cleanup_json_ json_object *o = json_object_new_object();
+	if (!o) {
+		json_object_put(fields); /* out of memory: the event is lost, the run goes on */
+		return;
+	}
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	json_object_object_add(o, "ts", json_object_new_double((double)ts.tv_sec + ts.tv_nsec / 1e9));
@@ -23,5 +27,4 @@ void agent_event(struct agent_ctx *ctx, const char *phase, const char *event, js
 	fprintf(ctx->events.out, "%s\n",
 		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(ctx->events.out);
-	json_object_put(o);
 }

@@ -136,10 +136,14 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 		return r;
 	}
 	run->hostname = strdup(hostname);
+	if (!run->hostname)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	r = net_uplink_select(&run->net, run->o->uplink, &run->uplink, e);
 	if (r < 0)
 		return r;
-	json_object *p = json_object_new_object();
+	_cleanup_json_ json_object *p = json_object_new_object();
+	if (!p)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	json_object_object_add(p, "hostname", json_object_new_string(hostname));
 	json_object_object_add(p, "uplink", json_object_new_string(run->uplink->name));
 	json_object_object_add(p, "ssh_keys", nm_json_strv(run->ssh_keys));
@@ -151,19 +155,15 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 	 * the plan) is refused now too, before anything is downloaded or built; teardown checks again. */
 	if (r == 0)
 		r = disk_teardown_check(&run->plan, &o, e);
-	if (r < 0) {
-		json_object_put(p);
+	if (r < 0)
 		return r;
-	}
 	agent_disk_confirm_print(&run->plan, &run->disks);
-	if (!run->o->yes) {
-		json_object_put(p);
+	if (!run->o->yes)
 		return nm_fail(
 		    e, NM_ERR_REFUSED, EPERM,
 		    "not confirmed: nothing was written. Check the disks and serials above, then run the same "
 		    "command with --yes");
-	}
-	*products = p;
+	*products = NM_TAKE_PTR(p);
 	return 0;
 }
 
@@ -235,7 +235,9 @@ static int fetch_one(struct install_run *run, const struct img_pin *pin, const c
 int install_fetch(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	const char *sd = run->o->state_dir;
-	json_object *p = json_object_new_object();
+	_cleanup_json_ json_object *p = json_object_new_object();
+	if (!p)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	_cleanup_free_ char *unpacked = nm_strdup_printf("%s/channel-unpacked", sd);
 	int r = fetch_one(run, &run->pins.channel, unpacked, NULL, p, e);
 	if (r == 0) {
@@ -256,13 +258,11 @@ int install_fetch(struct install_run *run, json_object **products, struct nm_err
 		}
 		run->have_nix = r == 0;
 	}
-	if (r < 0) {
-		json_object_put(p);
+	if (r < 0)
 		return r;
-	}
 	json_object_object_add(p, "channel_dir", json_object_new_string(run->channel_dir));
 	json_object_object_add(p, "nix_bin", json_object_new_string(run->nix.bin_dir));
-	*products = p;
+	*products = NM_TAKE_PTR(p);
 	return 0;
 }
 
@@ -278,19 +278,24 @@ int install_fetch_check(struct install_run *run, json_object *products, struct n
 	return r;
 }
 
-static void apply_substituters(struct install_run *run)
+static int apply_substituters(struct install_run *run, struct nm_error *e)
 {
 	if (!run->o->substituters)
-		return;
+		return 0;
 	free(run->nix.substituters);
 	run->nix.substituters = strdup(run->o->substituters);
+	return run->nix.substituters ? 0 : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 }
 
 /* ---- render ---- */
 
 int install_render(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	json_object *opts = json_object_new_object();
+	/* Both lent to the renderer, which keeps no reference. */
+	_cleanup_json_ json_object *opts = json_object_new_object();
+	_cleanup_json_ json_object *plan_json = disk_plan_to_json(&run->plan);
+	if (!opts || !plan_json)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	json_object_object_add(opts, "channel", img_pins_to_json(&run->pins));
 	struct agent_render_input in = {
 	    .plan = &run->plan,
@@ -300,12 +305,10 @@ int install_render(struct install_run *run, json_object **products, struct nm_er
 	    .hostname = run->hostname,
 	    .ssh_keys = run->ssh_keys,
 	    .state_version = run->pins.channel.release,
-	    .plan_json = disk_plan_to_json(&run->plan),
+	    .plan_json = plan_json,
 	    .options = opts,
 	};
 	int r = agent_render(&in, run->rendered_dir, e);
-	json_object_put(in.plan_json);
-	json_object_put(opts);
 	if (r < 0)
 		return r;
 	json_object *p = json_object_new_object();
@@ -338,8 +341,12 @@ static uint64_t mem_available(const char *root)
 
 int install_build(struct install_run *run, json_object **products, struct nm_error *e)
 {
-	apply_substituters(run);
+	int r = apply_substituters(run, e);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *cfg = nm_strdup_printf("%s/configuration.nix", run->rendered_dir);
+	if (!cfg)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	uint64_t avail = mem_available(run->ctx->g.root);
 	/* Building into the target store needs Nix's sandbox, which pivots its root: impossible when
 	 * "/" is the initramfs itself (rootfs), as in a rescue that never switched root. */
@@ -349,7 +356,6 @@ int install_build(struct install_run *run, json_object **products, struct nm_err
 		nm_warn("build: only %.1f GiB available, but / is the initramfs (rootfs), where Nix cannot sandbox a "
 			"build into the target store; building in RAM",
 			(double)avail / (1ull << 30));
-	int r;
 	if (in_ram) {
 		r = img_system_build(&run->nix, run->channel_dir, cfg, NULL, run->o->state_dir, &run->sys, e);
 	} else {
@@ -381,8 +387,9 @@ int install_build_check(struct install_run *run, json_object *products, struct n
 		return missing_product("build", "the built system in the store", e);
 	run->sys.toplevel = strdup(sys);
 	run->sys.installer = strdup(inst);
-	apply_substituters(run);
-	return 0;
+	if (!run->sys.toplevel || !run->sys.installer)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	return apply_substituters(run, e);
 }
 
 /* ---- the disk phases ---- */
@@ -699,8 +706,10 @@ static int unmount_target(struct install_run *run, struct nm_error *e)
 int install_handover(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	const char *target = run->o->target;
-	json_object *rep = make_report(run);
+	_cleanup_json_ json_object *rep = make_report(run);
 	_cleanup_free_ char *etc_nixos = nm_strdup_printf("%s/etc/nixos", target);
+	if (!rep || !etc_nixos)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	int r = make_host_keys(target, run->hostname, rep, e);
 	if (r == 0)
 		r = write_report(etc_nixos, rep, e);
@@ -714,7 +723,6 @@ int install_handover(struct install_run *run, json_object **products, struct nm_
 	if (r == 0 && json_object_object_get_ex(rep, "ssh_host_keys", &keys))
 		*products = json_object_new_object(),
 		json_object_object_add(*products, "ssh_host_keys", json_object_get(keys));
-	json_object_put(rep);
 	if (r < 0)
 		return r;
 	/* The state is final before the target goes away. */

@@ -325,20 +325,16 @@ static int run_phase(struct agent_pipeline *p, const struct agent_phase *ph, str
 	event_start(p, ph);
 	nm_info("== %s", ph->name);
 	double t0 = now_mono();
-	json_object *products = NULL;
+	_cleanup_json_ json_object *products = NULL;
 	r = run_one(p, ph, &products, e);
-	if (r < 0) {
-		json_object_put(products);
+	if (r < 0)
 		return r;
-	}
 	double secs = now_mono() - t0;
 	event_done(p, ph, secs);
 	nm_info("%s: done", ph->name);
-	if (!run || strcmp(ph->name, "handover") == 0) {
-		json_object_put(products);
+	if (!run || strcmp(ph->name, "handover") == 0)
 		return 0; /* handover saved the final state itself before unmounting */
-	}
-	agent_state_mark_done(&run->st, ph->name, secs, products);
+	agent_state_mark_done(&run->st, ph->name, secs, NM_TAKE_PTR(products)); /* the state owns them now */
 	return install_save_state(run, e);
 }
 

@@ -21,14 +21,13 @@ static double now_seconds(void)
 /* What the state file says of the install holding the lock, for the refusal. */
 static char *running_install(const char *dir)
 {
-	struct agent_state other = {0};
+	_cleanup_agent_state_ struct agent_state other = {0};
 	struct nm_error ignored = {0};
 	if (agent_state_load(&other, dir, &ignored) < 0)
 		return strdup("");
 	json_object *pid = agent_state_get(&other, "pid"), *phase = agent_state_get(&other, "current_phase");
 	char *s = nm_strdup_printf(" (pid %d, phase %s)", pid ? json_object_get_int(pid) : 0,
 				   phase ? json_object_get_string(phase) : "?");
-	agent_state_free(&other);
 	return s;
 }
 
@@ -72,12 +71,16 @@ int agent_state_load(struct agent_state *st, const char *dir, struct nm_error *e
 	memset(st, 0, sizeof *st);
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ char *rel = nm_strdup_printf("%s/%s", dir, AGENT_STATE_FILE);
+	if (!rel)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	int r = nm_read_file("/", rel, 64u << 20, &text, NULL);
 	if (r == -ENOENT)
 		return r;
 	if (r < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, r, "%s: cannot read: %s", rel, strerror(-r));
 	json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	st->root = json_tokener_parse_ex(tok, text, (int)strlen(text));
 	bool complete = json_tokener_get_error(tok) == json_tokener_success;
 	json_tokener_free(tok);

@@ -30,6 +30,7 @@ int agent_state_new(struct agent_state *st, const char *dir, const char *command
 /* Writes atomically (tmp + fsync + rename), to <dir> and to each mirror directory given. */
 int agent_state_save(const struct agent_state *st, const char *mirror_dir, struct nm_error *e);
 void agent_state_free(struct agent_state *st);
+#define _cleanup_agent_state_ _cleanup_(agent_state_free)
 
 bool agent_state_phase_done(const struct agent_state *st, const char *phase);
 /* The products recorded when the phase finished (borrowed), or NULL. */

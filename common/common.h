@@ -19,10 +19,26 @@ void nm_freep(void *p);
 void nm_closep(const int *fd);
 void nm_fclosep(FILE **f);
 void nm_strv_freep(char ***v);
+void nm_json_putp(json_object **o);
+/* The project's own types are cleared by their library's *_free(struct x *), which takes the
+ * address of a caller-owned struct: exactly what the cleanup attribute passes. Each library
+ * header names its own helpers with this (e.g. _cleanup_disk_plan_). */
+#define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ __attribute__((cleanup(nm_freep)))
 #define _cleanup_close_ __attribute__((cleanup(nm_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(nm_fclosep)))
 #define _cleanup_strv_free_ __attribute__((cleanup(nm_strv_freep)))
+/* Drops the caller's reference to a json-c object (json_object_put). */
+#define _cleanup_json_ __attribute__((cleanup(nm_json_putp)))
+
+/* Hands a cleanup-owned pointer over (to a structure, to the caller): returns it and leaves
+ * NULL behind, so the cleanup at scope exit does nothing. */
+#define NM_TAKE_PTR(p)                                                                                                 \
+	({                                                                                                             \
+		__typeof__(p) nm_take_ = (p);                                                                          \
+		(p) = NULL;                                                                                            \
+		nm_take_;                                                                                              \
+	})
 
 #define NM_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -128,6 +144,7 @@ void nm_buf_grew(struct nm_buf *b, size_t n);
  * its length in *len, and leaves the buffer empty. */
 char *nm_buf_take(struct nm_buf *b, size_t *len);
 void nm_buf_free(struct nm_buf *b);
+#define _cleanup_buf_ _cleanup_(nm_buf_free)
 
 /* ---- strings ---- */
 
@@ -191,6 +208,7 @@ struct nm_run_result {
 
 int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e);
 void nm_run_result_free(struct nm_run_result *res);
+#define _cleanup_run_result_ _cleanup_(nm_run_result_free)
 
 /* ---- URLs in output ----
  * A URL may carry a secret (https://user:token@mirror/...?token=...). Everything nmmm writes,

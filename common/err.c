@@ -80,3 +80,8 @@ void nm_strv_freep(char ***v)
 {
 	nm_strv_free(*v);
 }
+
+void nm_json_putp(json_object **o)
+{
+	json_object_put(*o);
+}

@@ -66,6 +66,7 @@ struct disk_inventory {
  * sysfs files: what cannot be read is left empty and recorded in warnings. */
 int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_error *e);
 void disk_inventory_free(struct disk_inventory *inv);
+#define _cleanup_disk_inventory_ _cleanup_(disk_inventory_free)
 json_object *disk_info_to_json(const struct disk_info *d);
 /* Adds "boot_mode": "uefi" | "bios" to `into` (detect's machine facts). */
 void disk_boot_mode_to_json(const struct disk_inventory *inv, json_object *into);
@@ -109,6 +110,7 @@ int disk_config_from_json(json_object *o, const char *what, struct disk_config *
 /* Replaces c->disks with the comma-separated --disks LIST. */
 int disk_config_set_disks(struct disk_config *c, const char *list, struct nm_error *e);
 void disk_config_free(struct disk_config *c);
+#define _cleanup_disk_config_ _cleanup_(disk_config_free)
 /* "8G", "512M", "1T", "1GiB", "0" -> bytes (binary units; plain numbers are bytes). */
 int disk_parse_size(const char *s, uint64_t *bytes);
 
@@ -198,6 +200,7 @@ struct disk_plan {
 int disk_plan_make(const struct disk_inventory *inv, const struct disk_config *cfg, bool uefi, struct disk_plan *plan,
 		   struct nm_error *e);
 void disk_plan_free(struct disk_plan *plan);
+#define _cleanup_disk_plan_ _cleanup_(disk_plan_free)
 /* `plan --json` and the state file: every field, so disk_plan_from_json gives the same plan. */
 json_object *disk_plan_to_json(const struct disk_plan *plan);
 int disk_plan_from_json(json_object *o, struct disk_plan *plan, struct nm_error *e);

@@ -32,6 +32,7 @@ struct img_pins {
 /* Fills `p` with copies of the compiled-in table (pins.c). */
 int img_pins_default(struct img_pins *p, struct nm_error *e);
 void img_pins_free(struct img_pins *p);
+#define _cleanup_img_pins_ _cleanup_(img_pins_free)
 /* Rewrites the pin's scheme://host to `mirror_url`, keeping the path: a mirror is a directory
  * laid out like the origin (file:///srv/mirror, http://127.0.0.1:8080/base). */
 int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_error *e);
@@ -134,6 +135,7 @@ int img_nix_bootstrap(const char *unpacked_dir, const char *nix_root, struct img
 /* A Nix whose tools are in bin_dir (a resumed install re-creates its Nix this way). */
 int img_nix_at(const char *bin_dir, struct img_nix *nix, struct nm_error *e);
 void img_nix_free(struct img_nix *nix);
+#define _cleanup_img_nix_ _cleanup_(img_nix_free)
 /* NULL-terminated "NAME=value" list for nm_run (NIX_CONFIG, PATH); caller frees with nm_strv_free. */
 char **img_nix_env(const struct img_nix *nix);
 
@@ -148,6 +150,7 @@ int img_system_build(const struct img_nix *nix, const char *channel_dir, const c
 int img_system_instantiate(const struct img_nix *nix, const char *channel_dir, const char *configuration_nix,
 			   const char *gcroot_dir, struct img_system *sys, struct nm_error *e);
 void img_system_free(struct img_system *sys);
+#define _cleanup_img_system_ _cleanup_(img_system_free)
 /* Runs the channel's nixos-install for the built system onto target_root: copies the closure,
  * installs the boot loader (a failure fails the install). */
 int img_system_install(const struct img_nix *nix, const struct img_system *sys, const char *target_root,

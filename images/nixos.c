@@ -191,7 +191,8 @@ int img_nix_bootstrap(const char *unpacked_dir, const char *nix_root, struct img
 	return 0;
 }
 
-/* The last `count` lines of nix-build's output that are store paths, in order. */
+/* The last `count` lines of nix-build's output that are store paths, in order; -ENOENT when
+ * fewer were printed, -ENOMEM when a copy failed (the caller frees paths either way). */
 static int parse_out_paths(const char *out, char **paths, size_t count)
 {
 	size_t found = 0;
@@ -205,7 +206,9 @@ static int parse_out_paths(const char *out, char **paths, size_t count)
 				memmove(paths, paths + 1, (count - 1) * sizeof(char *));
 				found--;
 			}
-			paths[found++] = strndup(p, len);
+			paths[found] = strndup(p, len);
+			if (!paths[found++])
+				return -ENOMEM;
 		}
 		p = nl ? nl + 1 : NULL;
 	}
@@ -253,6 +256,8 @@ static int system_eval(const struct img_nix *nix, const char *tool, const char *
 	if (r < 0) {
 		free(paths[0]);
 		free(paths[1]);
+		if (r == -ENOMEM)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 		return nm_fail(e, NM_ERR_RUNTIME, EPROTO, "%s finished but printed no store paths; see the log", tool);
 	}
 	sys->toplevel = paths[0];
@@ -318,8 +323,14 @@ int img_channel_register(const struct img_nix *nix, const char *channel_parent, 
 	const char *add[] = {nix_store, "--add", channel_parent, NULL};
 	int r = run_nix(nix, add, NIX_STEP_TIMEOUT, NULL, &res, e);
 	char *path[1] = {NULL};
-	if (r == 0 && parse_out_paths(res.output, path, 1) < 0)
-		r = nm_fail(e, NM_ERR_RUNTIME, EPROTO, "nix-store --add %s printed no store path", channel_parent);
+	if (r == 0) {
+		r = parse_out_paths(res.output, path, 1);
+		if (r == -ENOMEM)
+			r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+		else if (r < 0)
+			r = nm_fail(e, NM_ERR_RUNTIME, EPROTO, "nix-store --add %s printed no store path",
+				    channel_parent);
+	}
 	nm_run_result_free(&res);
 	_cleanup_free_ char *store_path = path[0];
 	if (r < 0)

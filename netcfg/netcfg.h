@@ -61,6 +61,7 @@ struct machine_facts {
 
 int net_inventory_read(const char *root, struct net_inventory *inv, struct nm_error *e);
 void net_inventory_free(struct net_inventory *inv);
+#define _cleanup_net_inventory_ _cleanup_(net_inventory_free)
 /* Adds nics[] (physical NICs), virtual_nics[] (veth, bridges, ...: same shape),
  * ipv4_gateway/ipv6_gateway ({address, dev}, or null without a default route) and
  * nameservers[] (always an array) to `into`. */
@@ -69,6 +70,7 @@ json_object *net_nic_to_json(const struct net_nic *n);
 
 int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e);
 void machine_facts_free(struct machine_facts *m);
+#define _cleanup_machine_facts_ _cleanup_(machine_facts_free)
 json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into);
 
 /* Checks one authorized_keys line ("[options] TYPE BASE64 [comment]"): a known key type
