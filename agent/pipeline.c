@@ -28,11 +28,17 @@ static const struct agent_phase phases[] = {
      .disk_sequence = true,
      .run = install_teardown,
      .disk = disk_teardown},
+    /* After the wipe the disks hold nothing, and udevd must catch up before new partitions get
+     * the old names: a "remove" event of an old partition (nvme1n1p4) that waited behind the lock
+     * runs mdadm's udev rule `mdadm -If nvme1n1p4`, which fails whatever member bears that name
+     * by then — the new array's ("md/raid1:md127: Disk failure on nvme1n1p4"; seen in the
+     * kill-and-rerun scenarios). A table re-read in between finds a blank disk. */
     {.name = "wipe",
      .commands = I | L | W,
      .destructive = true,
      .disk_lock = true,
      .disk_sequence = true,
+     .udev_drain_after = true,
      .run = install_wipe,
      .disk = disk_wipe},
     {.name = "partition",
@@ -236,6 +242,19 @@ static int take_disk_lock(struct agent_pipeline *p, struct nm_error *e)
 	return r;
 }
 
+/* Lets the lock go until udevd's queue is empty (disk_udev_settle), then takes it again; the
+ * disks must still be the planned ones. */
+static int drain_udev(struct agent_pipeline *p, struct nm_error *e)
+{
+	disk_unlock(p->disk.lock);
+	int r = disk_udev_settle(p->plan, &p->disk, e);
+	if (r == 0)
+		r = disk_lock(p->plan, &p->disk, e);
+	if (r == 0)
+		r = disk_identity_check(p->plan, p->disk.root, e);
+	return r;
+}
+
 static const struct agent_phase *first_locked(unsigned command)
 {
 	for (size_t i = 0; i < N_PHASES; i++)
@@ -370,6 +389,12 @@ int agent_pipeline_run(struct agent_pipeline *p, struct nm_error *e)
 		const struct agent_phase *next = next_phase(p, i, (size_t)last);
 		if (lock_held(p) && (!next || !next->disk_lock))
 			disk_unlock(p->disk.lock);
+		else if (lock_held(p) && ph->udev_drain_after)
+			r = drain_udev(p, e);
+		if (r < 0) {
+			event_error(p, ph->name, e);
+			break;
+		}
 		if (p->install && p->install->o->detach && ph->detach_point) {
 			bool parent = false;
 			r = install_detach(p->install, &parent, e);

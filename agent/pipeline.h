@@ -24,6 +24,7 @@ struct agent_phase {
 	bool destructive; /* writes a disk or the target; false: reads the machine, writes only state */
 	bool disk_lock; /* runs under the disk lock (taken before the first, released after the last) */
 	bool disk_sequence; /* cut short, it may leave half a step: a resume redoes all of these */
+	bool udev_drain_after; /* the lock is let go after it until udevd has handled every queued event */
 	bool detach_point; /* --detach leaves the SSH session after this phase */
 	bool always; /* runs again on --resume (read-only phases that rebuild memory state) */
 	/* install: does the work and returns what it produced (recorded in the state file) */

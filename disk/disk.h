@@ -262,6 +262,10 @@ int disk_host_root_check(const char *root, const char *what, struct nm_error *e)
  * NM_ERR_REFUSED naming the disk. */
 int disk_lock(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 void disk_unlock(struct disk_lock *l);
+/* Waits (up to 4 min) until udevd has handled every queued event (`udevadm settle`); at once
+ * when no udevd runs (no /run/udev/control). Call with the disk lock let go: udevd keeps a
+ * locked disk's events queued. A queue that does not drain is an error naming the command. */
+int disk_udev_settle(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 
 /* Checks, changing nothing, that teardown may proceed: no partition or stacked device of a
  * planned disk is mounted outside the target; no planned disk holds the running system; no md

@@ -93,3 +93,24 @@ void disk_unlock(struct disk_lock *l)
 	l->fds = NULL;
 	l->n = 0;
 }
+
+#define UDEV_SETTLE_TIMEOUT_S "240" /* below the program runner's 300 s, so settle says why itself */
+
+int disk_udev_settle(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)
+{
+	(void)plan;
+	(void)o;
+	/* Always the host's udevd: destructive work never runs under another --root. */
+	if (!nm_exists("/", "/run/udev/control"))
+		return 0;
+	const char *argv[] = {"udevadm", "settle", "--timeout=" UDEV_SETTLE_TIMEOUT_S, NULL};
+	nm_info("waiting for udevd to handle the wiped disks' events");
+	int r = nm_run(argv, NULL, NULL, e);
+	if (r < 0)
+		nm_error_prefix(e,
+				"udevd did not handle its queued events within %s s (see 'udevadm monitor'); "
+				"the disks are wiped and not yet partitioned: run the command again once "
+				"'udevadm settle' returns",
+				UDEV_SETTLE_TIMEOUT_S);
+	return r;
+}

@@ -36,14 +36,15 @@ took=$(($(date +%s) - started))
 sleep 1
 kill "$monitor" "${watchers[@]}"
 echo "layout and settle took ${took} s"
-# From the teardown's start (the lock is taken before it) to the mount's done (the lock goes
-# after it) no one else held a lock on a planned disk.
-locked_from=$(jq -r 'select(.phase == "teardown" and .event == "start") | .ts' /tmp/layout-events.jsonl)
+# From the partition phase's start (the lock is taken again before it, after udevd drained its
+# queue behind the wipe) to the mount's done (the lock goes after it) no one else held a lock
+# on a planned disk.
+locked_from=$(jq -r 'select(.phase == "partition" and .event == "start") | .ts' /tmp/layout-events.jsonl)
 locked_to=$(jq -r 'select(.phase == "mount" and .event == "done") | .ts' /tmp/layout-events.jsonl)
-[ -n "$locked_from" ] && [ -n "$locked_to" ] || fail "no teardown start or mount done event in the layout's events"
+[ -n "$locked_from" ] && [ -n "$locked_to" ] || fail "no partition start or mount done event in the layout's events"
 for d in nvme0n1 nvme1n1; do
   inside=$(awk -v a="$locked_from" -v b="$locked_to" '$1 > a && $1 < b' "/tmp/lockwatch.$d")
-  [ -s "/tmp/lockwatch.$d" ] && [ -z "$inside" ] && ok "$d stayed locked from teardown to mount" ||
+  [ -s "/tmp/lockwatch.$d" ] && [ -z "$inside" ] && ok "$d stayed locked from partition to mount" ||
     fail "$d: another program got the disk's lock while layout ran (between $locked_from and $locked_to) at:
 ${inside:-(the watcher never got the lock at all)}"
 done
