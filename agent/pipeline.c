@@ -247,7 +247,7 @@ static int take_disk_lock(struct agent_pipeline *p, struct nm_error *e)
 static int drain_udev(struct agent_pipeline *p, struct nm_error *e)
 {
 	disk_unlock(p->disk.lock);
-	int r = disk_udev_settle(p->plan, &p->disk, e);
+	int r = disk_udev_settle(e);
 	if (r == 0)
 		r = disk_lock(p->plan, &p->disk, e);
 	if (r == 0)
@@ -392,6 +392,7 @@ int agent_pipeline_run(struct agent_pipeline *p, struct nm_error *e)
 		else if (lock_held(p) && ph->udev_drain_after)
 			r = drain_udev(p, e);
 		if (r < 0) {
+			nm_error_prefix(e, "%s", ph->name);
 			event_error(p, ph->name, e);
 			break;
 		}

@@ -227,7 +227,7 @@ char *disk_partition_name(const char *disk, unsigned number);
  * NM_ERR_REFUSED and happens before anything is changed. */
 
 /* A BSD lock on every planned whole disk (systemd's block device locking), held from teardown
- * until the layout is mounted: udevd then neither probes the disks mid-write nor re-reads their
+ * until the layout is mounted (let go once after the wipe, while disk_udev_settle waits): udevd then neither probes the disks mid-write nor re-reads their
  * partition tables when a writer closes them (which removes and re-adds every partition node
  * under the next phase's feet). Read-only opens of planned disks only. */
 struct disk_lock {
@@ -265,7 +265,7 @@ void disk_unlock(struct disk_lock *l);
 /* Waits (up to 4 min) until udevd has handled every queued event (`udevadm settle`); at once
  * when no udevd runs (no /run/udev/control). Call with the disk lock let go: udevd keeps a
  * locked disk's events queued. A queue that does not drain is an error naming the command. */
-int disk_udev_settle(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
+int disk_udev_settle(struct nm_error *e);
 
 /* Checks, changing nothing, that teardown may proceed: no partition or stacked device of a
  * planned disk is mounted outside the target; no planned disk holds the running system; no md

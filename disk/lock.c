@@ -96,10 +96,8 @@ void disk_unlock(struct disk_lock *l)
 
 #define UDEV_SETTLE_TIMEOUT_S "240" /* below the program runner's 300 s, so settle says why itself */
 
-int disk_udev_settle(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)
+int disk_udev_settle(struct nm_error *e)
 {
-	(void)plan;
-	(void)o;
 	/* Always the host's udevd: destructive work never runs under another --root. */
 	if (!nm_exists("/", "/run/udev/control"))
 		return 0;

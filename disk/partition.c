@@ -133,7 +133,8 @@ static int write_table(const struct disk_member_plan *m, struct nm_error *e)
  * table (BLKRRPART) and the kernel drops and re-adds every partition node behind our back: seen
  * once in the simulated rescue (tests/vm/partitions_stay_put_under_udev.sh), the kernel there
  * not refusing the re-read although the disk was open exclusively. With partx the lock is held
- * from teardown to the end of the layout, and udevd's re-read never runs. */
+ * from partition to mount (the pipeline lets it go only after the wipe, for udevd to drain its
+ * queue), and udevd's re-read never runs on a partitioned disk. */
 static int tell_kernel(const char *root, const struct disk_plan *plan, const struct disk_member_plan *m,
 		       struct nm_error *e)
 {
