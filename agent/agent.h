@@ -87,21 +87,60 @@ char *agent_sha256_hex(const void *data, size_t len);
 /* Writes a JSON object to stdout, pretty-printed, with a newline. */
 void agent_print_json(json_object *obj);
 
+/* ---- the machine (machine.c) and root's SSH keys (ssh-keys.c, ssh-key-check.c) ---- */
+
+/* Facts about the machine that the rendered configuration needs besides disks and network. */
+struct agent_machine_facts {
+	char *cpu_vendor; /* "intel" | "amd" | other vendor string */
+	char *virtualisation; /* "none", "kvm", "qemu", ... */
+	char **kernel_modules; /* kvm-intel / kvm-amd when the CPU offers it */
+	char **ssh_authorized_keys; /* the rescue's /root/.ssh/authorized_keys, the usable lines */
+	/* Why the rescue's authorized_keys cannot be used (a line holding a control character), or
+	 * NULL: detect reports it as a warning, agent_ssh_keys_gather refuses with it (exit 2). */
+	char *ssh_keys_refused;
+	char **warnings;
+};
+
+/* Reads them under root; what cannot be read is a warning. Fails only when out of memory. */
+int agent_machine_facts_read(const char *root, struct agent_machine_facts *m, struct nm_error *e);
+void agent_machine_facts_free(struct agent_machine_facts *m);
+#define _cleanup_agent_machine_facts_ _cleanup_(agent_machine_facts_free)
+/* Adds cpu_vendor, virtualisation, initrd_modules (the disk inventory's), kernel_modules and
+ * ssh_authorized_keys to `into`, in that order (detect --json, plan.json, the detect phase). */
+json_object *agent_machine_facts_to_json(const struct agent_machine_facts *m, char *const *initrd_modules,
+					 json_object *into);
+/* The rescue's authorized keys into m (called by agent_machine_facts_read): a malformed line is
+ * skipped with a warning naming its number; a line holding a control character sets
+ * m->ssh_keys_refused. */
+int agent_rescue_keys_read(const char *root, struct agent_machine_facts *m, struct nm_error *e);
+
+/* Checks one authorized_keys line ("[options] TYPE BASE64 [comment]"): a known key type
+ * (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com,
+ * sk-ecdsa-sha2-nistp256@openssh.com), base64 data that decodes and whose embedded type matches.
+ * Returns 0, or a usage error saying what is wrong with the line. */
+int agent_ssh_key_check(const char *line, struct nm_error *e);
+/* An authorized key is one line of text: the first byte of s[0..len) that is a control
+ * character (C0 other than the tab between fields, DEL, NUL) or NULL when there is none. */
+const char *agent_ssh_key_control_char(const char *s, size_t len);
+/* The usage error (exit 2) for such a byte at `bad` in `line`, naming `source` ("--ssh-key-file
+ * FILE line 3"): the line would smuggle a line of its own into root's authorized keys. */
+int agent_ssh_key_refuse_control(const char *source, const char *line, const char *bad, struct nm_error *e);
+
 /* ---- rendering the Nix files (render.c, render-hw.c, render-conf.c) ----
- * hardware-configuration.nix (the machine's modules and platform and the uplink from netcfg, the
- * disks, RAID and boot loader from disk), configuration.nix (host name, sshd, root's keys,
+ * hardware-configuration.nix (the machine's imports, kernel modules and platform from machine.c,
+ * the initrd modules, disks, RAID and boot loader from disk, the uplink from netcfg), configuration.nix (host name, sshd, root's keys,
  * stateVersion) and plan.json (what they were made from). docs/rendered-example.md explains
  * every section. */
 struct disk_plan;
 struct net_inventory;
-struct machine_facts;
 struct net_nic;
 
 /* Everything a render needs; all borrowed. */
 struct agent_render_input {
 	const struct disk_plan *plan;
 	const struct net_inventory *inv; /* gateways and nameservers */
-	const struct machine_facts *facts; /* boot mode, CPU, virtualisation, modules */
+	char *const *initrd_modules; /* the disk inventory's (boot.initrd.availableKernelModules) */
+	const struct agent_machine_facts *facts; /* CPU, virtualisation, kernel modules */
 	const struct net_nic *uplink; /* the NIC the installed system must bring up */
 	const char *hostname; /* checked with net_hostname_check */
 	char *const *ssh_keys; /* root's authorized keys, already checked (agent_ssh_keys_gather) */
@@ -124,5 +163,5 @@ int agent_render(const struct agent_render_input *in, const char *out_dir, struc
  * A control character in any key, from any source, is a usage error naming the source and line
  * (facts->ssh_keys_refused for the rescue's file): it would add a line of its own.
  * No key at all is refused (exit 3): the operator would be locked out. */
-int agent_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
-			  struct nm_error *e);
+int agent_ssh_keys_gather(const struct agent_machine_facts *facts, char *const *cli_keys, const char *key_file,
+			  char ***keys, struct nm_error *e);

@@ -32,7 +32,7 @@ static const char *or_dash(const char *s)
 }
 
 static void print_human(const struct disk_inventory *disks, const struct net_inventory *net,
-			const struct machine_facts *m)
+			const struct agent_machine_facts *m)
 {
 	printf("machine: boot %s, cpu %s, virtualisation %s\n\n", disks->uefi ? "uefi" : "bios", or_dash(m->cpu_vendor),
 	       or_dash(m->virtualisation));
@@ -82,7 +82,7 @@ static int keep_going(int r, const struct nm_error *part, int first, struct nm_e
 struct detect_result {
 	struct disk_inventory disks;
 	struct net_inventory net;
-	struct machine_facts m;
+	struct agent_machine_facts m;
 	const struct net_nic *uplink;
 	char **failed;
 };
@@ -91,7 +91,7 @@ static void detect_result_free(struct detect_result *d)
 {
 	disk_inventory_free(&d->disks);
 	net_inventory_free(&d->net);
-	machine_facts_free(&d->m);
+	agent_machine_facts_free(&d->m);
 	nm_strv_free(d->failed);
 }
 
@@ -99,7 +99,7 @@ static void print_json(const struct detect_result *d)
 {
 	_cleanup_json_ json_object *o = json_object_new_object();
 	disk_boot_mode_to_json(&d->disks, o);
-	machine_facts_to_json(&d->m, o);
+	agent_machine_facts_to_json(&d->m, d->disks.initrd_modules, o);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < d->disks.n_disks; i++)
 		json_object_array_add(arr, disk_info_to_json(&d->disks.disks[i]));
@@ -176,7 +176,7 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	int r = 0;
 	r = keep_going(disk_inventory_read(ctx->g.root, &d.disks, &part[0]), &part[0], r, e, &d.failed);
 	r = keep_going(net_inventory_read(ctx->g.root, &d.net, &part[1]), &part[1], r, e, &d.failed);
-	r = keep_going(machine_facts_read(ctx->g.root, &d.m, &part[2]), &part[2], r, e, &d.failed);
+	r = keep_going(agent_machine_facts_read(ctx->g.root, &d.m, &part[2]), &part[2], r, e, &d.failed);
 	/* An automatic uplink that cannot be decided is a warning here (install refuses later);
 	 * an --uplink that names nothing is the operator's mistake: exit 2, and nothing printed. */
 	struct nm_error uplink_err = {0};

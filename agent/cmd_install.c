@@ -343,7 +343,7 @@ static void install_run_free(struct install_run *run)
 	agent_state_free(&run->st);
 	disk_inventory_free(&run->disks);
 	net_inventory_free(&run->net);
-	machine_facts_free(&run->facts);
+	agent_machine_facts_free(&run->facts);
 	disk_config_free(&run->cfg);
 	agent_config_free(&run->config);
 	img_pins_free(&run->pins);

@@ -124,7 +124,7 @@ static void print_summary(const struct render_opts *o, const struct agent_render
 /* Gathers what the render needs and writes the files; everything it allocates is in the
  * caller's structures so one cleanup path frees it. */
 static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct disk_inventory *disks,
-		      struct net_inventory *net, struct machine_facts *m, struct agent_config *file,
+		      struct net_inventory *net, struct agent_machine_facts *m, struct agent_config *file,
 		      struct disk_config *cfg, struct disk_plan *plan, char ***keys, struct img_pins *pins,
 		      struct nm_error *e)
 {
@@ -134,7 +134,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	if (r >= 0)
 		r = net_inventory_read(root, net, e);
 	if (r >= 0)
-		r = machine_facts_read(root, m, e);
+		r = agent_machine_facts_read(root, m, e);
 	/* What the inventory could not read, and the rescue's skipped key lines, matter to the files
 	 * written: say them (disk warnings are for detect and the planner). */
 	for (char **w = net->warnings; r >= 0 && w && *w; w++)
@@ -175,6 +175,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	struct agent_render_input in = {
 	    .plan = plan,
 	    .inv = net,
+	    .initrd_modules = disks->initrd_modules,
 	    .facts = m,
 	    .uplink = uplink,
 	    .hostname = hostname,
@@ -205,7 +206,7 @@ int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	}
 	_cleanup_disk_inventory_ struct disk_inventory disks = {0};
 	_cleanup_net_inventory_ struct net_inventory net = {0};
-	_cleanup_machine_facts_ struct machine_facts m = {0};
+	_cleanup_agent_machine_facts_ struct agent_machine_facts m = {0};
 	_cleanup_agent_config_ struct agent_config file = {0};
 	_cleanup_disk_config_ struct disk_config cfg = {0};
 	_cleanup_disk_plan_ struct disk_plan plan = {0};

@@ -57,12 +57,12 @@ int install_detect(struct install_run *run, json_object **products, struct nm_er
 	if (r >= 0)
 		r = net_inventory_read(root, &run->net, e);
 	if (r >= 0)
-		r = machine_facts_read(root, &run->facts, e);
+		r = agent_machine_facts_read(root, &run->facts, e);
 	if (r < 0)
 		return r;
 	json_object *p = json_object_new_object();
 	disk_boot_mode_to_json(&run->disks, p);
-	machine_facts_to_json(&run->facts, p);
+	agent_machine_facts_to_json(&run->facts, run->disks.initrd_modules, p);
 	net_inventory_to_json(&run->net, p);
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < run->disks.n_disks; i++)
@@ -300,6 +300,7 @@ int install_render(struct install_run *run, json_object **products, struct nm_er
 	struct agent_render_input in = {
 	    .plan = &run->plan,
 	    .inv = &run->net,
+	    .initrd_modules = run->disks.initrd_modules,
 	    .facts = &run->facts,
 	    .uplink = run->uplink,
 	    .hostname = run->hostname,

@@ -35,7 +35,7 @@ struct install_run {
 
 	struct disk_inventory disks;
 	struct net_inventory net;
-	struct machine_facts facts;
+	struct agent_machine_facts facts;
 	struct agent_config config; /* the --config file, read once (settle_options) */
 	struct disk_config cfg;
 	struct img_pins pins;

@@ -36,7 +36,7 @@ static json_object *render_record(const struct agent_render_input *in)
 	if (in->plan) /* the boot mode the plan was made for (read with the disk inventory) */
 		json_object_object_add(facts, "boot_mode", json_object_new_string(in->plan->uefi ? "uefi" : "bios"));
 	if (in->facts)
-		machine_facts_to_json(in->facts, facts);
+		agent_machine_facts_to_json(in->facts, in->initrd_modules, facts);
 	if (in->inv)
 		net_inventory_to_json(in->inv, facts);
 	json_object_object_add(o, "facts", facts);

@@ -1,13 +1,68 @@
-/* ssh-keys.c: gathers root's authorized keys for the installed system — the rescue's keys,
- * each --ssh-key and the lines of --ssh-key-file — checked with machine_ssh_key_check. It reads
- * the operator's key file and nothing else; it never writes a key anywhere. No key is a refusal:
+/* ssh-keys.c: reads the rescue's /root/.ssh/authorized_keys (under --root) and gathers root's
+ * authorized keys for the installed system — the rescue's keys, each --ssh-key and the lines of
+ * --ssh-key-file — checked with agent_ssh_key_check (ssh-key-check.c). It reads those two files
+ * and nothing else; it never writes a key anywhere. No key is a refusal:
  * a system without one cannot be logged into after the reboot. */
 #include "agent/agent.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "netcfg/netcfg.h"
+/* Keeps each valid line of /root/.ssh/authorized_keys; a malformed one is skipped with a
+ * warning naming its line number, so one typo does not lock the operator out of the rest. A line
+ * holding a control character is not a typo but a second line hidden in the first: it is
+ * recorded in m->ssh_keys_refused, which detect shows and every use of the keys refuses. */
+int agent_rescue_keys_read(const char *root, struct agent_machine_facts *m, struct nm_error *e)
+{
+	static const char path[] = "/root/.ssh/authorized_keys";
+	_cleanup_free_ char *text = NULL;
+	size_t text_len = 0;
+	int r = nm_read_file(root, path, 1 << 20, &text, &text_len);
+	if (r < 0) {
+		nm_warning_add(&m->warnings,
+			       "cannot read %s (%s); no SSH keys for the installed system, pass --ssh-key", path,
+			       strerror(-r));
+		return 0;
+	}
+	unsigned lineno = 0;
+	for (char *line = text, *next; line < text + text_len; line = next) {
+		next = memchr(line, '\n', (size_t)(text + text_len - line));
+		size_t len = next ? (size_t)(next - line) : (size_t)(text + text_len - line);
+		next = next ? next + 1 : text + text_len;
+		line[len] = '\0'; /* the '\n', or the terminating NUL nm_read_file adds */
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		const char *bad = agent_ssh_key_control_char(line, len); /* a NUL inside the line too */
+		if (bad) {
+			_cleanup_free_ char *source = nm_strdup_printf("%s line %u", path, lineno);
+			struct nm_error why = {0};
+			agent_ssh_key_refuse_control(source ? source : path, line, bad, &why);
+			nm_warning_add(&m->warnings, "%s; install and render refuse the file until the line is fixed",
+				       why.msg);
+			if (!m->ssh_keys_refused && !(m->ssh_keys_refused = strdup(why.msg)))
+				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
+			continue;
+		}
+		const char *p = line + strspn(line, " \t");
+		if (!*p || *p == '#')
+			continue;
+		struct nm_error why = {0};
+		if (agent_ssh_key_check(p, &why) < 0) {
+			nm_warning_add(&m->warnings, "%s line %u skipped: %s", path, lineno, why.msg);
+			continue;
+		}
+		if (!nm_utf8_valid(p, strlen(p))) {
+			nm_warning_add(&m->warnings, "%s line %u skipped: not valid UTF-8", path, lineno);
+			continue;
+		}
+		if (nm_strv_push(&m->ssh_authorized_keys, p) < 0)
+			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
+	}
+	if (!m->ssh_authorized_keys[0])
+		nm_warning_add(&m->warnings, "%s holds no usable key; pass --ssh-key", path);
+	return 0;
+}
 
 static int add_key(char ***keys, const char *key, struct nm_error *e)
 {
@@ -47,15 +102,15 @@ static int add_key_file(char ***keys, const char *path, struct nm_error *e)
 		lineno++;
 		size_t text_len = strlen(line); /* short of n: a NUL inside the line */
 		char *key = trim(line);
-		const char *ctl = text_len < (size_t)n ? line + text_len : net_ssh_key_control_char(key, strlen(key));
+		const char *ctl = text_len < (size_t)n ? line + text_len : agent_ssh_key_control_char(key, strlen(key));
 		if (ctl) {
 			_cleanup_free_ char *source = nm_strdup_printf("--ssh-key-file %s line %zu", path, lineno);
-			return net_ssh_key_refuse_control(source ? source : path, line, ctl, e);
+			return agent_ssh_key_refuse_control(source ? source : path, line, ctl, e);
 		}
 		if (*key == '\0' || *key == '#')
 			continue;
 		struct nm_error bad = {0};
-		if (machine_ssh_key_check(key, &bad) < 0) {
+		if (agent_ssh_key_check(key, &bad) < 0) {
 			nm_warn("%s:%zu: skipped, not a usable SSH public key: %s", path, lineno, bad.msg);
 			continue;
 		}
@@ -68,8 +123,8 @@ static int add_key_file(char ***keys, const char *path, struct nm_error *e)
 	return 0;
 }
 
-int agent_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_keys, const char *key_file, char ***keys,
-			  struct nm_error *e)
+int agent_ssh_keys_gather(const struct agent_machine_facts *facts, char *const *cli_keys, const char *key_file,
+			  char ***keys, struct nm_error *e)
 {
 	_cleanup_strv_free_ char **all = nm_strv_new();
 	if (!all)
@@ -84,12 +139,12 @@ int agent_ssh_keys_gather(const struct machine_facts *facts, char *const *cli_ke
 		if (!copy)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory gathering SSH keys");
 		const char *key = trim(copy);
-		const char *bad = net_ssh_key_control_char(key, strlen(key));
+		const char *bad = agent_ssh_key_control_char(key, strlen(key));
 		if (bad) {
 			_cleanup_free_ char *source = nm_strdup_printf("--ssh-key #%zu", i + 1);
-			return net_ssh_key_refuse_control(source ? source : "--ssh-key", key, bad, e);
+			return agent_ssh_key_refuse_control(source ? source : "--ssh-key", key, bad, e);
 		}
-		r = machine_ssh_key_check(key, e);
+		r = agent_ssh_key_check(key, e);
 		if (r < 0) {
 			nm_error_prefix(e, "--ssh-key #%zu", i + 1);
 			return r;

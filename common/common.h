@@ -153,6 +153,9 @@ int nm_strv_push(char ***v, const char *s);
 size_t nm_strv_len(char *const *v);
 bool nm_strv_contains(char *const *v, const char *s);
 void nm_strv_free(char **v);
+/* Appends a formatted warning to a NULL-terminated list unless it is there already (two readers
+ * of one broken file say it once). Out of memory loses the warning, never the caller's work. */
+void nm_warning_add(char ***warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *nm_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Replaces bytes that are not printable UTF-8 with '?' and trims whitespace at both ends. */
 void nm_sanitize_text(char *s);

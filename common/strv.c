@@ -2,6 +2,8 @@
 #include "common/common.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <ctype.h>
 
@@ -41,6 +43,20 @@ bool nm_strv_contains(char *const *v, const char *s)
 		if (strcmp(v[i], s) == 0)
 			return true;
 	return false;
+}
+
+void nm_warning_add(char ***warnings, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	if (!nm_strv_contains(*warnings, s))
+		(void)nm_strv_push(warnings, s);
+	free(s);
 }
 
 void nm_strv_free(char **v)

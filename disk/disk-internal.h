@@ -83,3 +83,7 @@ int disk_mount_table_read(const char *root, struct disk_mount_table *t, struct n
 void disk_mount_table_free(struct disk_mount_table *t);
 /* The active swap areas of /proc/swaps under root, unescaped: devices and files, as listed. */
 int disk_swaps_read(const char *root, char ***names, struct nm_error *e);
+
+/* Fills inv->initrd_modules from the controllers and block devices under root's /sys (modules.c);
+ * an unlistable PCI bus is a warning. Fails only when out of memory. */
+int disk_initrd_modules_read(const char *root, struct disk_inventory *inv);

@@ -60,9 +60,13 @@ struct disk_inventory {
 	/* The machine was booted with UEFI (/sys/firmware/efi exists): the plan mounts an ESP at
 	 * /boot and GRUB is installed for EFI; else BIOS (GRUB in each disk's BIOS boot partition). */
 	bool uefi;
+	/* The modules the installed system's initrd needs to reach these disks: the drivers of the
+	 * storage, FireWire and USB controllers, of USB mass storage and boot keyboards, virtio
+	 * (modules.c, nixos-generate-config's rules). Built-in drivers need none. */
+	char **initrd_modules;
 };
 
-/* Reads every block device under /sys/block (root-prefixed), and the boot mode. Never fails on odd or missing
+/* Reads every block device under /sys/block (root-prefixed), the boot mode and the initrd modules. Never fails on odd or missing
  * sysfs files: what cannot be read is left empty and recorded in warnings. */
 int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_error *e);
 void disk_inventory_free(struct disk_inventory *inv);
@@ -70,6 +74,8 @@ void disk_inventory_free(struct disk_inventory *inv);
 json_object *disk_info_to_json(const struct disk_info *d);
 /* Adds "boot_mode": "uefi" | "bios" to `into` (detect's machine facts). */
 void disk_boot_mode_to_json(const struct disk_inventory *inv, json_object *into);
+/* boot.initrd.availableKernelModules of hardware-configuration.nix, one line. */
+void disk_initrd_nix(struct nm_nix_out *o, char *const *modules);
 /* Whether "/" is the initramfs itself (fstype rootfs) in /proc/self/mountinfo under root, as in
  * a rescue that never switched root; false when it cannot be read. */
 bool disk_root_is_rootfs(const char *root);

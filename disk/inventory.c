@@ -606,6 +606,10 @@ static bool has_no_medium(const char *root, const char *name)
 int disk_inventory_read(const char *root, struct disk_inventory *inv, struct nm_error *e)
 {
 	*inv = (struct disk_inventory){.warnings = nm_strv_new(), .uefi = nm_exists(root, "/sys/firmware/efi")};
+	if (!inv->warnings || disk_initrd_modules_read(root, inv) < 0) {
+		disk_inventory_free(inv);
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "disk inventory: out of memory listing initrd modules");
+	}
 	_cleanup_strv_free_ char **names = NULL;
 	int r = nm_list_dir(root, "/sys/block", &names);
 	if (r < 0) {
@@ -640,6 +644,7 @@ void disk_inventory_free(struct disk_inventory *inv)
 		disk_info_clear(&inv->disks[i]);
 	free(inv->disks);
 	nm_strv_free(inv->warnings);
+	nm_strv_free(inv->initrd_modules);
 	*inv = (struct disk_inventory){0};
 }
 

@@ -51,7 +51,8 @@ static int ipv6_read(const char *root, struct net_inventory *inv)
 	_cleanup_free_ char *text = NULL;
 	int r = nm_read_file(root, "/proc/net/if_inet6", 0, &text, NULL);
 	if (r < 0) {
-		net_warn(&inv->warnings, "cannot read /proc/net/if_inet6 (%s); no IPv6 addresses listed", strerror(-r));
+		nm_warning_add(&inv->warnings, "cannot read /proc/net/if_inet6 (%s); no IPv6 addresses listed",
+			       strerror(-r));
 		return 0;
 	}
 	unsigned lineno = 0;
@@ -64,7 +65,7 @@ static int ipv6_read(const char *root, struct net_inventory *inv)
 		lineno++;
 		if (sscanf(line, "%39s %x %x %x %x %16s", hex, &ifindex, &prefix, &scope, &flags, ifname) != 6 ||
 		    net_parse_hex_in6(hex, &bin) < 0 || prefix > 128) {
-			net_warn(&inv->warnings, "/proc/net/if_inet6 line %u is not understood; skipped", lineno);
+			nm_warning_add(&inv->warnings, "/proc/net/if_inet6 line %u is not understood; skipped", lineno);
 			continue;
 		}
 		inet_ntop(AF_INET6, &bin, buf, sizeof buf);
@@ -97,7 +98,8 @@ static int ipv4_read_live(struct net_inventory *inv)
 {
 	struct ifaddrs *all = NULL;
 	if (getifaddrs(&all) < 0) {
-		net_warn(&inv->warnings, "cannot ask the kernel for IPv4 addresses (%s); none listed", strerror(errno));
+		nm_warning_add(&inv->warnings, "cannot ask the kernel for IPv4 addresses (%s); none listed",
+			       strerror(errno));
 		return 0;
 	}
 	int r = 0;
@@ -123,7 +125,8 @@ static int fib_trie_locals(const char *root, struct net_inventory *inv, char ***
 	_cleanup_free_ char *text = NULL;
 	int r = nm_read_file(root, "/proc/net/fib_trie", 0, &text, NULL);
 	if (r < 0) {
-		net_warn(&inv->warnings, "cannot read /proc/net/fib_trie (%s); no IPv4 addresses listed", strerror(-r));
+		nm_warning_add(&inv->warnings, "cannot read /proc/net/fib_trie (%s); no IPv4 addresses listed",
+			       strerror(-r));
 		return 0;
 	}
 	char last[INET_ADDRSTRLEN] = "", *save = NULL;
@@ -165,10 +168,11 @@ static int ipv4_read_captured(const char *root, struct net_inventory *inv)
 				best = rt;
 		}
 		if (!best) {
-			net_warn(&inv->warnings,
-				 "IPv4 address %s: no connected route in /proc/net/route says which interface holds "
-				 "it; left out",
-				 locals[i]);
+			nm_warning_add(
+			    &inv->warnings,
+			    "IPv4 address %s: no connected route in /proc/net/route says which interface holds "
+			    "it; left out",
+			    locals[i]);
 			continue;
 		}
 		struct net_addr a = {

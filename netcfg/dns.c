@@ -40,7 +40,7 @@ static int read_resolv_conf(const char *root, const char *rel, char ***out, char
 		if (sscanf(line, "%31s %63s", word, addr) != 2 || strcmp(word, "nameserver") != 0)
 			continue;
 		if (!is_address(addr)) {
-			net_warn(warnings, "%s line %u: '%s' is not an IP address; skipped", rel, lineno, addr);
+			nm_warning_add(warnings, "%s line %u: '%s' is not an IP address; skipped", rel, lineno, addr);
 			continue;
 		}
 		if (!nm_strv_contains(*out, addr) && nm_strv_push(out, addr) < 0)
@@ -63,7 +63,7 @@ int net_dns_read(const char *root, struct net_inventory *inv, struct nm_error *e
 	if (r == -ENOMEM)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "network inventory: out of memory");
 	if (r < 0)
-		net_warn(&inv->warnings, "cannot read /etc/resolv.conf (%s); no nameservers known", strerror(-r));
+		nm_warning_add(&inv->warnings, "cannot read /etc/resolv.conf (%s); no nameservers known", strerror(-r));
 	if (only_stubs(inv->nameservers)) {
 		_cleanup_strv_free_ char **upstream = nm_strv_new();
 		if (upstream &&
@@ -73,13 +73,13 @@ int net_dns_read(const char *root, struct net_inventory *inv, struct nm_error *e
 			inv->nameservers = upstream;
 			upstream = NULL;
 		} else {
-			net_warn(&inv->warnings,
-				 "/etc/resolv.conf lists only a local resolver (%s); the installed "
-				 "system will not have it",
-				 inv->nameservers[0]);
+			nm_warning_add(&inv->warnings,
+				       "/etc/resolv.conf lists only a local resolver (%s); the installed "
+				       "system will not have it",
+				       inv->nameservers[0]);
 		}
 	}
 	if (r == 0 && !inv->nameservers[0])
-		net_warn(&inv->warnings, "/etc/resolv.conf lists no nameserver; none copied");
+		nm_warning_add(&inv->warnings, "/etc/resolv.conf lists no nameserver; none copied");
 	return 0;
 }

@@ -9,21 +9,6 @@
 
 #include "netcfg/netcfg-internal.h"
 
-void net_warn(char ***warnings, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	int r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return;
-	/* two readers of one broken file (/proc/net/route) say it once */
-	if (!nm_strv_contains(*warnings, s))
-		(void)nm_strv_push(warnings, s);
-	free(s);
-}
-
 struct net_nic *net_nic_find(struct net_inventory *inv, const char *name)
 {
 	for (size_t i = 0; i < inv->n_nics; i++)

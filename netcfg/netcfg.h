@@ -1,6 +1,5 @@
 /* netcfg.h: the public face of netcfg — NIC, address, route and DNS inventory, systemd
- * predicted interface names, the machine facts the Nix files need (CPU,
- * virtualisation, kernel modules, SSH keys), and the machine's and the network's part of
+ * predicted interface names, the uplink and the host name, and the network's part of
  * hardware-configuration.nix (the agent composes the files).
  * Everything read goes through the --root prefix (common.h); addresses and routes come from
  * the running kernel's files under /proc/net and, for IPv4 addresses, the kernel itself. */
@@ -46,19 +45,6 @@ struct net_inventory {
 	char **warnings;
 };
 
-/* Facts about the machine that the rendered configuration needs. */
-struct machine_facts {
-	char *cpu_vendor; /* "intel" | "amd" | other vendor string */
-	char *virtualisation; /* "none", "kvm", "qemu", ... */
-	char **initrd_modules;
-	char **kernel_modules;
-	char **ssh_authorized_keys;
-	/* Why the rescue's authorized_keys cannot be used (a line holding a control character), or
-	 * NULL: detect reports it as a warning, agent_ssh_keys_gather refuses with it (exit 2). */
-	char *ssh_keys_refused;
-	char **warnings;
-};
-
 int net_inventory_read(const char *root, struct net_inventory *inv, struct nm_error *e);
 void net_inventory_free(struct net_inventory *inv);
 #define _cleanup_net_inventory_ _cleanup_(net_inventory_free)
@@ -67,17 +53,6 @@ void net_inventory_free(struct net_inventory *inv);
  * nameservers[] (always an array) to `into`. */
 json_object *net_inventory_to_json(const struct net_inventory *inv, json_object *into);
 json_object *net_nic_to_json(const struct net_nic *n);
-
-int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e);
-void machine_facts_free(struct machine_facts *m);
-#define _cleanup_machine_facts_ _cleanup_(machine_facts_free)
-json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into);
-
-/* Checks one authorized_keys line ("[options] TYPE BASE64 [comment]"): a known key type
- * (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com,
- * sk-ecdsa-sha2-nistp256@openssh.com), base64 data that decodes and whose embedded type matches.
- * Returns 0, or a usage error saying what is wrong with the line. */
-int machine_ssh_key_check(const char *line, struct nm_error *e);
 
 /* The name systemd (net_id, NamePolicy "onboard slot path") will give interface `ifname` as it
  * appears under root's /sys/class/net: eno<N>, ens<N>, enp<bus>s<slot>[f<fn>][d<port>|n<name>],
@@ -99,26 +74,14 @@ bool net_addr_usable(const struct net_addr *a);
  * kernel's order; returns how many there are (may exceed max). */
 size_t net_nic_usable_addrs(const struct net_nic *nic, bool ipv6, const struct net_addr **out, size_t max);
 
-/* ---- the machine's and the network's part of hardware-configuration.nix ----
+/* ---- the network's part of hardware-configuration.nix ----
  * Each appends to a Nix file the caller (agent) composes; docs/rendered-example.md explains every
  * section. */
 
-/* The imports (qemu-guest profile or not-detected) and the initrd and kernel modules. */
-void net_machine_nix(struct nm_nix_out *o, const struct machine_facts *m);
 /* The uplink matched by MAC: static usable addresses, the gateways, the resolvers. Refuses
  * (exit 3) what would leave the server unreachable: no uplink MAC, no usable address. Does
  * nothing when o already failed; returns o's error. */
 int net_uplink_nix(struct nm_nix_out *o, const struct net_inventory *inv, const struct net_nic *uplink);
-/* nixpkgs.hostPlatform and, on bare metal, the CPU's microcode. */
-void net_platform_nix(struct nm_nix_out *o, const struct machine_facts *m);
-
 /* Checks a host name against RFC 1123 for one label: 1-63 characters from [a-z0-9-], not
  * starting or ending with '-'. A usage error names the rule that is broken. */
 int net_hostname_check(const char *name, struct nm_error *e);
-
-/* An authorized key is one line of text: the first byte of s[0..len) that is a control
- * character (C0 other than the tab between fields, DEL, NUL) or NULL when there is none. */
-const char *net_ssh_key_control_char(const char *s, size_t len);
-/* The usage error (exit 2) for such a byte at `bad` in `line`, naming `source` ("--ssh-key-file
- * FILE line 3"): the line would smuggle a line of its own into root's authorized keys. */
-int net_ssh_key_refuse_control(const char *source, const char *line, const char *bad, struct nm_error *e);

@@ -52,8 +52,9 @@ static int nic_read(const char *root, const char *ifname, struct net_nic *n, cha
 	n->physical = nm_exists(root, rel);
 	int r = read_attr(root, ifname, "address", &n->mac);
 	if (r < 0)
-		net_warn(warnings, "%s: cannot read /sys/class/net/%s/address (%s); the NIC has no MAC to match on",
-			 ifname, ifname, strerror(-r));
+		nm_warning_add(warnings,
+			       "%s: cannot read /sys/class/net/%s/address (%s); the NIC has no MAC to match on", ifname,
+			       ifname, strerror(-r));
 	else if (!*n->mac) {
 		free(n->mac);
 		n->mac = NULL;
@@ -63,8 +64,8 @@ static int nic_read(const char *root, const char *ifname, struct net_nic *n, cha
 		snprintf(rel, sizeof rel, "/sys/class/net/%s/device/driver", ifname);
 		r = nm_readlink_base(root, rel, &n->driver);
 		if (r < 0)
-			net_warn(warnings, "%s: no driver link at /sys/class/net/%s/device/driver (%s)", ifname, ifname,
-				 strerror(-r));
+			nm_warning_add(warnings, "%s: no driver link at /sys/class/net/%s/device/driver (%s)", ifname,
+				       ifname, strerror(-r));
 		n->bmc = n->driver && (strcmp(n->driver, "cdc_ether") == 0 || strcmp(n->driver, "rndis_host") == 0);
 		r = net_pci_slot_of(root, ifname, &n->pci_slot);
 		if (r < 0)
@@ -74,10 +75,10 @@ static int nic_read(const char *root, const char *ifname, struct net_nic *n, cha
 	if (r < 0)
 		return r;
 	if (n->physical && !n->predicted_name)
-		net_warn(warnings,
-			 "%s: no predictable name applies (device type not covered); NixOS may keep "
-			 "the kernel name, match it by MAC",
-			 ifname);
+		nm_warning_add(warnings,
+			       "%s: no predictable name applies (device type not covered); NixOS may keep "
+			       "the kernel name, match it by MAC",
+			       ifname);
 	return 0;
 }
 
@@ -86,7 +87,7 @@ int net_nics_read(const char *root, struct net_inventory *inv, struct nm_error *
 	_cleanup_strv_free_ char **names = NULL;
 	int r = nm_list_dir(root, "/sys/class/net", &names);
 	if (r < 0) {
-		net_warn(&inv->warnings, "cannot list /sys/class/net (%s); no NICs found", strerror(-r));
+		nm_warning_add(&inv->warnings, "cannot list /sys/class/net (%s); no NICs found", strerror(-r));
 		return 0;
 	}
 	inv->nics = calloc(nm_strv_len(names) + 1, sizeof *inv->nics);

@@ -1,6 +1,5 @@
-/* render-net.c: the machine's and the network's part of hardware-configuration.nix — the imports
- * and modules nixos-generate-config would write, the platform and microcode, and the uplink
- * matched by MAC with static addresses and on-link gateways. It appends text to the caller's Nix
+/* render-net.c: the network's part of hardware-configuration.nix — the uplink matched by MAC
+ * with static addresses, on-link gateways and resolvers. It appends text to the caller's Nix
  * file (struct nm_nix_out); it never reads the machine (the inventory and facts are given) and
  * never copies a link-local, temporary, deprecated or tentative address. */
 #include "netcfg/netcfg.h"
@@ -22,29 +21,6 @@ static void render_list(struct nm_nix_out *o, const char *field, char *const *v)
 		nm_nix_out_str(o, field, v[i]);
 	}
 	nm_nix_out_printf(o, " ]");
-}
-
-static bool is_qemu_guest(const struct machine_facts *m)
-{
-	return m->virtualisation && (strcmp(m->virtualisation, "kvm") == 0 || strcmp(m->virtualisation, "qemu") == 0);
-}
-
-static bool is_bare_metal(const struct machine_facts *m)
-{
-	return !m->virtualisation || strcmp(m->virtualisation, "none") == 0;
-}
-
-void net_machine_nix(struct nm_nix_out *o, const struct machine_facts *m)
-{
-	if (is_qemu_guest(m))
-		nm_nix_out_printf(o, "  imports = [ (modulesPath + \"/profiles/qemu-guest.nix\") ];\n\n");
-	else
-		nm_nix_out_printf(o, "  imports = [ (modulesPath + \"/installer/scan/not-detected.nix\") ];\n\n");
-	nm_nix_out_printf(o, "  boot.initrd.availableKernelModules = ");
-	render_list(o, "initrd module", m->initrd_modules);
-	nm_nix_out_printf(o, ";\n  boot.initrd.kernelModules = [ ];\n  boot.kernelModules = ");
-	render_list(o, "kernel module", m->kernel_modules);
-	nm_nix_out_printf(o, ";\n  boot.extraModulePackages = [ ];\n\n");
 }
 
 static bool gateway_on(const struct net_gateway *g, const struct net_nic *nic)
@@ -171,16 +147,4 @@ int net_uplink_nix(struct nm_nix_out *o, const struct net_inventory *inv, const 
 	if (r < 0)
 		o->err = r;
 	return o->err;
-}
-
-void net_platform_nix(struct nm_nix_out *o, const struct machine_facts *m)
-{
-	nm_nix_out_printf(o, "  nixpkgs.hostPlatform = lib.mkDefault \"x86_64-linux\";\n");
-	if (!is_bare_metal(m) || !m->cpu_vendor)
-		return;
-	if (strcmp(m->cpu_vendor, "intel") == 0 || strcmp(m->cpu_vendor, "amd") == 0)
-		nm_nix_out_printf(o,
-				  "  hardware.cpu.%s.updateMicrocode = lib.mkDefault "
-				  "config.hardware.enableRedistributableFirmware;\n",
-				  strcmp(m->cpu_vendor, "intel") == 0 ? "intel" : "amd");
 }

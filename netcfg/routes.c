@@ -28,7 +28,7 @@ int net_route4_table_read(const char *root, struct net_route4 **v, size_t *n, ch
 	_cleanup_free_ char *text = NULL;
 	int r = nm_read_file(root, "/proc/net/route", 0, &text, NULL);
 	if (r < 0) {
-		net_warn(warnings, "cannot read /proc/net/route (%s); no IPv4 routes known", strerror(-r));
+		nm_warning_add(warnings, "cannot read /proc/net/route (%s); no IPv4 routes known", strerror(-r));
 		return 0;
 	}
 	char *save = NULL;
@@ -40,7 +40,7 @@ int net_route4_table_read(const char *root, struct net_route4 **v, size_t *n, ch
 			continue; /* the header */
 		if (sscanf(line, "%16s %x %x %x %*s %*s %u %x", rt.dev, &dest, &gw, &rt.flags, &rt.metric, &mask) !=
 		    6) {
-			net_warn(warnings, "/proc/net/route line %u is not understood; skipped", lineno);
+			nm_warning_add(warnings, "/proc/net/route line %u is not understood; skipped", lineno);
 			continue;
 		}
 		if (!(rt.flags & RTF_UP_FLAG) || (rt.flags & RTF_REJECT_FLAG))
@@ -121,7 +121,8 @@ static int ipv6_defaults(const char *root, struct net_inventory *inv)
 	size_t n = 0, cap = 0;
 	int r = nm_read_file(root, "/proc/net/ipv6_route", 0, &text, NULL);
 	if (r < 0)
-		net_warn(&inv->warnings, "cannot read /proc/net/ipv6_route (%s); no IPv6 routes known", strerror(-r));
+		nm_warning_add(&inv->warnings, "cannot read /proc/net/ipv6_route (%s); no IPv6 routes known",
+			       strerror(-r));
 	char *save = NULL;
 	unsigned lineno = 0;
 	for (char *line = r < 0 ? NULL : strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -132,7 +133,8 @@ static int ipv6_defaults(const char *root, struct net_inventory *inv)
 		if (sscanf(line, "%39s %x %*s %*s %39s %x %*s %*s %x %16s", dst_hex, &dst_len, hop_hex, &metric, &flags,
 			   dev) != 6 ||
 		    net_parse_hex_in6(dst_hex, &dst) < 0 || net_parse_hex_in6(hop_hex, &hop) < 0) {
-			net_warn(&inv->warnings, "/proc/net/ipv6_route line %u is not understood; skipped", lineno);
+			nm_warning_add(&inv->warnings, "/proc/net/ipv6_route line %u is not understood; skipped",
+				       lineno);
 			continue;
 		}
 		if (dst_len != 0 || !all_zero(&dst) || !(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG) ||
@@ -162,8 +164,8 @@ int net_routes_read(const char *root, struct net_inventory *inv, struct nm_error
 	if (r < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, -r, "network inventory: reading routes failed");
 	if (!inv->ipv4_gateway.dev && !inv->ipv6_gateway.dev)
-		net_warn(&inv->warnings,
-			 "no default route (IPv4 or IPv6): the uplink cannot be found by its route; "
-			 "name it with --uplink MAC|NAME");
+		nm_warning_add(&inv->warnings,
+			       "no default route (IPv4 or IPv6): the uplink cannot be found by its route; "
+			       "name it with --uplink MAC|NAME");
 	return 0;
 }

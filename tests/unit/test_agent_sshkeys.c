@@ -1,4 +1,4 @@
-/* test_agent_sshkeys.c: machine_ssh_key_check accepts real OpenSSH public key lines (generated
+/* test_agent_sshkeys.c: agent_ssh_key_check accepts real OpenSSH public key lines (generated
  * with ssh-keygen, with and without options) and rejects each kind of damage with a message
  * that says what is wrong; a control character in a key is refused from every source (--ssh-key,
  * --ssh-key-file, the rescue's authorized_keys), naming the source and line. */
@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "agent/agent.h"
-#include "netcfg/netcfg.h"
 
 #define ED25519 "AAAAC3NzaC1lZDI1NTE5AAAAIM4vxCVV/zkulRZ+gMIv9zPUXc3XRsZTVZLB9S7oNlOO"
 #define NISTP256                                                                                                       \
@@ -34,7 +33,7 @@
 static void check_ok(const char *line)
 {
 	struct nm_error e = {0};
-	int r = machine_ssh_key_check(line, &e);
+	int r = agent_ssh_key_check(line, &e);
 	if (r != 0)
 		fail_msg("rejected '%s': %s", line, e.msg);
 }
@@ -42,7 +41,7 @@ static void check_ok(const char *line)
 static void check_bad(const char *line, const char *why)
 {
 	struct nm_error e = {0};
-	assert_int_equal(machine_ssh_key_check(line, &e), -EINVAL);
+	assert_int_equal(agent_ssh_key_check(line, &e), -EINVAL);
 	assert_int_equal(e.cls, NM_ERR_USAGE);
 	if (!strstr(e.msg, why))
 		fail_msg("'%s': message '%s' does not say '%s'", line, e.msg, why);
@@ -190,9 +189,9 @@ static void rescue_key_line_with_control_character_is_refused(void **state)
 	};
 	for (size_t i = 0; i < NM_ELEMENTSOF(cases); i++) {
 		write_file(file, cases[i].text, cases[i].len ? cases[i].len : strlen(cases[i].text));
-		struct machine_facts m;
+		struct agent_machine_facts m;
 		struct nm_error e = {0};
-		assert_int_equal(machine_facts_read(root, &m, &e), 0);
+		assert_int_equal(agent_machine_facts_read(root, &m, &e), 0);
 		bool warned = false;
 		for (size_t w = 0; m.warnings && m.warnings[w]; w++)
 			warned |= strstr(m.warnings[w], cases[i].what) != NULL;
@@ -204,7 +203,7 @@ static void rescue_key_line_with_control_character_is_refused(void **state)
 		expect_refused(agent_ssh_keys_gather(&m, cli, NULL, &keys, &e), &e, "/root/.ssh/authorized_keys",
 			       cases[i].what);
 		assert_null(keys);
-		machine_facts_free(&m);
+		agent_machine_facts_free(&m);
 	}
 	unlink(file);
 	rmdir(dir2);

@@ -137,6 +137,17 @@ static void strv_grows_and_finds(void **state)
 	assert_false(nm_strv_contains(v, "sd_mod"));
 }
 
+static void warning_said_once(void **state)
+{
+	_cleanup_strv_free_ char **w = nm_strv_new();
+	nm_warning_add(&w, "%s: cannot read it", "/proc/net/route");
+	nm_warning_add(&w, "%s: cannot read it", "/proc/net/route");
+	nm_warning_add(&w, "%s: cannot read it", "/etc/resolv.conf");
+	assert_int_equal(nm_strv_len(w), 2);
+	assert_string_equal(w[0], "/proc/net/route: cannot read it");
+	assert_string_equal(w[1], "/etc/resolv.conf: cannot read it");
+}
+
 static void run_captures_output_and_status(void **state)
 {
 	struct nm_run_result res;
@@ -439,6 +450,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(write_atomic_failure_names_the_path, make_tree, remove_tree),
 	    cmocka_unit_test(sanitize_replaces_control_and_invalid_utf8),
 	    cmocka_unit_test(strv_grows_and_finds),
+	    cmocka_unit_test(warning_said_once),
 	    cmocka_unit_test(buf_grows_to_its_cap_and_refuses_past_it),
 	    cmocka_unit_test(run_captures_output_and_status),
 	    cmocka_unit_test(run_child_dies_with_the_agent),

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "netcfg/netcfg.h"
-#include "net_test_tree.h"
+#include "sysfs_tree.h"
 
 /* symlink at rel pointing to the root-relative target, written relative as sysfs does */
 static void link_to(const char *rel, const char *target)

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "netcfg/netcfg.h"
-#include "net_test_tree.h"
+#include "sysfs_tree.h"
 
 static void read_fixture(const char *name, struct net_inventory *inv)
 {

@@ -32,7 +32,7 @@ struct fixture {
 	struct net_inventory inv;
 	struct net_nic nic;
 	struct net_addr v4[2], v6[6];
-	struct machine_facts facts;
+	struct agent_machine_facts facts;
 	char *nameservers[4];
 	char *initrd[4], *kmods[2];
 	char *keys[3];
@@ -112,11 +112,12 @@ static struct fixture *fixture_new(void)
 	f->initrd[1] = "ahci";
 	f->initrd[2] = "xhci_pci";
 	f->kmods[0] = "kvm-amd";
-	f->facts = (struct machine_facts){
-	    .cpu_vendor = "amd", .virtualisation = "none", .initrd_modules = f->initrd, .kernel_modules = f->kmods};
+	f->facts =
+	    (struct agent_machine_facts){.cpu_vendor = "amd", .virtualisation = "none", .kernel_modules = f->kmods};
 	f->keys[0] = KEY_ED25519 " ops@example";
 	f->in = (struct agent_render_input){.plan = &f->plan,
 					    .inv = &f->inv,
+					    .initrd_modules = f->initrd,
 					    .facts = &f->facts,
 					    .uplink = &f->nic,
 					    .hostname = "web1",
@@ -544,7 +545,7 @@ static void key_file_malformed_lines_are_skipped_and_no_key_is_refused(void **st
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	char *rescue[] = {KEY_ED25519 " rescue", NULL};
-	struct machine_facts m = {.ssh_authorized_keys = rescue};
+	struct agent_machine_facts m = {.ssh_authorized_keys = rescue};
 	char **keys = NULL;
 	struct nm_error e = {0};
 	assert_int_equal(agent_ssh_keys_gather(&m, NULL, path, &keys, &e), 0);

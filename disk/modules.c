@@ -1,23 +1,24 @@
-/* modules.c: the kernel modules the installed system's initrd needs, by nixos-generate-config's
- * rules: the drivers of PCI mass-storage (class 0x01), FireWire (0x0c00) and USB (0x0c03)
+/* modules.c: the kernel modules the installed system's initrd needs to reach its disks (and
+ * a keyboard), by nixos-generate-config's rules: the drivers of PCI mass-storage (class 0x01), FireWire (0x0c00) and USB (0x0c03)
  * controllers, virtio_pci/virtio_blk/virtio_scsi for virtio devices, the USB mass-storage
  * (usb_storage, uas) and boot-keyboard (usbhid) interface drivers, and the drivers of the
  * block devices (sd_mod). Module names come from each driver's `module` link under --root; a
  * driver built into the kernel has none and needs no module. It never loads a module. */
-#include "netcfg/netcfg.h"
+#include "disk/disk.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 
-#include "netcfg/netcfg-internal.h"
+#include "disk/disk-internal.h"
 
 #define VIRTIO_VENDOR "0x1af4"
 
-static int add_module(struct machine_facts *m, const char *module)
+static int add_module(struct disk_inventory *inv, const char *module)
 {
-	if (!module || nm_strv_contains(m->initrd_modules, module))
+	if (!module || nm_strv_contains(inv->initrd_modules, module))
 		return 0;
-	return nm_strv_push(&m->initrd_modules, module);
+	return nm_strv_push(&inv->initrd_modules, module);
 }
 
 /* The module behind dir/driver, or NULL (no driver bound, or built in). */
@@ -42,15 +43,15 @@ static bool starts_with(const char *s, const char *prefix)
 	return s && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int pci_modules(const char *root, struct machine_facts *m)
+static int pci_modules(const char *root, struct disk_inventory *inv)
 {
 	_cleanup_strv_free_ char **devs = NULL;
 	int r = nm_list_dir(root, "/sys/bus/pci/devices", &devs);
 	if (r < 0) {
-		net_warn(&m->warnings,
-			 "cannot list /sys/bus/pci/devices (%s); initrd modules of storage and USB "
-			 "controllers unknown",
-			 strerror(-r));
+		nm_warning_add(&inv->warnings,
+			       "cannot list /sys/bus/pci/devices (%s); initrd modules of storage and USB controllers "
+			       "unknown",
+			       strerror(-r));
 		return 0;
 	}
 	for (size_t i = 0; devs[i] && r >= 0; i++) {
@@ -59,20 +60,20 @@ static int pci_modules(const char *root, struct machine_facts *m)
 		_cleanup_free_ char *cls = attr(root, dir, "class"), *vendor = attr(root, dir, "vendor"),
 				    *device = attr(root, dir, "device"), *module = driver_module(root, dir);
 		if (starts_with(cls, "0x01") || starts_with(cls, "0x0c00") || starts_with(cls, "0x0c03"))
-			r = add_module(m, module);
+			r = add_module(inv, module);
 		if (r >= 0 && vendor && strcmp(vendor, VIRTIO_VENDOR) == 0) {
-			r = add_module(m, "virtio_pci");
+			r = add_module(inv, "virtio_pci");
 			/* transitional and modern device ids of virtio block and SCSI */
 			if (r >= 0 && device && (strcmp(device, "0x1001") == 0 || strcmp(device, "0x1042") == 0))
-				r = add_module(m, "virtio_blk");
+				r = add_module(inv, "virtio_blk");
 			if (r >= 0 && device && (strcmp(device, "0x1004") == 0 || strcmp(device, "0x1048") == 0))
-				r = add_module(m, "virtio_scsi");
+				r = add_module(inv, "virtio_scsi");
 		}
 	}
 	return r;
 }
 
-static int usb_modules(const char *root, struct machine_facts *m)
+static int usb_modules(const char *root, struct disk_inventory *inv)
 {
 	_cleanup_strv_free_ char **devs = NULL;
 	if (nm_list_dir(root, "/sys/bus/usb/devices", &devs) < 0)
@@ -90,13 +91,13 @@ static int usb_modules(const char *root, struct machine_facts *m)
 		bool keyboard = strcmp(cls, "03") == 0 && starts_with(sub, "01") && starts_with(proto, "01");
 		if (storage || keyboard) {
 			module = driver_module(root, dir);
-			r = add_module(m, module);
+			r = add_module(inv, module);
 		}
 	}
 	return r;
 }
 
-static int block_modules(const char *root, struct machine_facts *m)
+static int block_modules(const char *root, struct disk_inventory *inv)
 {
 	_cleanup_strv_free_ char **devs = NULL;
 	if (nm_list_dir(root, "/sys/class/block", &devs) < 0)
@@ -106,19 +107,29 @@ static int block_modules(const char *root, struct machine_facts *m)
 		char dir[1024];
 		snprintf(dir, sizeof dir, "/sys/class/block/%s/device", devs[i]);
 		_cleanup_free_ char *module = driver_module(root, dir);
-		r = add_module(m, module);
+		r = add_module(inv, module);
 	}
 	return r;
 }
 
-int machine_modules_read(const char *root, struct machine_facts *m, struct nm_error *e)
+int disk_initrd_modules_read(const char *root, struct disk_inventory *inv)
 {
-	int r = pci_modules(root, m);
+	if (!inv->initrd_modules && !(inv->initrd_modules = nm_strv_new()))
+		return -ENOMEM;
+	int r = pci_modules(root, inv);
 	if (r >= 0)
-		r = usb_modules(root, m);
+		r = usb_modules(root, inv);
 	if (r >= 0)
-		r = block_modules(root, m);
-	if (r < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, -r, "machine facts: out of memory listing initrd modules");
-	return 0;
+		r = block_modules(root, inv);
+	return r;
+}
+
+void disk_initrd_nix(struct nm_nix_out *o, char *const *modules)
+{
+	nm_nix_out_printf(o, "  boot.initrd.availableKernelModules = [");
+	for (size_t i = 0; modules && modules[i]; i++) {
+		nm_nix_out_printf(o, " ");
+		nm_nix_out_str(o, "initrd module", modules[i]);
+	}
+	nm_nix_out_printf(o, " ];\n");
 }

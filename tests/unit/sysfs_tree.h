@@ -1,12 +1,14 @@
-/* net_test_tree.h: helpers shared by the netcfg unit tests (test_net_*.c): the path of a
- * fixture tree, warning lookup, and small sysfs-shaped trees built in a temporary directory
- * for the rules the fixture machines do not cover. Include after <cmocka.h>. */
+/* sysfs_tree.h: helpers shared by the unit tests that read machine trees (test_net_*.c,
+ * test_agent_machine.c, test_disk_modules.c): the path of a fixture tree, warning lookup, and
+ * small sysfs-shaped trees built in a temporary directory for the rules the fixture machines do
+ * not cover. Include after <cmocka.h>. */
 #pragma once
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "netcfg/netcfg.h"
+#include "common/common.h"
 
 static char tmp[64]; /* the tree of the running test, made by tree_make */
 
@@ -55,9 +57,26 @@ static inline void put_text(const char *rel, const char *text)
 	put_bytes(rel, text, strlen(text));
 }
 
+/* Writes rel with up to 3000 random bytes (srandom() first for a fixed seed): mostly text the
+ * parsers look for, some raw bytes, often no newline at all. */
+static inline void put_garbage(const char *rel)
+{
+	size_t len = (size_t)(random() % 3000);
+	char *buf = malloc(len + 1);
+	assert_non_null(buf);
+	for (size_t i = 0; i < len; i++) {
+		long k = random() % 10;
+		buf[i] = k < 3 ? " \t\n:/%|-"[random() % 9]
+		    : k < 8    ? "0123456789abcdefABCDEF"[random() % 22]
+			       : (char)(random() % 256);
+	}
+	put_bytes(rel, buf, len);
+	free(buf);
+}
+
 static inline int tree_make(void **state)
 {
-	strcpy(tmp, "/tmp/net-inv-test-XXXXXX");
+	strcpy(tmp, "/tmp/nmmm-tree-test-XXXXXX");
 	assert_non_null(mkdtemp(tmp));
 	return 0;
 }

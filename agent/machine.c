@@ -1,13 +1,12 @@
-/* machine.c: the facts about the machine that the rendered configuration needs: CPU vendor and the matching KVM module (proc/cpuinfo), virtualisation
- * (cpuinfo's hypervisor flag, the kvm-clock clocksource and the DMI vendor/product), and
- * root's SSH keys. Initrd modules live in modules.c. Everything is read under --root;
- * nothing is loaded, probed or changed. */
-#include "netcfg/netcfg.h"
+/* machine.c: the facts about the machine that hardware-configuration.nix needs besides disks
+ * and network: CPU vendor and the matching KVM module (/proc/cpuinfo), virtualisation (cpuinfo's
+ * hypervisor flag, the kvm-clock clocksource and the DMI vendor/product), and root's SSH keys
+ * in the rescue (ssh-keys.c). The initrd's storage modules are the disk inventory's. Everything
+ * is read under --root; nothing is loaded, probed or changed. */
+#include "agent/agent.h"
 
 #include <errno.h>
 #include <string.h>
-
-#include "netcfg/netcfg-internal.h"
 
 struct cpu_info {
 	char vendor_id[64];
@@ -29,7 +28,8 @@ static int cpu_info_read(const char *root, struct cpu_info *cpu, char ***warning
 	_cleanup_free_ char *text = NULL;
 	int r = nm_read_file(root, "/proc/cpuinfo", 0, &text, NULL);
 	if (r < 0) {
-		net_warn(warnings, "cannot read /proc/cpuinfo (%s); CPU vendor and KVM module unknown", strerror(-r));
+		nm_warning_add(warnings, "cannot read /proc/cpuinfo (%s); CPU vendor and KVM module unknown",
+			       strerror(-r));
 		return 0;
 	}
 	bool seen_flags = false;
@@ -49,7 +49,7 @@ static int cpu_info_read(const char *root, struct cpu_info *cpu, char ***warning
 		}
 	}
 	if (!cpu->vendor_id[0])
-		net_warn(warnings, "/proc/cpuinfo has no vendor_id line; CPU vendor unknown");
+		nm_warning_add(warnings, "/proc/cpuinfo has no vendor_id line; CPU vendor unknown");
 	return 0;
 }
 
@@ -104,14 +104,13 @@ static char *virtualisation_read(const char *root, const struct cpu_info *cpu)
 	return strdup(cpu->hypervisor ? "vm-other" : "none");
 }
 
-static int machine_facts_fill(const char *root, struct machine_facts *m, struct nm_error *e)
+static int machine_facts_fill(const char *root, struct agent_machine_facts *m, struct nm_error *e)
 {
 	struct cpu_info cpu = {0};
 	m->warnings = nm_strv_new();
-	m->initrd_modules = nm_strv_new();
 	m->kernel_modules = nm_strv_new();
 	m->ssh_authorized_keys = nm_strv_new();
-	if (!m->warnings || !m->initrd_modules || !m->kernel_modules || !m->ssh_authorized_keys)
+	if (!m->warnings || !m->kernel_modules || !m->ssh_authorized_keys)
 		return -ENOMEM;
 	if (cpu_info_read(root, &cpu, &m->warnings) < 0)
 		return -ENOMEM;
@@ -120,44 +119,41 @@ static int machine_facts_fill(const char *root, struct machine_facts *m, struct 
 	if (!m->virtualisation || (cpu.vmx && nm_strv_push(&m->kernel_modules, "kvm-intel") < 0) ||
 	    (cpu.svm && nm_strv_push(&m->kernel_modules, "kvm-amd") < 0))
 		return -ENOMEM;
-	int r = machine_modules_read(root, m, e);
-	if (r >= 0)
-		r = machine_ssh_keys_read(root, m, e);
-	return r;
+	return agent_rescue_keys_read(root, m, e);
 }
 
-int machine_facts_read(const char *root, struct machine_facts *m, struct nm_error *e)
+int agent_machine_facts_read(const char *root, struct agent_machine_facts *m, struct nm_error *e)
 {
-	*m = (struct machine_facts){0};
+	*m = (struct agent_machine_facts){0};
 	int r = machine_facts_fill(root, m, e);
 	if (r >= 0)
 		return 0;
 	if (r == -ENOMEM)
 		nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
-	machine_facts_free(m);
+	agent_machine_facts_free(m);
 	return r;
 }
 
-void machine_facts_free(struct machine_facts *m)
+void agent_machine_facts_free(struct agent_machine_facts *m)
 {
 	if (!m)
 		return;
 	free(m->cpu_vendor);
 	free(m->virtualisation);
-	nm_strv_free(m->initrd_modules);
 	nm_strv_free(m->kernel_modules);
 	nm_strv_free(m->ssh_authorized_keys);
 	free(m->ssh_keys_refused);
 	nm_strv_free(m->warnings);
-	*m = (struct machine_facts){0};
+	*m = (struct agent_machine_facts){0};
 }
 
-json_object *machine_facts_to_json(const struct machine_facts *m, json_object *into)
+json_object *agent_machine_facts_to_json(const struct agent_machine_facts *m, char *const *initrd_modules,
+					 json_object *into)
 {
 	json_object_object_add(into, "cpu_vendor", m->cpu_vendor ? json_object_new_string(m->cpu_vendor) : NULL);
 	json_object_object_add(into, "virtualisation",
 			       m->virtualisation ? json_object_new_string(m->virtualisation) : NULL);
-	json_object_object_add(into, "initrd_modules", nm_json_strv(m->initrd_modules));
+	json_object_object_add(into, "initrd_modules", nm_json_strv(initrd_modules));
 	json_object_object_add(into, "kernel_modules", nm_json_strv(m->kernel_modules));
 	json_object_object_add(into, "ssh_authorized_keys", nm_json_strv(m->ssh_authorized_keys));
 	return into;

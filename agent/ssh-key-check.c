@@ -1,16 +1,14 @@
-/* sshkeys.c: checks OpenSSH authorized_keys lines (the rescue's /root/.ssh/authorized_keys and
- * --ssh-key) before they go into the rendered configuration: one line of text (no control
+/* ssh-key-check.c: checks OpenSSH authorized_keys lines (the rescue's /root/.ssh/authorized_keys,
+ * --ssh-key and --ssh-key-file) before they go into the rendered configuration: one line of text (no control
  * character: a line break would add an unchecked line such as command="..." to root's keys),
  * options, a known key type, a base64 blob that decodes and names the same type. It only reads
  * text; it never loads, converts or stores keys anywhere. */
-#include "netcfg/netcfg.h"
+#include "agent/agent.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include <openssl/evp.h>
-
-#include "netcfg/netcfg-internal.h"
 
 static const char *const ssh_key_types[] = {
     "ssh-ed25519",
@@ -109,7 +107,7 @@ static int check_blob(const char *type, size_t type_len, const char *b64, size_t
 	return 0;
 }
 
-const char *net_ssh_key_control_char(const char *s, size_t len)
+const char *agent_ssh_key_control_char(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -129,7 +127,7 @@ static const char *control_char_name(unsigned char c)
 	}
 }
 
-int net_ssh_key_refuse_control(const char *source, const char *line, const char *bad, struct nm_error *e)
+int agent_ssh_key_refuse_control(const char *source, const char *line, const char *bad, struct nm_error *e)
 {
 	unsigned char c = (unsigned char)*bad;
 	return nm_fail(e, NM_ERR_USAGE, EINVAL,
@@ -139,13 +137,13 @@ int net_ssh_key_refuse_control(const char *source, const char *line, const char 
 		       source, control_char_name(c), c, (size_t)(bad - line) + 1);
 }
 
-int machine_ssh_key_check(const char *line, struct nm_error *e)
+int agent_ssh_key_check(const char *line, struct nm_error *e)
 {
 	if (!line)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "ssh key: empty");
-	const char *bad = net_ssh_key_control_char(line, strlen(line));
+	const char *bad = agent_ssh_key_control_char(line, strlen(line));
 	if (bad)
-		return net_ssh_key_refuse_control("ssh key", line, bad, e);
+		return agent_ssh_key_refuse_control("ssh key", line, bad, e);
 	const char *p = skip_blanks(line);
 	if (!*p || *p == '\n' || *p == '\r')
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
@@ -182,59 +180,4 @@ int machine_ssh_key_check(const char *line, struct nm_error *e)
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "ssh key: '%.*s' is not followed by the key data",
 			       (int)type_len, type);
 	return check_blob(type, type_len, p, len, e);
-}
-
-/* Keeps each valid line of /root/.ssh/authorized_keys; a malformed one is skipped with a
- * warning naming its line number, so one typo does not lock the operator out of the rest. A line
- * holding a control character is not a typo but a second line hidden in the first: it is
- * recorded in m->ssh_keys_refused, which detect shows and every use of the keys refuses. */
-int machine_ssh_keys_read(const char *root, struct machine_facts *m, struct nm_error *e)
-{
-	static const char path[] = "/root/.ssh/authorized_keys";
-	_cleanup_free_ char *text = NULL;
-	size_t text_len = 0;
-	int r = nm_read_file(root, path, 1 << 20, &text, &text_len);
-	if (r < 0) {
-		net_warn(&m->warnings, "cannot read %s (%s); no SSH keys for the installed system, pass --ssh-key",
-			 path, strerror(-r));
-		return 0;
-	}
-	unsigned lineno = 0;
-	for (char *line = text, *next; line < text + text_len; line = next) {
-		next = memchr(line, '\n', (size_t)(text + text_len - line));
-		size_t len = next ? (size_t)(next - line) : (size_t)(text + text_len - line);
-		next = next ? next + 1 : text + text_len;
-		line[len] = '\0'; /* the '\n', or the terminating NUL nm_read_file adds */
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-			line[--len] = '\0';
-		const char *bad = net_ssh_key_control_char(line, len); /* a NUL inside the line too */
-		if (bad) {
-			_cleanup_free_ char *source = nm_strdup_printf("%s line %u", path, lineno);
-			struct nm_error why = {0};
-			net_ssh_key_refuse_control(source ? source : path, line, bad, &why);
-			net_warn(&m->warnings, "%s; install and render refuse the file until the line is fixed",
-				 why.msg);
-			if (!m->ssh_keys_refused && !(m->ssh_keys_refused = strdup(why.msg)))
-				return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
-			continue;
-		}
-		const char *p = skip_blanks(line);
-		if (!*p || *p == '#')
-			continue;
-		struct nm_error why = {0};
-		if (machine_ssh_key_check(p, &why) < 0) {
-			net_warn(&m->warnings, "%s line %u skipped: %s", path, lineno, why.msg);
-			continue;
-		}
-		if (!nm_utf8_valid(p, strlen(p))) {
-			net_warn(&m->warnings, "%s line %u skipped: not valid UTF-8", path, lineno);
-			continue;
-		}
-		if (nm_strv_push(&m->ssh_authorized_keys, p) < 0)
-			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "machine facts: out of memory");
-	}
-	if (!m->ssh_authorized_keys[0])
-		net_warn(&m->warnings, "%s holds no usable key; pass --ssh-key", path);
-	return 0;
 }
