@@ -43,13 +43,6 @@ typedef int (*agent_command_fn)(struct agent_ctx *ctx, int argc, char **argv, st
  * successfully. One value, so no caller confuses it with a count or an error. */
 #define AGENT_HELP_SHOWN 1
 
-struct agent_command {
-	const char *name;
-	agent_command_fn run;
-	const char *synopsis;
-};
-const struct agent_command *agent_commands(size_t *n);
-
 int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 int agent_cmd_render(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);

@@ -14,6 +14,12 @@
 #include <parted/parted.h>
 #include <zlib.h>
 
+struct agent_command {
+	const char *name;
+	agent_command_fn run;
+	const char *synopsis;
+};
+
 static const struct agent_command commands[] = {
     {"detect", agent_cmd_detect, "detect  [--json]                                  inventory; changes nothing"},
     {"plan", agent_cmd_plan,
@@ -30,12 +36,6 @@ static const struct agent_command commands[] = {
     {"export", agent_cmd_export,
      "export                                            tar of the generated /etc/nixos on stdout"},
 };
-
-const struct agent_command *agent_commands(size_t *n)
-{
-	*n = NM_ELEMENTSOF(commands);
-	return commands;
-}
 
 static void print_usage(FILE *f)
 {

@@ -115,9 +115,8 @@ int nm_write_all(int fd, const void *buf, size_t len);
 /* ---- the operator's JSON files ----
  * A file named on the command line (--config): read as given (relative to the working
  * directory), never under --root. Errors name `what` and the byte where parsing stopped. */
-int nm_json_read_file(const char *path, const char *what, json_object **out, struct nm_error *e);
-/* The same, also handing over the text that was parsed (NUL-terminated, *len bytes): a caller
- * that digests the file digests exactly what it parsed. */
+/* text_out (may be NULL) gets the text that was parsed (NUL-terminated, *len_out bytes): a
+ * caller that digests the file digests exactly what it parsed. */
 int nm_json_read_file_text(const char *path, const char *what, json_object **out, char **text, size_t *len,
 			   struct nm_error *e);
 /* A string list as a JSON array of strings (NULL: an empty array). */

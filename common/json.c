@@ -31,11 +31,6 @@ static int read_whole(const char *path, char **text, size_t *len)
 	return 0;
 }
 
-int nm_json_read_file(const char *path, const char *what, json_object **out, struct nm_error *e)
-{
-	return nm_json_read_file_text(path, what, out, NULL, NULL, e);
-}
-
 int nm_json_read_file_text(const char *path, const char *what, json_object **out, char **text_out, size_t *len_out,
 			   struct nm_error *e)
 {

@@ -416,7 +416,7 @@ static void json_file_reader_names_the_file(void **state)
 	close(fd);
 	json_object *o = NULL;
 	struct nm_error e = {0};
-	assert_true(nm_json_read_file(path, "--config", &o, &e) < 0);
+	assert_true(nm_json_read_file_text(path, "--config", &o, NULL, NULL, &e) < 0);
 	assert_int_equal(e.cls, NM_ERR_USAGE);
 	assert_non_null(strstr(e.msg, path));
 	assert_non_null(strstr(e.msg, "not valid JSON"));
@@ -435,7 +435,7 @@ static void json_file_reader_names_the_file(void **state)
 	free(text);
 	unlink(path);
 	struct nm_error gone = {0};
-	assert_true(nm_json_read_file(path, "--config", &o, &gone) < 0);
+	assert_true(nm_json_read_file_text(path, "--config", &o, NULL, NULL, &gone) < 0);
 	assert_non_null(strstr(gone.msg, "cannot read it"));
 }
 

@@ -144,18 +144,6 @@ assert_array_healthy() {
   esac
 }
 
-# Asserts that nothing on DEV (whole disk or region OFFSET SIZE) carries a signature.
-assert_no_signature() {
-  local dev=$1 found
-  found=$(wipefs -n --no-act "$dev" 2>/dev/null | tail -n +2)
-  [ -z "$found" ] && ok "$dev: no signature" || fail "$dev: signatures left: $found"
-}
-assert_region_clean() {
-  local dev=$1 off=$2 size=$3 what
-  what=$(blkid -p -O "$off" -S "$size" -o export "$dev" 2>/dev/null | grep -E '^(TYPE|PTTYPE)=' | tr '\n' ' ')
-  [ -z "$what" ] && ok "$dev @$off: old region clean" || fail "$dev @$off+$size: old signature still there: $what"
-}
-
 # Sets $plan to the plan the layout used, or — when the agent saved none — to a fresh
 # `plan --json` for the same disks with UUID checks off (the structure is still compared; the
 # missing state is a failure of its own).
@@ -173,7 +161,5 @@ layout_plan() {
 # Partition sizes of a plan by disk, "number:role:size" per line, for comparing two plans' shapes.
 plan_shape() { jq -r '.disks[] | .partitions[] | "\(.number):\(.role):\(.start):\(.size)"' | sort -u; }
 
-# The devices a rendered hardware-configuration.nix mounts or swaps on.
-rendered_devices() { grep -o '/dev/disk/by-uuid/[^"]*' "$1" | sort -u; }
 # The devices a plan's fileSystems/swapDevices will name (what install renders from that plan).
 plan_devices() { jq -r '.filesystems[] | select(.mountpoint != null or .fstype == "swap") | "/dev/disk/by-uuid/\(.uuid)"' | sort -u; }
