@@ -144,6 +144,38 @@ assert_array_healthy() {
   esac
 }
 
+# One line per DISK: what the kernel has been asked to write to it, and a checksum of its ends.
+# The kernel counts every write and discard that reaches a disk, from any layer (a partition, md,
+# dm, LVM, a filesystem), in /sys/block/DISK/stat (fields 5, 7: write I/Os and sectors; 12, 14:
+# discard I/Os and sectors): equal lines before and after a command mean it wrote nothing there,
+# exactly, without reading the disks whole through emulated hardware (3.5 GB took about 450 s).
+# The checksum of the first and last 4 MiB (GPT and its backup, md superblocks 4 KiB into a
+# partition) covers a path the counters would not see (a passthrough command).
+disk_marks() {
+  local d n
+  for d in "$@"; do
+    n=$(($(blockdev --getsz "$d") / 2048))
+    echo "$d $(awk '{ print "writes", $5, $7, "discards", $12, $14 }' "/sys/block/${d#/dev/}/stat")" \
+      "$( (dd if="$d" bs=1M count=4 iflag=direct status=none
+        dd if="$d" bs=1M skip=$((n - 4)) count=4 iflag=direct status=none) | md5sum | cut -d' ' -f1)"
+  done
+}
+
+# Waits until the setup's writes are on the disks and nothing more is coming: page cache flushed,
+# udev idle, and every md array back from active to clean (md writes its superblock once more
+# 200 ms after an array's last write; that write must not land after a disk_marks "before").
+disks_quiet() {
+  local state _
+  sync
+  udevadm settle 2>/dev/null || true
+  for state in /sys/block/md*/md/array_state; do
+    [ -e "$state" ] || continue
+    for _ in $(seq 300); do
+      case $(cat "$state") in active | write-pending | active-idle) sleep 0.1 ;; *) break ;; esac
+    done
+  done
+}
+
 # Sets $plan to the plan the layout used, or — when the agent saved none — to a fresh
 # `plan --json` for the same disks with UUID checks off (the structure is still compared; the
 # missing state is a failure of its own).
