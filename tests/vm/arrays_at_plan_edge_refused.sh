@@ -24,7 +24,7 @@ echo '{"esp_size": "64M"}' >/tmp/small-esp.json # the disks are small; the plan 
 # refused REGEX WHAT: layout over PLAN-A and PLAN-B exits 3 naming REGEX, never starts the
 # teardown, and writes nothing to any disk.
 refused() {
-  local before rc
+  local rc
   disks_quiet
   before=$(sums)
   "$agent" --events /tmp/layout-events.jsonl layout --config /tmp/small-esp.json \
@@ -55,6 +55,10 @@ grep -q "^$md100 : active" /proc/mdstat && ok "md100 still active" || fail "md10
 dmsetup remove edgelin
 mdadm --stop /dev/md100 >/dev/null 2>&1
 mdadm --zero-superblock "$(part "$b" 1)" "$(part "$x" 1)" 2>/dev/null
+# The check can fail: zeroing two superblocks is seen on both disks.
+disks_quiet
+[ "$(disk_marks "$b" "$x")" != "$(grep -v "^$a " <<<"$before")" ] && ok "disk_marks sees the superblocks zeroed on $b and $x" ||
+  fail "disk_marks did not change after writing to $b and $x"
 
 # (2) A partitioned array over both planned disks, its first partition mounted outside the target.
 mdadm --create /dev/md101 --run --assume-clean --level=1 --raid-devices=2 --metadata=1.2 \
