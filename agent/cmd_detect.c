@@ -188,6 +188,9 @@ int agent_cmd_detect(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 			(void)nm_strv_push(&d.failed, uplink_err.msg);
 		}
 	}
+	_cleanup_free_ char *bootif = net_bootif_disagreement(&d.net, d.uplink);
+	if (bootif)
+		(void)nm_strv_push(&d.net.warnings, bootif);
 	if (!want_uplink || d.uplink) {
 		if (json)
 			print_json(&d);

@@ -99,6 +99,22 @@ static json_object *erased_disks(const struct disk_plan *p)
 	return o;
 }
 
+/* BOOTIF= cross-checks the uplink install would pick by itself: a disagreement is a warning and
+ * the plan stands. The network is otherwise not plan's business, so a failed read is only logged. */
+static void warn_bootif(const char *root)
+{
+	_cleanup_net_inventory_ struct net_inventory net = {0};
+	struct nm_error ne = {0};
+	const struct net_nic *uplink = NULL;
+	if (net_inventory_read(root, &net, &ne) < 0 || net_uplink_select(&net, NULL, &uplink, &ne) < 0) {
+		nm_debug("plan: no uplink to cross-check with BOOTIF: %s", ne.msg);
+		return;
+	}
+	_cleanup_free_ char *w = net_bootif_disagreement(&net, uplink);
+	if (w)
+		nm_warn("%s", w);
+}
+
 int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
 {
 	static const struct option longopts[] = {
@@ -147,6 +163,8 @@ int agent_cmd_plan(struct agent_ctx *ctx, int argc, char **argv, struct nm_error
 		nm_debug("%s", *w); /* detect shows them; here they would bury the plan */
 	if (r == 0)
 		r = disk_plan_make(&inv, &cfg, inv.uefi, &plan, e);
+	if (r == 0)
+		warn_bootif(ctx->g.root);
 	if (r == 0) {
 		if (json) {
 			_cleanup_json_ json_object *o = disk_plan_to_json(&plan);

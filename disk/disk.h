@@ -74,7 +74,8 @@ void disk_inventory_free(struct disk_inventory *inv);
 json_object *disk_info_to_json(const struct disk_info *d);
 /* Adds "boot_mode": "uefi" | "bios" to `into` (detect's machine facts). */
 void disk_boot_mode_to_json(const struct disk_inventory *inv, json_object *into);
-/* boot.initrd.availableKernelModules of hardware-configuration.nix, one line. */
+/* boot.initrd.availableKernelModules of hardware-configuration.nix, one line: Hetzner's baseline
+ * (nvme ahci sd_mod xhci_pci usbhid), then the detected modules, each once. */
 void disk_initrd_nix(struct nm_nix_out *o, char *const *modules);
 /* Whether "/" is the initramfs itself (fstype rootfs) in /proc/self/mountinfo under root, as in
  * a rescue that never switched root; false when it cannot be read. */
@@ -215,6 +216,9 @@ int disk_plan_from_json(json_object *o, struct disk_plan *plan, struct nm_error 
  * on every disk for BIOS, on every ESP for UEFI). Returns o's first error (a malformed array
  * UUID is a usage error: re-make the plan). */
 int disk_plan_nix(const struct disk_plan *plan, struct nm_nix_out *o);
+/* boot.loader.grub.configurationLimit for a UEFI plan: the generations whose kernels and initrds
+ * fit on its smallest ESP (13 for 1 GiB), at least 1. */
+unsigned disk_plan_grub_configuration_limit(const struct disk_plan *plan);
 /* Checks, changing nothing, that each planned disk is still the disk the plan was made for: its
  * serial, WWN, model, size, logical sector size and diskseq, read now from sysfs under root,
  * are the recorded ones. Any difference (or a planned disk that is gone, or a plan member with

@@ -1,10 +1,13 @@
 /* plan-nix.c: the storage part of hardware-configuration.nix, written from the plan alone:
  * fileSystems by UUID (the ESPs of a mirror nofail), swapDevices, software RAID with its
- * mdadm.conf, and GRUB on every disk (BIOS) or every ESP (UEFI). It appends text to the caller's
- * Nix file and never reads the machine. docs/rendered-example.md explains each section. */
+ * mdadm.conf and the systemd initrd that starts a degraded array, and GRUB on every disk (BIOS)
+ * or every ESP (UEFI, with a check that names a missing ESP and a generation limit that fits
+ * the ESP). It appends text to the caller's Nix file and never reads the machine.
+ * docs/rendered-example.md explains each section. */
 #include "disk/disk.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 /* The ESP partitions of the plan: a filesystem whose device is a partition with the ESP role. */
@@ -111,6 +114,14 @@ static void render_swraid(struct nm_nix_out *o, const struct disk_plan *p)
 		nm_nix_out_printf(o, "\n");
 	}
 	nm_nix_out_printf(o, "    \"\"\n  ];\n\n");
+	/* The scripted initrd assembles arrays only through udev's incremental rules and never
+	 * starts one with a member missing; the systemd initrd runs mdadm's last-resort timer,
+	 * which starts the array degraded after a grace period. mdadm.conf reaches it from
+	 * boot.swraid.mdadmConf as before. */
+	nm_nix_out_printf(o,
+			  "  # The systemd initrd starts a degraded array (mdadm's last-resort timer), so the\n"
+			  "  # machine boots with a disk dead; the scripted initrd would wait for it forever.\n"
+			  "  boot.initrd.systemd.enable = true;\n\n");
 }
 
 static const char *disk_boot_path(const struct disk_member_plan *d)
@@ -134,6 +145,93 @@ static void render_bootloader_bios(struct nm_nix_out *o, const struct disk_plan 
 		nm_nix_out_printf(o, "\n");
 	}
 	nm_nix_out_printf(o, "  ];\n\n");
+}
+
+/* The partition and disk that hold a filesystem, or NULL. */
+static const struct disk_part_plan *fs_part(const struct disk_plan *p, const struct disk_fs_plan *fs,
+					    const struct disk_member_plan **disk)
+{
+	for (size_t d = 0; d < p->n_disks; d++)
+		for (size_t i = 0; i < p->disks[d].n_parts; i++)
+			if (p->disks[d].parts[i].path && fs->device &&
+			    strcmp(p->disks[d].parts[i].path, fs->device) == 0) {
+				*disk = &p->disks[d];
+				return &p->disks[d].parts[i];
+			}
+	return NULL;
+}
+
+/* Generations GRUB keeps in its menu, so that the kernels and initrds it copies onto every ESP
+ * never fill the smallest one. One generation with its own kernel and systemd initrd takes at
+ * most 64 MiB (a NixOS kernel is 10-16 MiB, a systemd initrd with mdadm 20-40 MiB); GRUB's own
+ * files (its EFI image, modules, fonts) get 64 MiB; and while switching, the new generation is
+ * copied before the obsolete files go, so two more than the limit can be there at once.
+ * A 1 GiB ESP: (1024 - 64) / 64 - 2 = 13 generations. Never below 1. */
+#define GENERATION_MIB 64
+#define GRUB_FILES_MIB 64
+
+static uint64_t smallest_esp_mib(const struct disk_plan *p)
+{
+	uint64_t smallest = 0;
+	for (size_t d = 0; d < p->n_disks; d++)
+		for (size_t i = 0; i < p->disks[d].n_parts; i++)
+			if (p->disks[d].parts[i].role == DISK_PART_ESP &&
+			    (smallest == 0 || p->disks[d].parts[i].size < smallest))
+				smallest = p->disks[d].parts[i].size;
+	return smallest >> 20;
+}
+
+unsigned disk_plan_grub_configuration_limit(const struct disk_plan *p)
+{
+	uint64_t mib = smallest_esp_mib(p);
+	if (mib <= GRUB_FILES_MIB + 3 * GENERATION_MIB)
+		return 1;
+	return (unsigned)((mib - GRUB_FILES_MIB) / GENERATION_MIB - 2);
+}
+
+/* Characters a value may have to go into a single-quoted shell word of the ESP check unchanged:
+ * plan-made mountpoints, vfat UUIDs and /dev/disk/by-id names never have others. */
+static bool shell_word_safe(const char *s)
+{
+	return s && *s &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_.:+,=@-") == strlen(s);
+}
+
+/* Before GRUB is updated, every ESP must be mounted: with a disk dead its nofail mount is missing
+ * and the mountpoint is a plain directory on /, where grub-install refuses to install ("doesn't
+ * look like an EFI partition") and the whole switch fails. install-grub runs extraPrepareConfig
+ * before it writes grub.cfg and installs GRUB (and ignores its exit status), so the operator
+ * reads, just above that refusal, which ESP and disk are missing and where the repair is. */
+static void render_esp_check(struct nm_nix_out *o, const struct disk_plan *p)
+{
+	nm_nix_out_printf(o,
+			  "  # Before GRUB is updated: an ESP that is not mounted (its disk is dead or missing) is\n"
+			  "  # named, with the repair, just above GRUB's own refusal to install there.\n"
+			  "  boot.loader.grub.extraPrepareConfig = builtins.concatStringsSep \"\\n\" [\n");
+	for (size_t i = 0; i < p->n_filesystems && !o->err; i++) {
+		const struct disk_fs_plan *fs = &p->filesystems[i];
+		const struct disk_member_plan *disk = NULL;
+		if (!fs->mountpoint || !fs_is_esp(p, fs) || !fs_part(p, fs, &disk))
+			continue;
+		const char *where = disk_boot_path(disk);
+		if (!shell_word_safe(fs->mountpoint) || !shell_word_safe(fs->uuid) || !shell_word_safe(where)) {
+			o->err =
+			    nm_fail(o->e, NM_ERR_USAGE, EINVAL,
+				    "ESP %s: its mountpoint, UUID or disk path has a character the ESP check cannot "
+				    "quote; re-make the plan",
+				    fs->mountpoint);
+			return;
+		}
+		_cleanup_free_ char *line = nm_strdup_printf(
+		    "mountpoint -q %s || echo 'nmmm: the ESP %s (vfat UUID %s) on %s is not mounted: that disk "
+		    "is dead or missing and GRUB cannot be updated on it. Replace the disk and restore its ESP "
+		    "(docs/install.md, \"Replacing a dead disk\"), then run nixos-rebuild again.' >&2",
+		    fs->mountpoint, fs->mountpoint, fs->uuid, where);
+		nm_nix_out_printf(o, "    ");
+		nm_nix_out_str(o, "ESP check", line);
+		nm_nix_out_printf(o, "\n");
+	}
+	nm_nix_out_printf(o, "    \"\"\n  ];\n");
 }
 
 /* UEFI: GRUB on every ESP. The first disk's ESP is /boot; the others are mirrored to their own
@@ -166,7 +264,16 @@ static void render_bootloader_uefi(struct nm_nix_out *o, const struct disk_plan 
 		nm_nix_out_str(o, "ESP mountpoint", fs->mountpoint);
 		nm_nix_out_printf(o, "; }\n");
 	}
-	nm_nix_out_printf(o, "  ];\n\n");
+	nm_nix_out_printf(o, "  ];\n");
+	nm_nix_out_printf(o,
+			  "  # Kernels and initrds are copied onto every ESP (%" PRIu64
+			  " MiB): at most 64 MiB a generation,\n"
+			  "  # 64 MiB for GRUB's own files, room for the new generation while switching.\n"
+			  "  boot.loader.grub.configurationLimit = %u;\n",
+			  smallest_esp_mib(p), disk_plan_grub_configuration_limit(p));
+	if (p->n_disks > 1)
+		render_esp_check(o, p);
+	nm_nix_out_printf(o, "\n");
 }
 
 int disk_plan_nix(const struct disk_plan *p, struct nm_nix_out *o)

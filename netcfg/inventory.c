@@ -1,6 +1,6 @@
-/* inventory.c: assembles the network inventory (NICs, addresses, default routes, nameservers)
- * from the readers in nics.c, addrs.c, routes.c and dns.c, frees it and turns it into the
- * JSON of `detect`. What cannot be read becomes a warning, never a crash or a guess; it never
+/* inventory.c: assembles the network inventory (NICs, addresses, default routes, nameservers,
+ * the boot NIC) from the readers in nics.c, addrs.c, routes.c, dns.c and bootif.c, frees it
+ * and turns it into the JSON of `detect`. What cannot be read becomes a warning, never a crash or a guess; it never
  * changes the machine. */
 #include "netcfg/netcfg.h"
 
@@ -45,6 +45,8 @@ int net_inventory_read(const char *root, struct net_inventory *inv, struct nm_er
 		r = net_routes_read(root, inv, e);
 	if (r >= 0)
 		r = net_dns_read(root, inv, e);
+	if (r >= 0)
+		r = net_bootif_read(root, inv);
 	if (r < 0) {
 		net_inventory_free(inv);
 		return r;
@@ -81,6 +83,7 @@ void net_inventory_free(struct net_inventory *inv)
 	nm_strv_free(inv->ipv4_default_devs);
 	nm_strv_free(inv->ipv6_default_devs);
 	nm_strv_free(inv->nameservers);
+	free(inv->boot_mac);
 	nm_strv_free(inv->warnings);
 	*inv = (struct net_inventory){0};
 }
@@ -144,6 +147,7 @@ json_object *net_inventory_to_json(const struct net_inventory *inv, json_object 
 	json_object_object_add(into, "ipv4_gateway", gateway_to_json(&inv->ipv4_gateway));
 	json_object_object_add(into, "ipv6_gateway", gateway_to_json(&inv->ipv6_gateway));
 	json_object_object_add(into, "nameservers", nm_json_strv(inv->nameservers));
+	json_object_object_add(into, "boot_mac", str_or_null(inv->boot_mac));
 	return into;
 }
 

@@ -8,6 +8,8 @@ int net_nics_read(const char *root, struct net_inventory *inv, struct nm_error *
 int net_addrs_read(const char *root, struct net_inventory *inv, struct nm_error *e);
 int net_routes_read(const char *root, struct net_inventory *inv, struct nm_error *e);
 int net_dns_read(const char *root, struct net_inventory *inv, struct nm_error *e);
+/* inv->boot_mac from BOOTIF= on /proc/cmdline; a malformed value is a warning. */
+int net_bootif_read(const char *root, struct net_inventory *inv);
 struct net_nic *net_nic_find(struct net_inventory *inv, const char *name);
 int net_addr_append(struct net_addr **v, size_t *n, const struct net_addr *a);
 

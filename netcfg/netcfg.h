@@ -42,6 +42,7 @@ struct net_inventory {
 	char **ipv4_default_devs; /* every interface with an IPv4 default route, best first */
 	char **ipv6_default_devs;
 	char **nameservers;
+	char *boot_mac; /* the NIC the rescue booted from (BOOTIF= on /proc/cmdline), or NULL */
 	char **warnings;
 };
 
@@ -50,7 +51,7 @@ void net_inventory_free(struct net_inventory *inv);
 #define _cleanup_net_inventory_ _cleanup_(net_inventory_free)
 /* Adds nics[] (physical NICs), virtual_nics[] (veth, bridges, ...: same shape),
  * ipv4_gateway/ipv6_gateway ({address, dev}, or null without a default route) and
- * nameservers[] (always an array) to `into`. */
+ * nameservers[] (always an array) and boot_mac (BOOTIF=, or null) to `into`. */
 json_object *net_inventory_to_json(const struct net_inventory *inv, json_object *into);
 json_object *net_nic_to_json(const struct net_nic *n);
 
@@ -65,6 +66,9 @@ int net_predict_name(const char *root, const char *ifname, char **name, struct n
  * IPv6 one). None or ambiguous: a usage error naming the candidates and --uplink MAC|NAME. */
 int net_uplink_select(const struct net_inventory *inv, const char *want, const struct net_nic **nic,
 		      struct nm_error *e);
+/* When the rescue's BOOTIF= names a NIC other than the uplink: a warning naming both (and
+ * --uplink), to be freed; NULL when they agree or there is no BOOTIF. */
+char *net_bootif_disagreement(const struct net_inventory *inv, const struct net_nic *uplink);
 /* {name, mac, predicted_name, ipv4[], ipv6[]} of the uplink, with only its usable addresses. */
 json_object *net_uplink_to_json(const struct net_nic *nic);
 /* Whether an address may be copied into the installed system's configuration: never

@@ -1,5 +1,6 @@
 /* render-net.c: the network's part of hardware-configuration.nix — the uplink matched by MAC
- * with static addresses, on-link gateways and resolvers. It appends text to the caller's Nix
+ * (and, after a mainboard swap, by PCI path) with static addresses, on-link gateways and
+ * resolvers, and a BMC's USB NIC kept down. It appends text to the caller's Nix
  * file (struct nm_nix_out); it never reads the machine (the inventory and facts are given) and
  * never copies a link-local, temporary, deprecated or tentative address. */
 #include "netcfg/netcfg.h"
@@ -75,39 +76,13 @@ static void render_route(struct nm_nix_out *o, const char *gateway, bool on_link
 	nm_nix_out_printf(o, on_link ? "; GatewayOnLink = true; }\n" : "; }\n");
 }
 
-static int render_network(struct nm_nix_out *o, const struct net_inventory *inv, const struct net_nic *nic)
+/* The uplink's configuration, the same for every unit that may match it: the usable
+ * addresses, the default routes and static-only behaviour. */
+static void render_uplink_body(struct nm_nix_out *o, const struct net_inventory *inv, const struct net_nic *nic,
+			       const struct net_addr *const *v4, size_t n4, const struct net_addr *const *v6, size_t n6)
 {
-	if (!nic || !nic->mac || !*nic->mac)
-		return nm_fail(o->e, NM_ERR_REFUSED, ENONET,
-			       "no uplink NIC with a MAC address: the installed system would have no network; "
-			       "pick one with --uplink MAC|NAME");
-	const struct net_addr *v4[16], *v6[16];
-	size_t n4 = net_nic_usable_addrs(nic, false, v4, NM_ELEMENTSOF(v4));
-	size_t n6 = net_nic_usable_addrs(nic, true, v6, NM_ELEMENTSOF(v6));
-	n4 = n4 < NM_ELEMENTSOF(v4) ? n4 : NM_ELEMENTSOF(v4);
-	n6 = n6 < NM_ELEMENTSOF(v6) ? n6 : NM_ELEMENTSOF(v6);
-	if (n4 + n6 == 0)
-		return nm_fail(o->e, NM_ERR_REFUSED, EADDRNOTAVAIL,
-			       "uplink %s has no global address to configure (only link-local, temporary, deprecated "
-			       "or tentative ones): the installed system would be unreachable; configure the rescue's "
-			       "address or pick another NIC with --uplink",
-			       nic->name);
 	bool gw4 = n4 > 0 && gateway_on(&inv->ipv4_gateway, nic);
 	bool gw6 = n6 > 0 && gateway_on(&inv->ipv6_gateway, nic);
-
-	nm_nix_out_printf(o,
-			  "  # Network: systemd-networkd with static addresses. The NIC is matched by MAC because\n"
-			  "  # the rescue's names (eth0) differ from the names NixOS gives.\n");
-	if (nic->predicted_name)
-		nm_nix_out_comment(o, "  ", "rescue %s → NixOS will name it %s", nic->name, nic->predicted_name);
-	else
-		nm_nix_out_comment(o, "  ", "rescue %s; no predictable name applies, NixOS keeps a kernel name",
-				   nic->name);
-	nm_nix_out_printf(o, "  networking.useDHCP = false;\n  networking.useNetworkd = true;\n");
-	render_nameservers(o, inv, n4 > 0, n6 > 0);
-	nm_nix_out_printf(o, "  systemd.network.networks.\"10-uplink\" = {\n    matchConfig.MACAddress = ");
-	nm_nix_out_str(o, "uplink MAC", nic->mac);
-	nm_nix_out_printf(o, ";\n");
 	if (n4 > 0)
 		nm_nix_out_printf(o,
 				  "    # IPv4 as /32 with the gateway on-link: Hetzner routes the main address alone,\n"
@@ -135,7 +110,105 @@ static int render_network(struct nm_nix_out *o, const struct net_inventory *inv,
 	nm_nix_out_printf(o,
 			  "    ];\n    # Addresses and gateways are static; router advertisements are not needed.\n"
 			  "    networkConfig.IPv6AcceptRA = false;\n"
-			  "    linkConfig.RequiredForOnline = \"routable\";\n  };\n\n");
+			  "    linkConfig.RequiredForOnline = \"routable\";\n  };\n");
+}
+
+/* The uplink's PCI function, when it identifies the uplink alone: a PCI NIC (not USB, not
+ * virtual) whose function no other interface shares (a multi-port card with one function per
+ * port pair gives two interfaces one ID_PATH, and the path would then match both). */
+static const char *uplink_pci_path_slot(const struct net_inventory *inv, const struct net_nic *nic)
+{
+	if (!nic->pci_slot || !*nic->pci_slot)
+		return NULL;
+	for (size_t i = 0; i < inv->n_nics; i++)
+		if (&inv->nics[i] != nic && inv->nics[i].pci_slot && strcmp(inv->nics[i].pci_slot, nic->pci_slot) == 0)
+			return NULL;
+	return nic->pci_slot;
+}
+
+/* A BMC's USB NIC (cdc_ether, rndis_host) is kept down: brought up, it takes the BMC's router
+ * advertisements and adds a second IPv6 default route that leads nowhere. always-down (not
+ * Unmanaged, which would leave the link to whoever brings it up) sets it down whenever it
+ * comes up; without router advertisements or link-local addresses should it be up anyway.
+ * Ordered after the uplink's units, so an uplink chosen on such a NIC (--uplink) still wins. */
+static void render_bmc_usb(struct nm_nix_out *o, const struct net_inventory *inv)
+{
+	const struct net_nic *bmc = NULL;
+	for (size_t i = 0; i < inv->n_nics && !bmc; i++)
+		if (inv->nics[i].bmc)
+			bmc = &inv->nics[i];
+	nm_nix_out_printf(
+	    o, "  # A BMC's USB NIC stays down: up, it adds a second IPv6 default route that leads nowhere.\n");
+	if (bmc)
+		nm_nix_out_comment(o, "  ", "the rescue has one: %s (%s)", bmc->name, bmc->driver ? bmc->driver : "?");
+	else
+		nm_nix_out_printf(o, "  # (none in the rescue; a BMC may expose one once it is enabled)\n");
+	nm_nix_out_printf(o,
+			  "  systemd.network.networks.\"30-bmc-usb\" = {\n"
+			  "    matchConfig.Driver = \"cdc_ether rndis_host\";\n"
+			  "    linkConfig.ActivationPolicy = \"always-down\";\n"
+			  "    linkConfig.RequiredForOnline = \"no\";\n"
+			  "    networkConfig.IPv6AcceptRA = false;\n"
+			  "    networkConfig.LinkLocalAddressing = \"no\";\n  };\n\n");
+}
+
+static int render_network(struct nm_nix_out *o, const struct net_inventory *inv, const struct net_nic *nic)
+{
+	if (!nic || !nic->mac || !*nic->mac)
+		return nm_fail(o->e, NM_ERR_REFUSED, ENONET,
+			       "no uplink NIC with a MAC address: the installed system would have no network; "
+			       "pick one with --uplink MAC|NAME");
+	const struct net_addr *v4[16], *v6[16];
+	size_t n4 = net_nic_usable_addrs(nic, false, v4, NM_ELEMENTSOF(v4));
+	size_t n6 = net_nic_usable_addrs(nic, true, v6, NM_ELEMENTSOF(v6));
+	n4 = n4 < NM_ELEMENTSOF(v4) ? n4 : NM_ELEMENTSOF(v4);
+	n6 = n6 < NM_ELEMENTSOF(v6) ? n6 : NM_ELEMENTSOF(v6);
+	if (n4 + n6 == 0)
+		return nm_fail(o->e, NM_ERR_REFUSED, EADDRNOTAVAIL,
+			       "uplink %s has no global address to configure (only link-local, temporary, deprecated "
+			       "or tentative ones): the installed system would be unreachable; configure the rescue's "
+			       "address or pick another NIC with --uplink",
+			       nic->name);
+
+	nm_nix_out_printf(o,
+			  "  # Network: systemd-networkd with static addresses. The NIC is matched by MAC because\n"
+			  "  # the rescue's names (eth0) differ from the names NixOS gives.\n");
+	if (nic->predicted_name)
+		nm_nix_out_comment(o, "  ", "rescue %s → NixOS will name it %s", nic->name, nic->predicted_name);
+	else
+		nm_nix_out_comment(o, "  ", "rescue %s; no predictable name applies, NixOS keeps a kernel name",
+				   nic->name);
+	nm_nix_out_printf(o, "  networking.useDHCP = false;\n  networking.useNetworkd = true;\n");
+	render_nameservers(o, inv, n4 > 0, n6 > 0);
+	/* networkd gives each link the first unit (by name) that matches it. Type = ether keeps
+	 * VLAN and macvlan children, which inherit the MAC, out of the match. */
+	nm_nix_out_printf(o,
+			  "  # The uplink by its MAC. Only the Ethernet device itself: VLAN and macvlan links on it\n"
+			  "  # inherit the MAC and must not take its addresses.\n"
+			  "  systemd.network.networks.\"10-uplink\" = {\n    matchConfig.MACAddress = ");
+	nm_nix_out_str(o, "uplink MAC", nic->mac);
+	nm_nix_out_printf(o, ";\n    matchConfig.Type = \"ether\";\n");
+	render_uplink_body(o, inv, nic, v4, n4, v6, n6);
+	const char *slot = uplink_pci_path_slot(inv, nic);
+	if (slot) {
+		_cleanup_free_ char *path = nm_strdup_printf("pci-%s", slot);
+		nm_nix_out_printf(
+		    o,
+		    "  # The same NIC by its PCI address (udev's ID_PATH), for when a mainboard swap changed\n"
+		    "  # its MAC: the first unit then matches nothing and this one keeps the server reachable.\n"
+		    "  # While the MAC matches, the first unit wins (networkd applies one unit per link).\n"
+		    "  systemd.network.networks.\"20-uplink-pci-path\" = {\n    matchConfig.Path = ");
+		nm_nix_out_str(o, "uplink PCI path", path);
+		nm_nix_out_printf(o, ";\n    matchConfig.Type = \"ether\";\n");
+		render_uplink_body(o, inv, nic, v4, n4, v6, n6);
+	} else {
+		nm_nix_out_printf(
+		    o,
+		    nic->pci_slot ? "  # No match by PCI path: another interface shares the uplink's PCI function.\n"
+				  : "  # No match by PCI path: the uplink is not a PCI device.\n");
+	}
+	nm_nix_out_printf(o, "\n");
+	render_bmc_usb(o, inv);
 	return 0;
 }
 

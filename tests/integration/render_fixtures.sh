@@ -74,6 +74,19 @@ v4 = [a for a in nic["ipv4"] if a["usable"]]
 v6 = [a for a in nic["ipv6"] if a["usable"]]
 net = hw["systemd"]["network"]["networks"]["10-uplink"]
 eq("uplink MAC", net["matchConfig"]["MACAddress"], nic["mac"])
+eq("uplink type", net["matchConfig"]["Type"], "ether")
+# The same NIC by PCI path, with the same addresses and routes, when its PCI function is its own.
+nets = hw["systemd"]["network"]["networks"]
+alone = nic["pci_slot"] and sum(1 for n in det["nics"] + det["virtual_nics"] if n["pci_slot"] == nic["pci_slot"]) == 1
+if alone:
+    by_path = nets["20-uplink-pci-path"]
+    eq("uplink PCI path", by_path["matchConfig"], {"Path": "pci-" + nic["pci_slot"], "Type": "ether"})
+    eq("PCI path unit = MAC unit", {k: v for k, v in by_path.items() if k != "matchConfig"},
+       {k: v for k, v in net.items() if k != "matchConfig"})
+else:
+    eq("no PCI path unit", "20-uplink-pci-path" in nets, False)
+eq("BMC USB NIC kept down", nets["30-bmc-usb"]["linkConfig"]["ActivationPolicy"], "always-down")
+eq("BMC USB NIC without RAs", nets["30-bmc-usb"]["networkConfig"]["IPv6AcceptRA"], False)
 eq("addresses", net["address"], [a["address"] + "/32" for a in v4] + [f"{a['address']}/{a['prefix']}" for a in v6])
 routes = []
 if v4 and gw4 and gw4["dev"] == up_name:
@@ -87,7 +100,9 @@ eq("uplink in plan.json", rec["uplink"]["predicted_name"], nic["predicted_name"]
 if f"NixOS will name it {nic['predicted_name']}" not in hw_text:
     sys.exit(f"FAIL: {fx}: the predicted name {nic['predicted_name']} is not in the uplink comment")
 
-eq("initrd modules", hw["boot"]["initrd"]["availableKernelModules"], det["initrd_modules"])
+baseline = ["nvme", "ahci", "sd_mod", "xhci_pci", "usbhid"]
+eq("initrd modules", hw["boot"]["initrd"]["availableKernelModules"],
+   baseline + [m for m in det["initrd_modules"] if m not in baseline])
 eq("kernel modules", hw["boot"]["kernelModules"], det["kernel_modules"])
 if det["virtualisation"] == "none" and det["cpu_vendor"] in ("intel", "amd"):
     eq("microcode", hw["hardware"]["cpu"][det["cpu_vendor"]]["updateMicrocode"], True)
@@ -101,7 +116,14 @@ else:
     eq("grub device", grub["device"], "nodev")
     esps = [fs for fs in rec["plan"]["filesystems"] if fs["fstype"] == "vfat" and fs.get("mountpoint")]
     eq("mirroredBoots", [m["path"] for m in grub["mirroredBoots"]], [fs["mountpoint"] for fs in esps[1:]])
+    eq("configurationLimit (1 GiB ESPs)", grub["configurationLimit"], 13)
+    checks = [l for l in grub["extraPrepareConfig"].split("\n") if l]
+    eq("an ESP check each", [l.split()[2] for l in checks], [fs["mountpoint"] for fs in esps])
+    for l, fs in zip(checks, esps):
+        if fs["uuid"] not in l or "Replacing a dead disk" not in l:
+            sys.exit(f"FAIL: {fx}: ESP check '{l}' does not name {fs['uuid']} and the repair")
 eq("swraid", hw["boot"]["swraid"]["enable"], True)
+eq("systemd initrd (degraded arrays start)", hw["boot"]["initrd"]["systemd"]["enable"], True)
 eq("hostName", conf["networking"]["hostName"], fx)
 eq("keys", conf["users"]["users"]["root"]["openssh"]["authorizedKeys"]["keys"], det["ssh_authorized_keys"])
 print(f"render_fixtures: {fx}: {det['boot_mode']}, uplink {up_name} ({nic['predicted_name']}), "

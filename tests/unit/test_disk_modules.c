@@ -59,14 +59,17 @@ static void initrd_line_quotes_each_module(void **state)
 	struct nm_error e = {0};
 	struct nm_nix_out o;
 	nm_nix_out_init(&o, &e);
-	char *modules[] = {"xhci_pci", "nvme", NULL};
+	/* Hetzner's baseline first, then each detected module not in it, once. */
+	char *modules[] = {"xhci_pci", "virtio_blk", "nvme", "megaraid_sas", "virtio_blk", NULL};
 	disk_initrd_nix(&o, modules);
 	disk_initrd_nix(&o, NULL);
 	_cleanup_free_ char *text = NULL;
 	assert_int_equal(nm_nix_out_finish(&o, &text), 0);
-	assert_string_equal(text,
-			    "  boot.initrd.availableKernelModules = [ \"xhci_pci\" \"nvme\" ];\n"
-			    "  boot.initrd.availableKernelModules = [ ];\n");
+	assert_string_equal(
+	    text,
+	    "  boot.initrd.availableKernelModules = [ \"nvme\" \"ahci\" \"sd_mod\" \"xhci_pci\" \"usbhid\" "
+	    "\"virtio_blk\" \"megaraid_sas\" ];\n"
+	    "  boot.initrd.availableKernelModules = [ \"nvme\" \"ahci\" \"sd_mod\" \"xhci_pci\" \"usbhid\" ];\n");
 }
 
 /* ---- a tree built here for the module rules ---- */

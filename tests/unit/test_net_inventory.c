@@ -178,7 +178,7 @@ static void missing_root_reads_as_empty_with_warnings(void **state)
 	json_object *o = net_inventory_to_json(&inv, json_object_new_object());
 	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 			    "{\"nics\":[],\"virtual_nics\":[],\"ipv4_gateway\":null,\"ipv6_gateway\":null,"
-			    "\"nameservers\":[]}");
+			    "\"nameservers\":[],\"boot_mac\":null}");
 	json_object_put(o);
 	net_inventory_free(&inv);
 }
@@ -223,6 +223,7 @@ static void garbage_files_never_crash(void **state)
 					    "/proc/net/ipv6_route",
 					    "/proc/net/fib_trie",
 					    "/etc/resolv.conf",
+					    "/proc/cmdline",
 					    "/sys/class/net/eth0/address",
 					    "/sys/class/net/eth0/operstate",
 					    "/sys/class/net/eth0/dev_port"};

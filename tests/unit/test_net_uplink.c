@@ -147,6 +147,72 @@ static void usable_addresses_leave_out_link_local_temporary_deprecated_tentative
 	assert_false(net_addr_usable(NULL));
 }
 
+/* sata-pcie-bmc booted from its uplink (PXE form 01-...); uefi-multifunction from eth0, a port of
+ * its other card, while the default route is on eth2 (plain MAC in capitals): a warning naming
+ * both and --uplink. */
+static void bootif_agreeing_with_the_uplink_is_silent(void **state)
+{
+	(void)state;
+	_cleanup_net_inventory_ struct net_inventory inv = {0};
+	read_fixture("sata-pcie-bmc", &inv);
+	assert_string_equal(inv.boot_mac, "a8:a1:59:12:34:56");
+	const struct net_nic *n = NULL;
+	struct nm_error e = {0};
+	assert_int_equal(net_uplink_select(&inv, NULL, &n, &e), 0);
+	assert_null(net_bootif_disagreement(&inv, n));
+}
+
+static void bootif_naming_another_nic_is_a_warning_naming_both(void **state)
+{
+	(void)state;
+	_cleanup_net_inventory_ struct net_inventory inv = {0};
+	read_fixture("uefi-multifunction", &inv);
+	assert_string_equal(inv.boot_mac, "00:02:c9:00:00:10");
+	const struct net_nic *n = NULL;
+	struct nm_error e = {0};
+	assert_int_equal(net_uplink_select(&inv, NULL, &n, &e), 0);
+	assert_string_equal(n->name, "eth2");
+	_cleanup_free_ char *w = net_bootif_disagreement(&inv, n);
+	assert_non_null(w);
+	if (!strstr(w, "eth0 (00:02:c9:00:00:10") || !strstr(w, "eth2 (b8:59:9f:01:02:03)") ||
+	    !strstr(w, "--uplink 00:02:c9:00:00:10"))
+		fail_msg("warning '%s' does not name both NICs and --uplink", w);
+	/* --uplink eth0 agrees with BOOTIF */
+	assert_int_equal(net_uplink_select(&inv, "eth0", &n, &e), 0);
+	assert_null(net_bootif_disagreement(&inv, n));
+}
+
+static void bootif_forms_and_garbage(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *cmdline, *mac;
+		bool warned;
+	} cases[] = {
+	    {"quiet BOOTIF=01-AA-bb-cc-dd-ee-ff\n", "aa:bb:cc:dd:ee:ff", false},
+	    {"BOOTIF=aa-bb-cc-dd-ee-0f", "aa:bb:cc:dd:ee:0f", false},
+	    {"BOOTIF=aa:bb:cc:dd:ee:ff ro", "aa:bb:cc:dd:ee:ff", false},
+	    {"BOOTIF=06-aa-bb-cc-dd-ee-ff", NULL, true},
+	    {"BOOTIF=aa:bb:cc:dd:ee:fg", NULL, true},
+	    {"BOOTIF=", NULL, true},
+	    {"root=/dev/ram0 XBOOTIF=aa:bb:cc:dd:ee:ff", NULL, false},
+	};
+	for (size_t i = 0; i < NM_ELEMENTSOF(cases); i++) {
+		tree_make(NULL);
+		put_text("/proc/cmdline", cases[i].cmdline);
+		_cleanup_net_inventory_ struct net_inventory inv = {0};
+		struct nm_error e = {0};
+		assert_int_equal(net_inventory_read(tmp, &inv, &e), 0);
+		if (cases[i].mac)
+			assert_string_equal(inv.boot_mac, cases[i].mac);
+		else
+			assert_null(inv.boot_mac);
+		if (has_warning(inv.warnings, "/proc/cmdline") != cases[i].warned)
+			fail_msg("%s: warning expected: %d", cases[i].cmdline, cases[i].warned);
+		tree_remove(NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +224,9 @@ int main(void)
 	    cmocka_unit_test(two_nics_with_default_routes_are_ambiguous),
 	    cmocka_unit_test(shared_mac_prefers_the_physical_port),
 	    cmocka_unit_test(usable_addresses_leave_out_link_local_temporary_deprecated_tentative),
+	    cmocka_unit_test(bootif_agreeing_with_the_uplink_is_silent),
+	    cmocka_unit_test(bootif_naming_another_nic_is_a_warning_naming_both),
+	    cmocka_unit_test(bootif_forms_and_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

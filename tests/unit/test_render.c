@@ -94,6 +94,7 @@ static struct fixture *fixture_new(void)
 				  .mac = "3c:7c:3f:12:34:56",
 				  .driver = "igb",
 				  .predicted_name = "enp35s0",
+				  .pci_slot = "0000:23:00.0",
 				  .physical = true,
 				  .up = true,
 				  .ipv4 = f->v4,
@@ -145,6 +146,7 @@ static void fixture_uefi(struct fixture *f)
 					 .mountpoint = "/boot-fallback-1",
 					 .options = f->esp_opts};
 	f->plan.n_filesystems = 3;
+	f->parts[0][1].size = f->parts[1][1].size = 1ull << 30;
 }
 
 static void fixture_free(struct fixture *f)
@@ -235,6 +237,21 @@ static void assert_len_at(json_object *root, const char *path, size_t want)
 		fail_msg("%s: want a list of %zu, got %s", path, want, v ? json_object_to_json_string(v) : "(absent)");
 }
 
+static void assert_int_at(json_object *root, const char *path, int want)
+{
+	json_object *v = at(root, path);
+	if (!v || !json_object_is_type(v, json_type_int) || json_object_get_int(v) != want)
+		fail_msg("%s: want %d, got %s", path, want, v ? json_object_to_json_string(v) : "(absent)");
+}
+
+static const char *str_at(json_object *root, const char *path)
+{
+	json_object *v = at(root, path);
+	if (!v || !json_object_is_type(v, json_type_string))
+		fail_msg("%s: want a string, got %s", path, v ? json_object_to_json_string(v) : "(absent)");
+	return json_object_get_string(v);
+}
+
 static void assert_absent(json_object *root, const char *path)
 {
 	json_object *v = at(root, path);
@@ -274,8 +291,12 @@ static void dual_stack_bios_mirror_renders_addresses_routes_raid_and_grub_on_bot
 	assert_str_at(v, "hw|networking|nameservers|1", "2a01:4ff:ff00::add:1");
 
 	assert_str_at(v, "hw|imports|0", "/m/installer/scan/not-detected.nix");
+	/* Hetzner's baseline, then what was detected and is not in it (the inventory's nvme, ahci,
+	 * xhci_pci are all in it). */
 	assert_str_at(v, "hw|boot|initrd|availableKernelModules|0", "nvme");
-	assert_len_at(v, "hw|boot|initrd|availableKernelModules", 3);
+	assert_str_at(v, "hw|boot|initrd|availableKernelModules|2", "sd_mod");
+	assert_str_at(v, "hw|boot|initrd|availableKernelModules|4", "usbhid");
+	assert_len_at(v, "hw|boot|initrd|availableKernelModules", 5);
 	assert_str_at(v, "hw|boot|kernelModules|0", "kvm-amd");
 	assert_len_at(v, "hw|boot|initrd|kernelModules", 0);
 	assert_len_at(v, "hw|boot|extraModulePackages", 0);
@@ -290,6 +311,8 @@ static void dual_stack_bios_mirror_renders_addresses_routes_raid_and_grub_on_bot
 	assert_str_at(v, "hw|boot|swraid|mdadmConf",
 		      "HOMEHOST nmmm\nPROGRAM /run/current-system/sw/bin/logger\n"
 		      "ARRAY /dev/md/root metadata=1.2 UUID=3a8e1f2c:9b7d4e61:a0c45d2f:8b9e7a10\n");
+	/* A mirror boots degraded only with the systemd initrd (mdadm's last-resort timer). */
+	assert_bool_at(v, "hw|boot|initrd|systemd|enable", true);
 	assert_bool_at(v, "hw|boot|loader|grub|enable", true);
 	assert_len_at(v, "hw|boot|loader|grub|devices", 2);
 	assert_str_at(v, "hw|boot|loader|grub|devices|0", "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S111");
@@ -387,6 +410,85 @@ static void uefi_mirror_installs_grub_on_every_esp_with_mirrored_boots(void **st
 	assert_len_at(v, "hw|fileSystems|/boot-fallback-1|options", 3);
 	assert_str_at(v, "hw|fileSystems|/boot-fallback-1|options|2", "nofail");
 	assert_str_at(v, "hw|fileSystems|/boot|options|2", "nofail");
+	/* 1 GiB ESPs: 13 generations of 64 MiB beside GRUB's 64 MiB and two in flight. */
+	assert_int_at(v, "hw|boot|loader|grub|configurationLimit", 13);
+	/* Before GRUB is updated, each ESP that is not mounted is named with its disk and the repair. */
+	const char *check = str_at(v, "hw|boot|loader|grub|extraPrepareConfig");
+	const char *boot = strstr(check, "mountpoint -q /boot ||"),
+		   *fallback = strstr(check, "mountpoint -q /boot-fallback-1 ||");
+	assert_non_null(boot);
+	assert_non_null(fallback);
+	assert_non_null(strstr(boot, "1A2B-3C4D) on /dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S111 is not mounted"));
+	assert_non_null(
+	    strstr(fallback, "5E6F-7A8B) on /dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S222 is not mounted"));
+	assert_non_null(strstr(fallback, "Replacing a dead disk"));
+	json_object_put(v);
+	fixture_free(f);
+}
+
+/* The limit follows the smallest ESP of the plan and never drops below one generation. */
+static void grub_generation_limit_fits_the_smallest_esp(void **state)
+{
+	struct fixture *f = fixture_new();
+	fixture_uefi(f);
+	assert_int_equal(disk_plan_grub_configuration_limit(&f->plan), 13);
+	f->parts[1][1].size = 512ull << 20; /* (512 - 64) / 64 - 2 */
+	assert_int_equal(disk_plan_grub_configuration_limit(&f->plan), 5);
+	f->parts[0][1].size = 4ull << 30;
+	assert_int_equal(disk_plan_grub_configuration_limit(&f->plan), 5);
+	f->parts[1][1].size = 256ull << 20;
+	assert_int_equal(disk_plan_grub_configuration_limit(&f->plan), 1);
+	f->parts[1][1].size = 32ull << 20;
+	assert_int_equal(disk_plan_grub_configuration_limit(&f->plan), 1);
+	fixture_free(f);
+}
+
+/* The uplink by MAC (Ethernet only), then by PCI path with the same configuration; the BMC's
+ * USB NIC down; no path unit when another interface shares the uplink's PCI function. */
+static void uplink_by_mac_then_pci_path_and_bmc_usb_nic_down(void **state)
+{
+	struct fixture *f = fixture_new();
+	json_object *v = render_and_eval(f);
+	const char *mac = "hw|systemd|network|networks|10-uplink",
+		   *path = "hw|systemd|network|networks|20-uplink-pci-path",
+		   *bmc = "hw|systemd|network|networks|30-bmc-usb";
+	char p[160];
+	snprintf(p, sizeof p, "%s|matchConfig|Type", mac);
+	assert_str_at(v, p, "ether");
+	snprintf(p, sizeof p, "%s|matchConfig|Path", path);
+	assert_str_at(v, p, "pci-0000:23:00.0");
+	snprintf(p, sizeof p, "%s|matchConfig|Type", path);
+	assert_str_at(v, p, "ether");
+	snprintf(p, sizeof p, "%s|matchConfig|MACAddress", path);
+	assert_absent(v, p);
+	snprintf(p, sizeof p, "%s|address", mac);
+	json_object *m = at(v, p);
+	snprintf(p, sizeof p, "%s|address", path);
+	assert_non_null(m);
+	assert_true(json_object_equal(m, at(v, p)));
+	snprintf(p, sizeof p, "%s|routes", mac);
+	json_object *r = at(v, p);
+	snprintf(p, sizeof p, "%s|routes", path);
+	assert_non_null(r);
+	assert_true(json_object_equal(r, at(v, p)));
+	snprintf(p, sizeof p, "%s|matchConfig|Driver", bmc);
+	assert_str_at(v, p, "cdc_ether rndis_host");
+	snprintf(p, sizeof p, "%s|linkConfig|ActivationPolicy", bmc);
+	assert_str_at(v, p, "always-down");
+	snprintf(p, sizeof p, "%s|networkConfig|IPv6AcceptRA", bmc);
+	assert_bool_at(v, p, false);
+	json_object_put(v);
+
+	/* a second port on the same PCI function: ID_PATH would match both */
+	struct net_nic nics[2] = {
+	    f->nic, {.name = "eth1", .mac = "3c:7c:3f:12:34:57", .pci_slot = "0000:23:00.0", .physical = true}};
+	f->inv.nics = nics;
+	f->inv.n_nics = 2;
+	f->in.uplink = &nics[0];
+	v = render_and_eval(f);
+	assert_absent(v, path);
+	snprintf(p, sizeof p, "%s|matchConfig|MACAddress", mac);
+	assert_str_at(v, p, "3c:7c:3f:12:34:56");
 	json_object_put(v);
 	fixture_free(f);
 }
@@ -579,6 +681,8 @@ int main(void)
 	    cmocka_unit_test(ipv4_only_host_gets_no_ipv6_part_and_hetzner_resolvers_when_rescue_has_only_a_stub),
 	    cmocka_unit_test(temporary_deprecated_tentative_and_link_local_ipv6_are_never_rendered),
 	    cmocka_unit_test(uefi_mirror_installs_grub_on_every_esp_with_mirrored_boots),
+	    cmocka_unit_test(grub_generation_limit_fits_the_smallest_esp),
+	    cmocka_unit_test(uplink_by_mac_then_pci_path_and_bmc_usb_nic_down),
 	    cmocka_unit_test(one_disk_has_no_swraid_and_grub_on_that_disk_with_swap),
 	    cmocka_unit_test(qemu_guest_imports_qemu_profile_and_no_microcode),
 	    cmocka_unit_test(hostile_strings_in_keys_paths_and_names_survive_escaping),
