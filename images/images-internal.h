@@ -37,3 +37,10 @@ int img_decoder_stop(struct img_decoder *d, bool cancel, struct nm_error *e);
  * path: no symlinks in it), refusing unsafe entries; stops at `max_extracted` bytes. */
 int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch_req *req, uint64_t max_extracted,
 	       struct img_fetch_result *res, struct nm_error *e);
+
+/* pins.c, for nixpkgs.c: the origin URL's path under a mirror base (its query kept last); a
+ * NAR hash in any accepted form as SRI (NULL after a usage error); a pin emptied but for its
+ * mirror and test origin. */
+char *img_mirrored_url(const char *mirror_url, const char *origin_url);
+char *img_nar_hash_normalise(const char *text, const char *what, struct nm_error *e);
+void img_nixpkgs_pin_reset(struct img_nixpkgs_pin *p);
