@@ -169,10 +169,14 @@ char *img_nixpkgs_flake_lock(const struct img_nixpkgs_pin *p)
 		locked = nm_strdup_printf("%s        \"narHash\": %s,\n        \"owner\": %s,\n        \"repo\": %s,\n"
 					  "        \"rev\": %s,\n        \"type\": \"github\"\n",
 					  lm, nar, owner, repo, rev);
-		original =
-		    nm_strdup_printf("        \"owner\": %s,\n%s%s%s        \"repo\": %s,\n"
-				     "        \"type\": \"github\"\n",
-				     owner, ref ? "        \"ref\": " : "", ref ? ref : "", ref ? ",\n" : "", repo);
+		/* the flake's input names the branch (ref) when known, else the rev itself */
+		original = ref
+		    ? nm_strdup_printf("        \"owner\": %s,\n        \"ref\": %s,\n        \"repo\": %s,\n"
+				       "        \"type\": \"github\"\n",
+				       owner, ref, repo)
+		    : nm_strdup_printf("        \"owner\": %s,\n        \"repo\": %s,\n        \"rev\": %s,\n"
+				       "        \"type\": \"github\"\n",
+				       owner, repo, rev);
 	} else {
 		_cleanup_free_ char *url = quoted(p->url);
 		locked = nm_strdup_printf(
