@@ -167,7 +167,7 @@ static int verify_tree(const struct img_fetch_req *req, const char *staging, cha
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	if (req->tree_prepare && (r = req->tree_prepare(req->tree_prepare_data, *root, e)) < 0)
 		return r;
-	unsigned char want[IMG_HASH_BYTES], got[IMG_HASH_BYTES];
+	unsigned char want[IMG_HASH_BYTES] = {0}, got[IMG_HASH_BYTES] = {0};
 	r = img_hash_parse(req->nar_hash, "NAR hash", want, e);
 	if (r == 0)
 		r = img_nar_hash_path(*root, got, e);
