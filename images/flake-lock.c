@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FOLLOWS_MAX 32 /* a longer chain of inputs is a cycle */
@@ -130,9 +132,9 @@ static int pin_from_locked(struct img_nixpkgs_pin *p, const char *path, const ch
 
 int img_nixpkgs_from_flake_lock(struct img_nixpkgs_pin *p, const char *path, const char *node_name, struct nm_error *e)
 {
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *abs = realpath(path, NULL); /* a relative path is the operator's */
 	size_t len = 0;
-	int r = nm_read_file("/", path, 16u << 20, &text, &len);
+	int r = abs ? nm_read_file("/", abs, 16u << 20, &text, &len) : -errno;
 	if (r < 0)
 		return nm_fail(e, NM_ERR_USAGE, r, "--nixpkgs-from %s: cannot read: %s", path, strerror(-r));
 	_cleanup_json_ json_object *lock = json_tokener_parse(text);
