@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum recorded_kind {
@@ -73,9 +74,9 @@ static int file_digest(const struct recorded_option *rec, const char *path, cons
 		return *hex ? 0 : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	}
 	const char *flag = rec->flag;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *abs = realpath(path, NULL); /* relative to where the operator is */
 	size_t len = 0;
-	int r = nm_read_file("/", path, 64u << 20, &text, &len);
+	int r = abs ? nm_read_file("/", abs, 64u << 20, &text, &len) : -errno;
 	if (r < 0)
 		return nm_fail(e, NM_ERR_USAGE, r, "%s %s: cannot read: %s", flag, path, strerror(-r));
 	*hex = agent_sha256_hex(text, len);
