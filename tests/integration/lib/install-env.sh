@@ -88,19 +88,19 @@ ie_nar() { nix-hash --type sha256 "$1"; }
 ie_make_channels() {
 	local srv="$IE_WORK/srv"
 	mkdir -p "$srv/stage"
-	cp -a "$NMMM_FIXTURES/mini-channel" "$srv/stage/nixos-25.05.4242.test"
+	cp -a "$NMMM_FIXTURES/mini-channel" "$srv/stage/nixos-26.05.4242.test"
 	# shellcheck disable=SC2034 # used by the scripts that source this file
-	IE_CHANNEL_NAR=$(ie_nar "$srv/stage/nixos-25.05.4242.test")
-	tar -C "$srv/stage" -cJf "$srv/nixexprs.tar.xz" nixos-25.05.4242.test
+	IE_CHANNEL_NAR=$(ie_nar "$srv/stage/nixos-26.05.4242.test")
+	tar -C "$srv/stage" -cJf "$srv/nixexprs.tar.xz" nixos-26.05.4242.test
 	# Evaluation error: the channel's module system refers to something undefined.
-	cp -a "$srv/stage/nixos-25.05.4242.test" "$srv/stage/eval-error"
+	cp -a "$srv/stage/nixos-26.05.4242.test" "$srv/stage/eval-error"
 	sed -i 's|modulesPath = ./modules;|modulesPath = undefinedInChannel;|' "$srv/stage/eval-error/nixos/default.nix"
 	grep -q undefinedInChannel "$srv/stage/eval-error/nixos/default.nix" || fail "eval-error channel not made"
 	# shellcheck disable=SC2034
 	IE_EVAL_ERROR_NAR=$(ie_nar "$srv/stage/eval-error")
 	tar -C "$srv/stage" -cJf "$srv/eval-error.tar.xz" eval-error
 	# Build failure: the toplevel's builder fails.
-	cp -a "$srv/stage/nixos-25.05.4242.test" "$srv/stage/build-error"
+	cp -a "$srv/stage/nixos-26.05.4242.test" "$srv/stage/build-error"
 	printf 'echo "toy build fails on purpose" >&2\nexit 1\n' > "$srv/stage/build-error/nixos/lib/make-toplevel.sh"
 	# shellcheck disable=SC2034
 	IE_BUILD_ERROR_NAR=$(ie_nar "$srv/stage/build-error")

@@ -10,8 +10,8 @@ KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1t8eX2JmQvUo0wUqXkYy5YkqfYv0bq3j7n9b
 vm_channel_tarball() {
   local dir=$1
   mkdir -p "$dir/stage"
-  cp -a "$vm_src/tests/fixtures/mini-channel" "$dir/stage/nixos-25.05.4242.test"
-  tar -C "$dir/stage" -cJf "$dir/nixexprs.tar.xz" nixos-25.05.4242.test
+  cp -a "$vm_src/tests/fixtures/mini-channel" "$dir/stage/nixos-26.05.4242.test"
+  tar -C "$dir/stage" -cJf "$dir/nixexprs.tar.xz" nixos-26.05.4242.test
   rm -rf "$dir/stage"
 }
 
