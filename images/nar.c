@@ -21,7 +21,11 @@
  * names: no path is ever built, so depth is not bounded by PATH_MAX, and below NAR_FD_DEPTH
  * levels a directory's descriptor is closed while its subdirectory is walked and reopened from
  * there through "..", checked by device and inode, so the number of open files stays bounded.
- * Memory is one buffer plus the name lists of the directories on the current path. */
+ * Memory is a few blocks plus the name lists of the directories on the current path.
+ *
+ * Two stages, like the unpack: this thread walks and reads (system calls), a second one runs
+ * SHA-256 over the filled blocks in order, so on two cores the one overlaps the other. Without
+ * the thread (it could not be started) the walker hashes each block itself. */
 #include "images/images-internal.h"
 
 #include <dirent.h>
@@ -32,9 +36,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 
-#define NAR_BUF_SIZE (256u << 10) /* framing and file bytes gather here, then one digest update */
+#define NAR_BUF_SIZE (256u << 10) /* framing and file bytes gather in a block, hashed at once */
+#define NAR_BLOCKS 4 /* one being filled, the others queued for or in the hashing thread */
 #define NAR_FD_DEPTH 32 /* directories deeper than this keep no descriptor while below them */
 
 /* One directory on the current path: its entries, sorted, and how far the walk has got. */
@@ -49,9 +56,21 @@ struct nar_dir {
 };
 
 struct nar {
-	EVP_MD_CTX *md;
-	unsigned char *buf;
+	EVP_MD_CTX *md; /* the hashing thread's while it runs */
+	unsigned char *blocks; /* NAR_BLOCKS of NAR_BUF_SIZE */
+	unsigned char *buf; /* the block being filled */
 	size_t len;
+	/* the hand-over to the hashing thread: filled blocks in order, free blocks back */
+	bool threaded, closing;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t filled, freed;
+	int current; /* index of buf */
+	int queue[NAR_BLOCKS];
+	size_t queue_len[NAR_BLOCKS];
+	unsigned head, queued;
+	int free_list[NAR_BLOCKS];
+	unsigned free_count;
 	struct nar_dir *dirs; /* dirs[0] is the root */
 	size_t depth, cap;
 	char *link; /* readlink buffer */
@@ -59,24 +78,105 @@ struct nar {
 	struct nm_error *e;
 };
 
+static void *hash_blocks(void *arg)
+{
+	struct nar *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->queued == 0 && !w->closing)
+			pthread_cond_wait(&w->filled, &w->lock);
+		if (w->queued == 0)
+			break;
+		int block = w->queue[w->head];
+		size_t len = w->queue_len[w->head];
+		w->head = (w->head + 1) % NAR_BLOCKS;
+		w->queued--;
+		pthread_mutex_unlock(&w->lock);
+		EVP_DigestUpdate(w->md, w->blocks + (size_t)block * NAR_BUF_SIZE, len);
+		pthread_mutex_lock(&w->lock);
+		w->free_list[w->free_count++] = block;
+		pthread_cond_signal(&w->freed);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Hands the filled block on (or hashes it here without the thread) and takes an empty one. */
 static void flush(struct nar *w)
 {
-	if (w->len)
+	if (!w->len)
+		return;
+	if (!w->threaded) {
 		EVP_DigestUpdate(w->md, w->buf, w->len);
+		w->len = 0;
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	unsigned tail = (w->head + w->queued) % NAR_BLOCKS;
+	w->queue[tail] = w->current;
+	w->queue_len[tail] = w->len;
+	w->queued++;
+	pthread_cond_signal(&w->filled);
+	while (w->free_count == 0)
+		pthread_cond_wait(&w->freed, &w->lock);
+	w->current = w->free_list[--w->free_count];
+	pthread_mutex_unlock(&w->lock);
+	w->buf = w->blocks + (size_t)w->current * NAR_BUF_SIZE;
 	w->len = 0;
+}
+
+static void start_hashing(struct nar *w)
+{
+	w->buf = w->blocks;
+	w->current = 0;
+	for (int i = 1; i < NAR_BLOCKS; i++)
+		w->free_list[w->free_count++] = i;
+	w->threaded = pthread_mutex_init(&w->lock, NULL) == 0;
+	if (w->threaded && pthread_cond_init(&w->filled, NULL) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		w->threaded = false;
+	}
+	if (w->threaded && pthread_cond_init(&w->freed, NULL) != 0) {
+		pthread_cond_destroy(&w->filled);
+		pthread_mutex_destroy(&w->lock);
+		w->threaded = false;
+	}
+	if (w->threaded && pthread_create(&w->thread, NULL, hash_blocks, w) != 0) {
+		pthread_cond_destroy(&w->freed);
+		pthread_cond_destroy(&w->filled);
+		pthread_mutex_destroy(&w->lock);
+		w->threaded = false; /* the same work in this thread */
+	}
+}
+
+/* Hashes what is queued and ends the thread; the digest is this thread's again. */
+static void stop_hashing(struct nar *w)
+{
+	if (!w->threaded)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->closing = true;
+	pthread_cond_signal(&w->filled);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->freed);
+	pthread_cond_destroy(&w->filled);
+	pthread_mutex_destroy(&w->lock);
+	w->threaded = false;
 }
 
 static void put_bytes(struct nar *w, const void *p, size_t n)
 {
-	if (n > NAR_BUF_SIZE - w->len) {
-		flush(w);
-		if (n > NAR_BUF_SIZE) {
-			EVP_DigestUpdate(w->md, p, n);
-			return;
-		}
+	const unsigned char *from = p;
+	while (n > 0) {
+		if (w->len == NAR_BUF_SIZE)
+			flush(w);
+		size_t take = n < NAR_BUF_SIZE - w->len ? n : NAR_BUF_SIZE - w->len;
+		memcpy(w->buf + w->len, from, take);
+		w->len += take;
+		from += take;
+		n -= take;
 	}
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
 }
 
 static void put_u64(struct nar *w, uint64_t v)
@@ -439,6 +539,7 @@ static int nar_hash(struct nar *w, const char *path, unsigned char out[IMG_HASH_
 	if (r < 0)
 		return r;
 	flush(w);
+	stop_hashing(w);
 	unsigned len = 0;
 	if (EVP_DigestFinal_ex(w->md, out, &len) != 1 || len != IMG_HASH_BYTES)
 		return nm_fail(w->e, NM_ERR_RUNTIME, EIO, "%s: SHA-256 failed", path);
@@ -447,18 +548,24 @@ static int nar_hash(struct nar *w, const char *path, unsigned char out[IMG_HASH_
 
 int img_nar_hash_path(const char *path, unsigned char out[IMG_HASH_BYTES], struct nm_error *e)
 {
-	struct nar w = {
-	    .md = EVP_MD_CTX_new(), .buf = malloc(NAR_BUF_SIZE), .link = malloc(4096), .link_cap = 4096, .e = e};
+	struct nar w = {.md = EVP_MD_CTX_new(),
+			.blocks = malloc((size_t)NAR_BLOCKS * NAR_BUF_SIZE),
+			.link = malloc(4096),
+			.link_cap = 4096,
+			.e = e};
 	int r;
-	if (!w.md || !w.buf || !w.link || EVP_DigestInit_ex(w.md, EVP_sha256(), NULL) != 1)
+	if (!w.md || !w.blocks || !w.link || EVP_DigestInit_ex(w.md, EVP_sha256(), NULL) != 1) {
 		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "cannot set up SHA-256");
-	else
+	} else {
+		start_hashing(&w);
 		r = nar_hash(&w, path, out);
+		stop_hashing(&w); /* after a failure too: the thread has to end */
+	}
 	while (w.depth > 0)
 		free_dir(&w.dirs[--w.depth]);
 	free(w.dirs);
 	free(w.link);
-	free(w.buf);
+	free(w.blocks);
 	EVP_MD_CTX_free(w.md);
 	return r;
 }
