@@ -26,7 +26,7 @@ args = parser.parse_args()
 
 rng = random.Random(args.seed)
 letters = "abcdefghijklmnopqrstuvwxyz"
-words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 10))) for _ in range(6000)]
+words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 10))) for _ in range(1000)]
 words[:16] = ["{", "}", "=", ";", "let", "in", "inherit", "pkgs", "lib", "stdenv", "src", "version",
               "mkDerivation", "fetchFromGitHub", "meta", "with"]
 cum, acc = [], 0.0
@@ -34,16 +34,18 @@ for i in range(len(words)):  # Zipf-like word frequencies, as in source code
     acc += 1.0 / (i + 1)
     cum.append(acc)
 lines = ["  " * rng.randint(0, 4) + " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(2, 11))) + "\n"
-         for _ in range(50000)]
+         for _ in range(8000)]
+line_cum, acc = [], 0.0
+for i in range(len(lines)):  # some lines are common (`inherit lib;`), most are rare
+    acc += 1.0 / (i + 1) ** 0.7
+    line_cum.append(acc)
 
 
 def text(size):
-    parts, n = [], 0
-    while n < size:
-        line = lines[rng.randrange(len(lines))]
-        parts.append(line)
-        n += len(line)
-    return "".join(parts).encode()[:size]
+    data = b""
+    while len(data) < size:
+        data += "".join(rng.choices(lines, cum_weights=line_cum, k=size // 30 + 1)).encode()
+    return data[:size]
 
 
 def name(lo=3, hi=14):
