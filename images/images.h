@@ -7,24 +7,27 @@
 
 #include "common/common.h"
 
-/* ---- SHA-256 ---- */
+/* ---- SHA-256: its three texts (hash.c) and the NAR hash of a tree (nar.c) ---- */
 
 #define IMG_SHA256_HEX_LEN 64
+#define IMG_HASH_BYTES 32
 
 /* True when `hex` is exactly 64 hexadecimal digits (either case). */
 bool img_sha256_hex_valid(const char *hex);
-
-/* ---- NAR hash: the content hash of a tree, as flake.lock's narHash and fetchTarball's sha256 ---- */
-
-#define IMG_HASH_BYTES 32
-
-/* A SHA-256 written as SRI (sha256-<base64>), nix32 (52 characters, fetchTarball's form) or hex;
- * `what` names it in the usage error. */
+/* Parses a SHA-256 given as SRI ("sha256-" and 44 base64 characters, as flake.lock's narHash),
+ * nix32 (52 characters of Nix's alphabet, written from the last byte first, as fetchTarball's
+ * sha256) or hex (64 digits, either case). A usage error names `what` ("--nar-hash") and the
+ * accepted forms. */
 int img_hash_parse(const char *text, const char *what, unsigned char out[IMG_HASH_BYTES], struct nm_error *e);
+/* The digest as text, malloc'd (NULL when out of memory): "sha256-…=", nix32, lower-case hex. */
 char *img_hash_to_sri(const unsigned char d[IMG_HASH_BYTES]);
 char *img_hash_to_nix32(const unsigned char d[IMG_HASH_BYTES]);
 char *img_hash_to_hex(const unsigned char d[IMG_HASH_BYTES]);
-/* The SHA-256 of the NAR serialisation of `path` (a file, symlink or directory). */
+/* The NAR hash of `path` as `nix-hash --type sha256 PATH` computes it: a regular file, a symlink
+ * (not followed) or a directory tree, streamed into SHA-256. Only the owner's execute bit of a
+ * file counts, as in Nix. Device nodes, FIFOs and sockets are refused (NM_ERR_VERIFY, naming the
+ * path); read failures are NM_ERR_RUNTIME. `path` is hashed as it is: whether a directory
+ * holding one directory stands for that one (an unpacked tarball) is the caller's decision. */
 int img_nar_hash_path(const char *path, unsigned char out[IMG_HASH_BYTES], struct nm_error *e);
 
 /* ---- pins: what install downloads, compiled in, overridable ---- */
@@ -150,17 +153,14 @@ typedef void (*img_progress_fn)(void *userdata, const struct img_progress *p);
 
 struct img_fetch_req {
 	const char *url; /* http, https or file */
-	const char *sha256; /* 64 hex digits: the file's SHA-256; exactly one of sha256 and nar_hash */
-	/* The tree's NAR hash (any img_hash_parse form; needs unpack_dir): the archive is unpacked
-	 * into staging, a single top directory is the tree's root, its NAR hash compared, and only
-	 * on a match the root is renamed to unpack_dir (unpack_dir is the tree itself). */
-	const char *nar_hash;
-	/* nar_hash: called on the staged root before it is hashed (the channel tarball's additions
-	 * are removed there); a failure ends the fetch with nothing left. NULL = none. */
+	const char *sha256; /* the file's SHA-256, 64 hex digits; or: */
+	const char *nar_hash; /* the unpacked tree's NAR hash (SRI, nix32 or hex); needs unpack_dir */
+	/* nar_hash: called on the tree's root in staging before it is hashed (the channel tarball's
+	 * additions are removed there); a failure ends the fetch with nothing left. NULL = none. */
 	int (*tree_prepare)(void *data, const char *root, struct nm_error *e);
 	void *tree_prepare_data;
 	const char *out_file; /* exactly one of out_file and unpack_dir */
-	const char *unpack_dir; /* must not exist yet */
+	const char *unpack_dir; /* must not exist yet; with nar_hash it becomes the tree's root */
 	unsigned retries; /* further attempts after the first; IMG_DEFAULT_RETRIES when retries_set is false */
 	bool retries_set;
 	uint64_t max_bytes; /* 0 = IMG_DEFAULT_MAX_BYTES; unpacked, each entry also counts 512 bytes + its names */
@@ -182,13 +182,18 @@ struct img_fetch_result {
 	unsigned attempts;
 	uint64_t entries; /* unpack: archive entries written */
 	uint64_t extracted_bytes; /* unpack: file bytes written */
-	char sha256[IMG_SHA256_HEX_LEN + 1];
+	char sha256[IMG_SHA256_HEX_LEN + 1]; /* of the downloaded file, verified when it was asked for */
+	unsigned char nar_hash[IMG_HASH_BYTES]; /* nar_hash: of the tree, verified */
+	bool have_nar_hash;
 };
 
 /* Downloads `url` in one streaming pass — SHA-256 and (for unpack_dir) libarchive read the same
- * bytes as they arrive — resuming with HTTP Range after a dropped connection. Only when the hash
- * matches is FILE.part renamed to out_file, or the staging directory DIR.part-XXXXXX renamed to
- * unpack_dir. Any failure leaves nothing behind. Errors: NM_ERR_USAGE for a bad request,
+ * bytes as they arrive — resuming with HTTP Range after a dropped connection. Exactly one of
+ * sha256 (the file) and nar_hash (the unpacked tree) is given. Only when the hash matches is
+ * FILE.part renamed to out_file, or the staging directory DIR.part-XXXXXX renamed to unpack_dir.
+ * With nar_hash, as Nix does for fetchTarball and GitHub archives, a staging directory holding
+ * exactly one entry that is a directory (nixpkgs-<rev>/) stands for that directory: its NAR hash
+ * is judged and it becomes unpack_dir (unpack_dir/default.nix). Any failure leaves nothing behind. Errors: NM_ERR_USAGE for a bad request,
  * NM_ERR_VERIFY for a hash/size mismatch, a size limit or an unsafe archive entry,
  * NM_ERR_RUNTIME for network and file-system failures. */
 int img_fetch(const struct img_fetch_req *req, struct img_fetch_result *res, struct nm_error *e);
