@@ -147,7 +147,7 @@ struct agent_render_input {
 	const struct net_nic *uplink; /* the NIC the installed system must bring up */
 	const char *hostname; /* checked with net_hostname_check */
 	char *const *ssh_keys; /* root's authorized keys, already checked (agent_ssh_keys_gather) */
-	const char *state_version; /* the pinned channel's release, e.g. "25.05" */
+	const char *state_version; /* the pinned nixpkgs release, e.g. "26.05" */
 	json_object *plan_json; /* disk_plan_to_json(), recorded in plan.json; may be NULL */
 	json_object *options; /* what the operator asked for, recorded in plan.json; may be NULL */
 };
