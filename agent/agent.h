@@ -73,8 +73,18 @@ int agent_config_disk(const struct agent_config *c, struct disk_config *cfg, str
  * errors name the file and the field). */
 struct img_pins;
 int agent_config_pins(const struct agent_config *c, struct img_pins *pins, struct nm_error *e);
-/* The same, for commands that install nothing: the config is refused as install would. */
+/* The same, for commands that install nothing: the config is refused as install would, and the
+ * compiled-in nixpkgs past its end of support is warned about as install does. */
 int agent_config_pins_check(const struct agent_config *c, struct nm_error *e);
+/* The nixpkgs options of install, applied in order: --nixpkgs-from FILE [--nixpkgs-node NAME]
+ * or --nixpkgs URL --nixpkgs-hash HASH (not both), then --nixpkgs-release; and the test-only
+ * environment NMMM_TEST_ORIGIN_BASE (a loopback http:// or file:// base standing in for
+ * github.com and releases.nixos.org; every tree is verified by its NAR hash all the same). */
+struct img_nixpkgs_pin;
+int agent_nixpkgs_options(struct img_nixpkgs_pin *p, const char *from, const char *node, const char *url,
+			  const char *hash, const char *release, struct nm_error *e);
+/* Warns when today (UTC) is past the pinned release's end of support. */
+void agent_nixpkgs_support_warn(const struct img_nixpkgs_pin *p);
 /* SHA-256 of a buffer in lowercase hex (malloc'd), NULL when out of memory. */
 char *agent_sha256_hex(const void *data, size_t len);
 /* Writes a JSON object to stdout, pretty-printed, with a newline. */
@@ -137,7 +147,7 @@ struct agent_render_input {
 	const struct net_nic *uplink; /* the NIC the installed system must bring up */
 	const char *hostname; /* checked with net_hostname_check */
 	char *const *ssh_keys; /* root's authorized keys, already checked (agent_ssh_keys_gather) */
-	const char *state_version; /* the pinned channel's release, e.g. "25.05" */
+	const char *state_version; /* the pinned nixpkgs release, e.g. "26.05" */
 	json_object *plan_json; /* disk_plan_to_json(), recorded in plan.json; may be NULL */
 	json_object *options; /* what the operator asked for, recorded in plan.json; may be NULL */
 };

@@ -1,6 +1,8 @@
 /* cmd_export.c: `nmmm-agent export` — a tar (on stdout) of the generated /etc/nixos files of the
  * current or last install (hardware-configuration.nix, configuration.nix, plan.json,
- * report.json), ready to unpack into a deploy repository. Reads only. */
+ * report.json) and, once nixpkgs was fetched, the pins of that very nixpkgs for both ways of
+ * deploying: flake.nix + flake.lock, and nixpkgs.nix for the non-flake style. Ready to unpack
+ * into a deploy repository. Reads only. */
 #include "agent/agent.h"
 
 #include <errno.h>
@@ -13,19 +15,26 @@
 #include <archive_entry.h>
 
 #include "agent/state.h"
+#include "images/images.h"
 
 static const char export_help[] =
     "usage: nmmm-agent export [--state-dir DIR] > nixos.tar\n\n"
     "Writes a tar of the generated /etc/nixos files (hardware-configuration.nix, configuration.nix,\n"
-    "plan.json and, after an install, report.json) to stdout, e.g.\n"
+    "plan.json and, after an install, report.json) to stdout, with the installed nixpkgs pinned\n"
+    "again as flake.nix + flake.lock and as nixpkgs.nix (fetchTarball), e.g.\n"
     "  ssh root@HOST nmmm-agent export | tar -x -C hosts/HOST/\n\n"
     "  --state-dir DIR   where the install keeps its state (default " AGENT_DEFAULT_STATE_DIR ")\n";
 
-/* The directory the render phase wrote, as recorded in the state file. */
-static int rendered_dir(const char *state_dir, char **dir, struct nm_error *e)
+/* The directory the render phase wrote, and what fetch and confirm recorded (NULL before). */
+struct exported {
+	char *dir;
+	json_object *nixpkgs; /* the fetched pin, with its release */
+	char *hostname;
+};
+
+static int read_state(const char *state_dir, struct exported *x, struct agent_state *st, struct nm_error *e)
 {
-	_cleanup_agent_state_ struct agent_state st = {0};
-	int r = agent_state_load(&st, state_dir, e);
+	int r = agent_state_load(st, state_dir, e);
 	if (r == -ENOENT)
 		return nm_fail(e, NM_ERR_USAGE, ENOENT,
 			       "%s/%s: no install has run here, so nothing was generated; run 'nmmm-agent install' "
@@ -33,18 +42,92 @@ static int rendered_dir(const char *state_dir, char **dir, struct nm_error *e)
 			       state_dir, AGENT_STATE_FILE);
 	if (r < 0)
 		return r;
-	json_object *products = agent_state_products(&st, "render"), *d = NULL;
+	json_object *products = agent_state_products(st, "render"), *d = NULL;
 	if (products && json_object_object_get_ex(products, "dir", &d)) {
-		*dir = strdup(json_object_get_string(d));
-		if (!*dir)
+		x->dir = strdup(json_object_get_string(d));
+		if (!x->dir)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	}
-	if (!*dir)
+	if (!x->dir)
 		return nm_fail(e, NM_ERR_USAGE, ENOENT,
 			       "the install in %s has not rendered its files yet; wait for the render phase "
 			       "('nmmm-agent status')",
 			       state_dir);
+	json_object *fetched = agent_state_products(st, "fetch");
+	if (fetched)
+		json_object_object_get_ex(fetched, "nixpkgs", &x->nixpkgs);
+	json_object *confirmed = agent_state_products(st, "confirm"), *h = NULL;
+	if (confirmed && json_object_object_get_ex(confirmed, "hostname", &h))
+		x->hostname = strdup(json_object_get_string(h));
 	return 0;
+}
+
+static int add_bytes(struct archive *a, const char *name, const char *data, size_t len, struct nm_error *e)
+{
+	struct archive_entry *entry = archive_entry_new();
+	archive_entry_set_pathname(entry, name);
+	archive_entry_set_size(entry, (la_int64_t)len);
+	archive_entry_set_filetype(entry, AE_IFREG);
+	archive_entry_set_perm(entry, 0644);
+	archive_entry_set_mtime(entry, time(NULL), 0);
+	int r = archive_write_header(a, entry);
+	if (r == ARCHIVE_OK && len > 0 && archive_write_data(a, data, len) != (la_ssize_t)len)
+		r = ARCHIVE_FATAL;
+	archive_entry_free(entry);
+	if (r != ARCHIVE_OK)
+		return nm_fail(e, NM_ERR_RUNTIME, EIO, "export: writing %s to the tar failed: %s", name,
+			       archive_error_string(a));
+	return 0;
+}
+
+/* The flake's input, as a flake reference: the branch it follows (flake.lock pins the rev), or
+ * the rev itself, or the tarball's URL. */
+static char *flake_input_url(const struct img_nixpkgs_pin *p)
+{
+	if (p->rev && !p->url)
+		return nm_strdup_printf("github:%s/%s/%s", p->owner ? p->owner : "NixOS", p->repo ? p->repo : "nixpkgs",
+					p->branch ? p->branch : p->rev);
+	return strdup(p->url);
+}
+
+static char *flake_nix(const struct img_nixpkgs_pin *p, const char *hostname)
+{
+	_cleanup_free_ char *input = flake_input_url(p);
+	if (!input)
+		return NULL;
+	/* configuration.nix imports hardware-configuration.nix: the module system takes a file once */
+	return nm_strdup_printf("{\n"
+				"  description = \"NixOS on %s, as nmmm-agent installed it\";\n\n"
+				"  # The nixpkgs the server was installed from; flake.lock pins its rev and NAR hash.\n"
+				"  inputs.nixpkgs.url = \"%s\";\n\n"
+				"  outputs = { nixpkgs, ... }: {\n"
+				"    nixosConfigurations.\"%s\" = nixpkgs.lib.nixosSystem {\n"
+				"      modules = [ ./configuration.nix ./hardware-configuration.nix ];\n"
+				"    };\n"
+				"  };\n"
+				"}\n",
+				hostname, input, hostname);
+}
+
+/* flake.nix, flake.lock and nixpkgs.nix for the nixpkgs the install fetched and verified. */
+static int add_pins(struct archive *a, const struct exported *x, struct nm_error *e)
+{
+	struct img_nixpkgs_pin pin = {0};
+	int r = img_nixpkgs_pin_from_json(x->nixpkgs, &pin, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *flake = flake_nix(&pin, x->hostname ? x->hostname : "nixos");
+	_cleanup_free_ char *lock = img_nixpkgs_flake_lock(&pin);
+	_cleanup_free_ char *pin_nix = img_nixpkgs_pin_nix(&pin);
+	img_nixpkgs_pin_free(&pin);
+	if (!flake || !lock || !pin_nix)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	r = add_bytes(a, "flake.nix", flake, strlen(flake), e);
+	if (r == 0)
+		r = add_bytes(a, "flake.lock", lock, strlen(lock), e);
+	if (r == 0)
+		r = add_bytes(a, "nixpkgs.nix", pin_nix, strlen(pin_nix), e);
+	return r;
 }
 
 static int add_file(struct archive *a, const char *dir, const char *name, struct nm_error *e)
@@ -55,20 +138,7 @@ static int add_file(struct archive *a, const char *dir, const char *name, struct
 	int r = nm_read_file("/", rel, 16u << 20, &data, &len);
 	if (r < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, r, "%s: cannot read: %s", rel, strerror(-r));
-	struct archive_entry *entry = archive_entry_new();
-	archive_entry_set_pathname(entry, name);
-	archive_entry_set_size(entry, (la_int64_t)len);
-	archive_entry_set_filetype(entry, AE_IFREG);
-	archive_entry_set_perm(entry, 0644);
-	archive_entry_set_mtime(entry, time(NULL), 0);
-	r = archive_write_header(a, entry);
-	if (r == ARCHIVE_OK && len > 0 && archive_write_data(a, data, len) != (la_ssize_t)len)
-		r = ARCHIVE_FATAL;
-	archive_entry_free(entry);
-	if (r != ARCHIVE_OK)
-		return nm_fail(e, NM_ERR_RUNTIME, EIO, "export: writing %s to the tar failed: %s", name,
-			       archive_error_string(a));
-	return 0;
+	return add_bytes(a, name, data, len, e);
 }
 
 int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e)
@@ -95,8 +165,11 @@ int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 			       "export writes a tar to stdout; redirect it: 'nmmm-agent export > nixos.tar' or "
 			       "'| tar -x -C DIR'");
 
-	_cleanup_free_ char *dir = NULL;
-	int r = rendered_dir(state_dir, &dir, e);
+	_cleanup_agent_state_ struct agent_state st = {0};
+	struct exported x = {0};
+	int r = read_state(state_dir, &x, &st, e);
+	_cleanup_free_ char *dir = x.dir;
+	_cleanup_free_ char *hostname = x.hostname;
 	if (r < 0)
 		return r;
 	_cleanup_strv_free_ char **names = NULL;
@@ -115,6 +188,8 @@ int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 			continue; /* temporary files of an atomic write */
 		r = add_file(a, dir, names[i], e);
 	}
+	if (r == 0 && x.nixpkgs)
+		r = add_pins(a, &x, e);
 	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
 		r = nm_fail(e, NM_ERR_RUNTIME, EIO, "export: finishing the tar failed: %s", archive_error_string(a));
 	archive_write_free(a);

@@ -1,5 +1,6 @@
-/* cmd_fetch.c: `nmmm-agent fetch URL --sha256 HEX (--out FILE | --unpack DIR)` — one verified
- * download, as install does it for the Nix tarball and the channel. Parses options, shows
+/* cmd_fetch.c: `nmmm-agent fetch URL (--sha256 HEX | --nar-hash HASH) (--out FILE | --unpack DIR)`
+ * — one verified download, as install does it for the Nix tarball (the file's SHA-256) and nixpkgs
+ * (the unpacked tree's NAR hash). Parses options, shows
  * progress (a line on a terminal, events with --events) and reports; the work is img_fetch().
  * It never keeps an unverified byte. */
 #include "agent/agent.h"
@@ -13,14 +14,20 @@
 #include "images/images.h"
 
 static const char fetch_help[] =
-    "usage: nmmm-agent fetch URL --sha256 HEX (--out FILE | --unpack DIR) [--retries N]\n"
-    "                        [--max-bytes N] [--max-entries N] [--ca-file FILE] [--size N]\n"
-    "                        [--stall-timeout SEC]\n\n"
+    "usage: nmmm-agent fetch URL --sha256 HEX (--out FILE | --unpack DIR) [options]\n"
+    "       nmmm-agent fetch URL --nar-hash HASH --unpack DIR [options]\n"
+    "options: [--retries N] [--max-bytes N] [--max-entries N] [--ca-file FILE] [--size N]\n"
+    "         [--stall-timeout SEC]\n\n"
     "Downloads URL (http, https or file) in one streaming pass: the SHA-256 and, with --unpack,\n"
     "the archive reader (tar with xz, gzip, zstd or bzip2) see the same bytes as they arrive.\n"
     "Nothing is kept unless the hash matches: FILE.part or DIR.part-XXXXXX is renamed into place\n"
-    "only then, and removed on any failure. A dropped connection is resumed with a Range request.\n\n"
-    "  --sha256 HEX         the expected SHA-256 (mandatory: an unpinned fetch does not exist)\n"
+    "only then, and removed on any failure. A dropped connection is resumed with a Range request.\n"
+    "One hash is mandatory: an unpinned fetch does not exist.\n\n"
+    "  --sha256 HEX         the SHA-256 of the file as downloaded (64 hex digits)\n"
+    "  --nar-hash HASH      the NAR hash of the unpacked tree, as flake.lock's narHash and\n"
+    "                       fetchTarball's sha256 give it: SRI (sha256-...), nix32 or hex; needs\n"
+    "                       --unpack. An archive holding one top directory (nixpkgs-REV/) stands\n"
+    "                       for that directory, as in Nix: DIR is the tree (DIR/default.nix)\n"
     "  --out FILE           write the verified file to FILE (replaced atomically)\n"
     "  --unpack DIR         extract the verified archive into the new directory DIR; entries with\n"
     "                       absolute paths, '..', escaping symlinks or hardlinks, device nodes,\n"
@@ -72,6 +79,11 @@ static void event_done(struct agent_ctx *ctx, const struct img_fetch_req *req, c
 	json_object_object_add(f, "url", json_object_new_string(shown));
 	json_object_object_add(f, "bytes", json_object_new_int64((int64_t)res->bytes));
 	json_object_object_add(f, "sha256", json_object_new_string(res->sha256));
+	json_object_object_add(f, "verified", json_object_new_string(res->have_nar_hash ? "nar_hash" : "sha256"));
+	if (res->have_nar_hash) {
+		_cleanup_free_ char *sri = img_hash_to_sri(res->nar_hash);
+		json_object_object_add(f, "nar_hash", sri ? json_object_new_string(sri) : NULL);
+	}
 	json_object_object_add(f, "attempts", json_object_new_int((int)res->attempts));
 	if (req->unpack_dir) {
 		json_object_object_add(f, "unpack", json_object_new_string(req->unpack_dir));
@@ -87,6 +99,7 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 {
 	enum {
 		OPT_SHA = 0x100,
+		OPT_NAR,
 		OPT_OUT,
 		OPT_UNPACK,
 		OPT_RETRIES,
@@ -98,6 +111,7 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 	};
 	static const struct option longopts[] = {
 	    {"sha256", required_argument, NULL, OPT_SHA},
+	    {"nar-hash", required_argument, NULL, OPT_NAR},
 	    {"out", required_argument, NULL, OPT_OUT},
 	    {"unpack", required_argument, NULL, OPT_UNPACK},
 	    {"retries", required_argument, NULL, OPT_RETRIES},
@@ -126,6 +140,7 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 			break;
 		}
 		case OPT_SHA: req->sha256 = optarg; break;
+		case OPT_NAR: req->nar_hash = optarg; break;
 		case OPT_OUT: req->out_file = optarg; break;
 		case OPT_UNPACK: req->unpack_dir = optarg; break;
 		case OPT_CA: req->ca_file = optarg; break;
@@ -163,14 +178,21 @@ static int parse_fetch_args(int argc, char **argv, struct img_fetch_req *req, st
 	}
 	if (!req->url)
 		return agent_usage_error(e, "fetch", "fetch: no URL given");
-	if (!req->sha256) {
+	if (!req->sha256 == !req->nar_hash) {
 		_cleanup_free_ char *shown = nm_url_redact(req->url);
 		return agent_usage_error(e, "fetch",
-					 "fetch: %s: --sha256 HEX is mandatory (an unpinned fetch does not exist)",
+					 req->sha256
+					     ? "fetch: %s: give one of --sha256 HEX and --nar-hash HASH, not both"
+					     : "fetch: %s: --sha256 HEX (the file) or --nar-hash HASH (the "
+					       "unpacked tree) is mandatory (an unpinned fetch does not exist)",
 					 shown ? shown : "?");
 	}
 	if (!req->out_file == !req->unpack_dir)
 		return agent_usage_error(e, "fetch", "fetch: give exactly one of --out FILE and --unpack DIR");
+	if (req->nar_hash && !req->unpack_dir)
+		return agent_usage_error(e, "fetch",
+					 "fetch: --nar-hash is the hash of an unpacked tree: it needs --unpack DIR "
+					 "(a file is verified with --sha256)");
 	return 0;
 }
 
@@ -190,7 +212,8 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 
 	json_object *f = json_object_new_object();
 	json_object_object_add(f, "url", json_object_new_string(shown));
-	json_object_object_add(f, "sha256", json_object_new_string(req.sha256));
+	json_object_object_add(f, req.sha256 ? "sha256" : "nar_hash",
+			       json_object_new_string(req.sha256 ? req.sha256 : req.nar_hash));
 	agent_event(ctx, "fetch", "start", f);
 
 	struct img_fetch_result res;
@@ -205,7 +228,13 @@ int agent_cmd_fetch(struct agent_ctx *ctx, int argc, char **argv, struct nm_erro
 		return r;
 	}
 	event_done(ctx, &req, shown, &res);
-	if (req.unpack_dir)
+	if (res.have_nar_hash) {
+		_cleanup_free_ char *sri = img_hash_to_sri(res.nar_hash);
+		nm_info("%s: verified (NAR hash %s of the tree; %" PRIu64 " bytes, %u attempt%s); %" PRIu64
+			" entries in %s",
+			shown, sri ? sri : "?", res.bytes, res.attempts, res.attempts == 1 ? "" : "s", res.entries,
+			req.unpack_dir);
+	} else if (req.unpack_dir)
 		nm_info("%s: verified (%" PRIu64 " bytes, sha256 %s, %u attempt%s); %" PRIu64 " entries in %s", shown,
 			res.bytes, res.sha256, res.attempts, res.attempts == 1 ? "" : "s", res.entries, req.unpack_dir);
 	else

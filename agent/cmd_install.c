@@ -32,9 +32,12 @@ static void print_help(void)
 	      "  --resume               continue an interrupted install: finished phases are checked, not redone\n"
 	      "  --until PHASE          stop cleanly after PHASE\n"
 	      "  --detach               after confirm, keep running in the background (follow with status)\n"
-	      "  --mirror URL           fetch the pinned channel and Nix from a mirror laid out like the origin\n"
+	      "  --mirror URL           try nixpkgs and Nix from a mirror laid out like the origin first\n"
 	      "                         (credentials as user:token@ or ?token= are used, never written or shown)\n"
-	      "  --channel URL --channel-sha256 HEX [--channel-release NAME]   another channel tarball\n"
+	      "  --nixpkgs-from FILE    install the nixpkgs a flake.lock pins (github or tarball input)\n"
+	      "  --nixpkgs-node NAME    the flake.lock input to take (default nixpkgs)\n"
+	      "  --nixpkgs URL --nixpkgs-hash HASH   another nixpkgs tree (tarball URL, NAR hash: SRI, nix32, hex)\n"
+	      "  --nixpkgs-release YY.MM             its release (system.stateVersion; default: its .version)\n"
 	      "  --nix-tarball URL --nix-sha256 HEX                            another Nix binary tarball\n"
 	      "  --nix-from-path        use the Nix installed here instead of the pinned tarball\n"
 	      "  --substituters LIST    binary caches for the build ('' for none; default cache.nixos.org)\n"
@@ -62,9 +65,11 @@ enum {
 	OPT_SSH_KEY_FILE,
 	OPT_NIX_TARBALL,
 	OPT_NIX_SHA256,
-	OPT_CHANNEL,
-	OPT_CHANNEL_SHA256,
-	OPT_CHANNEL_RELEASE,
+	OPT_NIXPKGS,
+	OPT_NIXPKGS_HASH,
+	OPT_NIXPKGS_RELEASE,
+	OPT_NIXPKGS_FROM,
+	OPT_NIXPKGS_NODE,
 	OPT_NIX_FROM_PATH,
 	OPT_SUBSTITUTERS,
 	OPT_BUILD_IN_TARGET,
@@ -89,9 +94,11 @@ static const struct option install_longopts[] = {
     {"ssh-key-file", required_argument, NULL, OPT_SSH_KEY_FILE},
     {"nix-tarball", required_argument, NULL, OPT_NIX_TARBALL},
     {"nix-sha256", required_argument, NULL, OPT_NIX_SHA256},
-    {"channel", required_argument, NULL, OPT_CHANNEL},
-    {"channel-sha256", required_argument, NULL, OPT_CHANNEL_SHA256},
-    {"channel-release", required_argument, NULL, OPT_CHANNEL_RELEASE},
+    {"nixpkgs", required_argument, NULL, OPT_NIXPKGS},
+    {"nixpkgs-hash", required_argument, NULL, OPT_NIXPKGS_HASH},
+    {"nixpkgs-release", required_argument, NULL, OPT_NIXPKGS_RELEASE},
+    {"nixpkgs-from", required_argument, NULL, OPT_NIXPKGS_FROM},
+    {"nixpkgs-node", required_argument, NULL, OPT_NIXPKGS_NODE},
     {"nix-from-path", no_argument, NULL, OPT_NIX_FROM_PATH},
     {"substituters", required_argument, NULL, OPT_SUBSTITUTERS},
     {"build-in-target", no_argument, NULL, OPT_BUILD_IN_TARGET},
@@ -144,12 +151,14 @@ static int parse_options(int argc, char **argv, struct install_opts *o, struct n
 				return -ENOMEM;
 			break;
 		case OPT_NIX_SHA256: o->nix_sha256 = optarg; break;
-		case OPT_CHANNEL:
-			if (take_url_arg(o, optarg, &o->channel, e) < 0)
+		case OPT_NIXPKGS:
+			if (take_url_arg(o, optarg, &o->nixpkgs, e) < 0)
 				return -ENOMEM;
 			break;
-		case OPT_CHANNEL_SHA256: o->channel_sha256 = optarg; break;
-		case OPT_CHANNEL_RELEASE: o->channel_release = optarg; break;
+		case OPT_NIXPKGS_HASH: o->nixpkgs_hash = optarg; break;
+		case OPT_NIXPKGS_RELEASE: o->nixpkgs_release = optarg; break;
+		case OPT_NIXPKGS_FROM: o->nixpkgs_from = optarg; break;
+		case OPT_NIXPKGS_NODE: o->nixpkgs_node = optarg; break;
 		case OPT_NIX_FROM_PATH: o->nix_from_path = true; break;
 		case OPT_SUBSTITUTERS:
 			if (take_url_arg(o, optarg, &o->substituters, e) < 0)
@@ -200,23 +209,21 @@ static int prepare(struct install_run *run, struct nm_error *e)
 	}
 	if (r == 0)
 		r = agent_config_pins(&run->config, &run->pins, e);
+	if (r == 0)
+		r = agent_nixpkgs_options(&run->pins.nixpkgs, o->nixpkgs_from, o->nixpkgs_node, o->nixpkgs,
+					  o->nixpkgs_hash, o->nixpkgs_release, e);
 	if (r == 0 && o->mirror)
-		r = img_pin_apply_mirror(&run->pins.channel, o->mirror, e);
+		r = img_nixpkgs_set_mirror(&run->pins.nixpkgs, o->mirror, e);
 	if (r == 0 && o->mirror && !o->nix_from_path)
 		r = img_pin_apply_mirror(&run->pins.nix, o->mirror, e);
-	if (r == 0 && (o->channel || o->channel_sha256))
-		r = img_pin_override(&run->pins.channel, "--channel", o->channel, o->channel_sha256, o->channel_release,
-				     e);
 	if (r == 0 && (o->nix_tarball || o->nix_sha256))
 		r = img_pin_override(&run->pins.nix, "--nix-tarball", o->nix_tarball, o->nix_sha256, NULL, e);
 	if (r == 0)
-		r = img_pin_check(&run->pins.channel, e);
-	if (r == 0 && !o->nix_from_path)
-		r = img_pin_check(&run->pins.nix, e);
+		agent_nixpkgs_support_warn(&run->pins.nixpkgs);
 	run->rendered_dir = nm_strdup_printf("%s/nixos", o->state_dir);
-	run->channel_parent = nm_strdup_printf("%s/channel", o->state_dir);
-	run->channel_dir = nm_strdup_printf("%s/channel/nixos", o->state_dir);
-	if (r == 0 && (!run->rendered_dir || !run->channel_parent || !run->channel_dir))
+	run->nixpkgs_parent = nm_strdup_printf("%s/channel", o->state_dir);
+	run->nixpkgs_dir = nm_strdup_printf("%s/channel/nixos", o->state_dir);
+	if (r == 0 && (!run->rendered_dir || !run->nixpkgs_parent || !run->nixpkgs_dir))
 		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	return r;
 }
@@ -355,8 +362,9 @@ static void install_run_free(struct install_run *run)
 		img_nix_free(&run->nix);
 	img_system_free(&run->sys);
 	free(run->rendered_dir);
-	free(run->channel_parent);
-	free(run->channel_dir);
+	free(run->nixpkgs_parent);
+	free(run->nixpkgs_dir);
+	free(run->release);
 }
 
 static int reboot_now(struct nm_error *e)

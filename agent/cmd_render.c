@@ -29,7 +29,7 @@ static const char render_help[] =
     "  --hostname NAME       networking.hostName (RFC 1123 label; default: the config's, else nixos)\n"
     "  --ssh-key KEY         an authorized_keys line for root, added to the rescue's keys (repeatable)\n"
     "  --ssh-key-file FILE   more keys, one per line; malformed lines are skipped with a warning\n"
-    "  --state-version REL   system.stateVersion (default: the release of the pinned NixOS channel)\n"
+    "  --state-version REL   system.stateVersion (default: the release of the pinned nixpkgs)\n"
     "  --out DIR             where to write (created when missing)\n\n"
     "Refuses (exit 3) when root would have no SSH key; a bad host name is a usage error (exit 2).\n"
     "docs/rendered-example.md explains the generated files.\n";
@@ -160,13 +160,17 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	}
 	if (r >= 0)
 		r = agent_ssh_keys_gather(m, o->keys, o->key_file, keys, e);
-	/* system.stateVersion without --state-version: the release of the channel install would
+	/* system.stateVersion without --state-version: the release of the nixpkgs install would
 	 * install. The config's pins are checked either way: install would refuse a bad one. */
 	if (r >= 0)
 		r = agent_config_pins(file, pins, e);
+	if (r >= 0 && !o->state_version && !pins->nixpkgs.release)
+		r = nm_fail(e, NM_ERR_USAGE, EINVAL,
+			    "the config's nixpkgs pin names no release: give --state-version YY.MM (install reads it "
+			    "from the tree)");
 	if (r >= 0 && o->state_version && !img_release_valid(o->state_version))
 		r = nm_fail(e, NM_ERR_USAGE, EINVAL,
-			    "--state-version: not a NixOS release; write YY.MM with a month 01-12, like 25.05");
+			    "--state-version: not a NixOS release; write YY.MM with a month 01-12, like 26.05");
 	if (r < 0)
 		return r;
 	/* Lent to the renderer, which keeps no reference. */
@@ -180,7 +184,7 @@ static int render_run(struct agent_ctx *ctx, const struct render_opts *o, struct
 	    .uplink = uplink,
 	    .hostname = hostname,
 	    .ssh_keys = *keys,
-	    .state_version = o->state_version ? o->state_version : pins->channel.release,
+	    .state_version = o->state_version ? o->state_version : pins->nixpkgs.release,
 	    .plan_json = plan_json,
 	    .options = options,
 	};

@@ -1,5 +1,5 @@
 /* config.c: the --config file, read once per command and handed down: the disk library takes
- * its layout fields, the pins their section (channel, nix, mirror), the resume record its
+ * its layout fields, the pins their section (nixpkgs, nix, mirror), the resume record its
  * digest — all of the same bytes, so a file that changes while the agent runs cannot give the
  * planner one version and the pins or the record another. Every command that takes --config
  * checks the whole file the same way, so `plan` refuses a config that `install` would refuse. */
@@ -79,6 +79,58 @@ int agent_config_pins_check(const struct agent_config *c, struct nm_error *e)
 {
 	struct img_pins pins = {0};
 	int r = agent_config_pins(c, &pins, e);
+	if (r == 0)
+		agent_nixpkgs_support_warn(&pins.nixpkgs);
 	img_pins_free(&pins);
+	return r;
+}
+
+void agent_nixpkgs_support_warn(const struct img_nixpkgs_pin *p)
+{
+	char today[11];
+	img_today_utc(today);
+	_cleanup_free_ char *w = img_nixpkgs_support_warning(p, today);
+	if (w)
+		nm_warn("%s", w);
+}
+
+/* A test's stand-in for the origins: loopback or a local directory, nothing else. */
+static int test_origin(struct img_nixpkgs_pin *p, struct nm_error *e)
+{
+	const char *base = getenv("NMMM_TEST_ORIGIN_BASE");
+	if (!base || !*base)
+		return 0;
+	static const char *const allowed[] = {"http://127.0.0.1:", "http://[::1]:", "file:///"};
+	for (size_t i = 0; i < NM_ELEMENTSOF(allowed); i++)
+		if (strncmp(base, allowed[i], strlen(allowed[i])) == 0) {
+			free(p->origin_base);
+			p->origin_base = strdup(base);
+			return p->origin_base ? 0 : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+		}
+	return nm_fail(e, NM_ERR_USAGE, EINVAL,
+		       "NMMM_TEST_ORIGIN_BASE=%s: for tests only, and only a loopback http:// or a file:/// base; "
+		       "unset it",
+		       base);
+}
+
+int agent_nixpkgs_options(struct img_nixpkgs_pin *p, const char *from, const char *node, const char *url,
+			  const char *hash, const char *release, struct nm_error *e)
+{
+	if (from && (url || hash))
+		return nm_fail(
+		    e, NM_ERR_USAGE, EINVAL,
+		    "--nixpkgs-from and --nixpkgs/--nixpkgs-hash both name the nixpkgs to install; give one");
+	if (node && !from)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "--nixpkgs-node names an input of --nixpkgs-from FILE; give both");
+	int r = 0;
+	if (from)
+		r = img_nixpkgs_from_flake_lock(p, from, node, e);
+	else if (url || hash)
+		r = img_nixpkgs_override(p, "--nixpkgs", url, hash, release, e);
+	if (r == 0 && release)
+		r = img_nixpkgs_set_release(p, "--nixpkgs-release", release, e);
+	if (r == 0)
+		r = test_origin(p, e);
 	return r;
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum recorded_kind {
@@ -45,9 +46,11 @@ static const struct recorded_option recorded[] = {
     REC("--ssh-key-file", REC_FILE, ssh_key_file),
     REC("--nix-tarball", REC_URL, nix_tarball),
     REC("--nix-sha256", REC_TEXT, nix_sha256),
-    REC("--channel", REC_URL, channel),
-    REC("--channel-sha256", REC_TEXT, channel_sha256),
-    REC("--channel-release", REC_TEXT, channel_release),
+    REC("--nixpkgs", REC_URL, nixpkgs),
+    REC("--nixpkgs-hash", REC_TEXT, nixpkgs_hash),
+    REC("--nixpkgs-release", REC_TEXT, nixpkgs_release),
+    REC("--nixpkgs-from", REC_FILE, nixpkgs_from),
+    REC("--nixpkgs-node", REC_TEXT, nixpkgs_node),
     REC("--substituters", REC_URL, substituters),
     REC("--ca-file", REC_FILE, ca_file),
     REC("--nix-from-path", REC_FLAG, nix_from_path),
@@ -71,9 +74,9 @@ static int file_digest(const struct recorded_option *rec, const char *path, cons
 		return *hex ? 0 : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	}
 	const char *flag = rec->flag;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *abs = realpath(path, NULL); /* relative to where the operator is */
 	size_t len = 0;
-	int r = nm_read_file("/", path, 64u << 20, &text, &len);
+	int r = abs ? nm_read_file("/", abs, 64u << 20, &text, &len) : -errno;
 	if (r < 0)
 		return nm_fail(e, NM_ERR_USAGE, r, "%s %s: cannot read: %s", flag, path, strerror(-r));
 	*hex = agent_sha256_hex(text, len);

@@ -169,34 +169,6 @@ int install_confirm(struct install_run *run, json_object **products, struct nm_e
 
 /* ---- fetch ---- */
 
-/* The channel tarball unpacks to one top directory (nixos-25.05.xxxx); install wants it at
- * <state>/channel/nixos so the same tree serves -I nixpkgs= and the registered channel. */
-static int place_channel(const char *unpacked, const char *parent, const char *dest, struct nm_error *e)
-{
-	_cleanup_strv_free_ char **names = NULL;
-	int r = nm_list_dir("/", unpacked, &names);
-	if (r < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, r, "%s: cannot list: %s", unpacked, strerror(-r));
-	_cleanup_free_ char *src = NULL;
-	if (nm_strv_len(names) == 1) {
-		src = nm_strdup_printf("%s/%s", unpacked, names[0]);
-		if (!nm_exists(src, "/nixos/default.nix")) {
-			free(src);
-			src = NULL;
-		}
-	}
-	if (!src && nm_exists(unpacked, "/nixos/default.nix"))
-		src = strdup(unpacked);
-	if (!src)
-		return nm_fail(e, NM_ERR_VERIFY, ENOENT,
-			       "the channel tarball holds no nixos/default.nix: not a NixOS channel; check --channel");
-	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", parent, strerror(errno));
-	if (rename(src, dest) < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "cannot move %s to %s: %s", src, dest, strerror(errno));
-	return 0;
-}
-
 static int fetch_one(struct install_run *run, const struct img_pin *pin, const char *unpack_dir,
 		     const char *symlink_prefix, json_object *products, struct nm_error *e)
 {
@@ -232,21 +204,58 @@ static int fetch_one(struct install_run *run, const struct img_pin *pin, const c
 	return 0;
 }
 
+/* The verified nixpkgs tree at <state>/channel/nixos: the same tree serves -I nixpkgs= for the
+ * build and becomes the target's `nixos` channel. Its release: the pin's, else its .version. */
+static int fetch_nixpkgs(struct install_run *run, json_object *products, struct nm_error *e)
+{
+	const struct img_nixpkgs_pin *pin = &run->pins.nixpkgs;
+	int r = rm_rf(run->nixpkgs_parent, e); /* a previous run killed mid-way */
+	if (r == 0 && mkdir(run->nixpkgs_parent, 0755) < 0)
+		r = nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", run->nixpkgs_parent, strerror(errno));
+	if (r < 0)
+		return r;
+	struct agent_progress view;
+	agent_progress_init(&view, run->ctx, "fetch", "nixpkgs");
+	struct img_fetch_req base = {
+	    .ca_file = run->o->ca_file,
+	    .root = run->ctx->g.root,
+	    .progress = agent_progress_update,
+	    .progress_data = &view,
+	};
+	_cleanup_free_ char *used = NULL;
+	r = img_nixpkgs_fetch(pin, &base, run->nixpkgs_dir, &used, e);
+	agent_progress_finish(&view, r == 0);
+	if (r == 0 && !nm_exists(run->nixpkgs_dir, "/nixos/default.nix")) {
+		rm_rf(run->nixpkgs_parent, e);
+		r = nm_fail(
+		    e, NM_ERR_VERIFY, ENOENT,
+		    "the pinned tree verified but holds no nixos/default.nix: it is not nixpkgs; check the pin");
+	}
+	free(run->release);
+	run->release = NULL;
+	if (r == 0 && pin->release)
+		run->release = strdup(pin->release);
+	else if (r == 0)
+		r = img_nixpkgs_tree_release(run->nixpkgs_dir, &run->release, e);
+	if (r == 0 && !run->release)
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	if (r < 0)
+		return r;
+	json_object *o = img_nixpkgs_pin_to_json(pin);
+	_cleanup_free_ char *shown = nm_url_redact(used);
+	json_object_object_add(o, "release", json_object_new_string(run->release));
+	json_object_object_add(o, "source", shown ? json_object_new_string(shown) : NULL);
+	json_object_object_add(products, "nixpkgs", o);
+	return 0;
+}
+
 int install_fetch(struct install_run *run, json_object **products, struct nm_error *e)
 {
 	const char *sd = run->o->state_dir;
 	_cleanup_json_ json_object *p = json_object_new_object();
 	if (!p)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	_cleanup_free_ char *unpacked = nm_strdup_printf("%s/channel-unpacked", sd);
-	int r = fetch_one(run, &run->pins.channel, unpacked, NULL, p, e);
-	if (r == 0) {
-		r = rm_rf(run->channel_parent, e);
-		if (r == 0)
-			r = place_channel(unpacked, run->channel_parent, run->channel_dir, e);
-		if (r == 0)
-			r = rm_rf(unpacked, e);
-	}
+	int r = fetch_nixpkgs(run, p, e);
 	if (r == 0) {
 		if (run->o->nix_from_path) {
 			r = img_nix_from_path(&run->nix, e);
@@ -260,7 +269,7 @@ int install_fetch(struct install_run *run, json_object **products, struct nm_err
 	}
 	if (r < 0)
 		return r;
-	json_object_object_add(p, "channel_dir", json_object_new_string(run->channel_dir));
+	json_object_object_add(p, "channel_dir", json_object_new_string(run->nixpkgs_dir));
 	json_object_object_add(p, "nix_bin", json_object_new_string(run->nix.bin_dir));
 	*products = NM_TAKE_PTR(p);
 	return 0;
@@ -268,8 +277,18 @@ int install_fetch(struct install_run *run, json_object **products, struct nm_err
 
 int install_fetch_check(struct install_run *run, json_object *products, struct nm_error *e)
 {
-	if (!nm_exists(run->channel_dir, "/nixos/default.nix"))
-		return missing_product("fetch", run->channel_dir, e);
+	if (!nm_exists(run->nixpkgs_dir, "/nixos/default.nix"))
+		return missing_product("fetch", run->nixpkgs_dir, e);
+	json_object *np = NULL;
+	const char *release = NULL;
+	if (products && json_object_object_get_ex(products, "nixpkgs", &np))
+		release = product_str(np, "release");
+	if (!release || !img_release_valid(release))
+		return missing_product("fetch", "the nixpkgs release it recorded", e);
+	free(run->release);
+	run->release = strdup(release);
+	if (!run->release)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	const char *bin = product_str(products, "nix_bin");
 	if (!bin)
 		return missing_product("fetch", "the Nix it recorded", e);
@@ -296,7 +315,7 @@ int install_render(struct install_run *run, json_object **products, struct nm_er
 	_cleanup_json_ json_object *plan_json = disk_plan_to_json(&run->plan);
 	if (!opts || !plan_json)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	json_object_object_add(opts, "channel", img_pins_to_json(&run->pins));
+	json_object_object_add(opts, "pins", img_pins_to_json(&run->pins));
 	struct agent_render_input in = {
 	    .plan = &run->plan,
 	    .inv = &run->net,
@@ -305,7 +324,7 @@ int install_render(struct install_run *run, json_object **products, struct nm_er
 	    .uplink = run->uplink,
 	    .hostname = run->hostname,
 	    .ssh_keys = run->ssh_keys,
-	    .state_version = run->pins.channel.release,
+	    .state_version = run->release,
 	    .plan_json = plan_json,
 	    .options = opts,
 	};
@@ -358,12 +377,12 @@ int install_build(struct install_run *run, json_object **products, struct nm_err
 			"build into the target store; building in RAM",
 			(double)avail / (1ull << 30));
 	if (in_ram) {
-		r = img_system_build(&run->nix, run->channel_dir, cfg, NULL, run->o->state_dir, &run->sys, e);
+		r = img_system_build(&run->nix, run->nixpkgs_dir, cfg, NULL, run->o->state_dir, &run->sys, e);
 	} else {
 		nm_info("build: %.1f GiB available; the system will be built into the target store after mount. "
 			"Evaluating it now, so errors surface before the disks are touched",
 			(double)avail / (1ull << 30));
-		r = img_system_instantiate(&run->nix, run->channel_dir, cfg, run->o->state_dir, &run->sys, e);
+		r = img_system_instantiate(&run->nix, run->nixpkgs_dir, cfg, run->o->state_dir, &run->sys, e);
 	}
 	if (r < 0)
 		return r;
@@ -566,9 +585,11 @@ static int copy_rendered_files(struct install_run *run, const char *etc_nixos, s
 	return r;
 }
 
+/* What /root/.nix-channels names: the release's channel, for a later `nix-channel --update`
+ * (the registered tree is the verified one either way). */
 static char *channel_url(const struct install_run *run)
 {
-	return nm_strdup_printf("https://nixos.org/channels/nixos-%s", run->pins.channel.release);
+	return nm_strdup_printf("https://nixos.org/channels/nixos-%s", run->release);
 }
 
 int install_install(struct install_run *run, json_object **products, struct nm_error *e)
@@ -582,7 +603,7 @@ int install_install(struct install_run *run, json_object **products, struct nm_e
 		_cleanup_free_ char *cfg = nm_strdup_printf("%s/configuration.nix", etc_nixos);
 		_cleanup_free_ char *gc = nm_strdup_printf("%s/var/lib/nmmm", target);
 		img_system_free(&run->sys);
-		r = img_system_build(&run->nix, run->channel_dir, cfg, target, gc, &run->sys, e);
+		r = img_system_build(&run->nix, run->nixpkgs_dir, cfg, target, gc, &run->sys, e);
 		if (r < 0)
 			return r;
 	}
@@ -590,7 +611,7 @@ int install_install(struct install_run *run, json_object **products, struct nm_e
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *url = channel_url(run);
-	r = img_channel_register(&run->nix, run->channel_parent, url, target, e);
+	r = img_channel_register(&run->nix, run->nixpkgs_parent, url, target, e);
 	if (r < 0)
 		return r;
 	json_object *p = json_object_new_object();

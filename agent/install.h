@@ -21,7 +21,8 @@ struct install_opts {
 	char **url_args; /* copies of the URL options (their argv strings are scrubbed) */
 	const char *ssh_key_file;
 	const char *nix_tarball, *nix_sha256;
-	const char *channel, *channel_sha256, *channel_release;
+	const char *nixpkgs, *nixpkgs_hash, *nixpkgs_release; /* --nixpkgs URL --nixpkgs-hash HASH */
+	const char *nixpkgs_from, *nixpkgs_node; /* --nixpkgs-from flake.lock [--nixpkgs-node NAME] */
 	const char *substituters; /* NULL = the default binary cache */
 	const char *ca_file;
 	bool yes, resume, detach, no_reboot, nix_from_path, discard, build_in_target;
@@ -50,8 +51,9 @@ struct install_run {
 	struct img_system sys;
 	bool built; /* sys holds built store paths (not just .drv) */
 	char *rendered_dir; /* <state>/nixos */
-	char *channel_parent; /* <state>/channel, holding nixos/ */
-	char *channel_dir; /* <state>/channel/nixos */
+	char *nixpkgs_parent; /* <state>/channel, holding nixos/ (registered as the `nixos` channel) */
+	char *nixpkgs_dir; /* <state>/channel/nixos: the verified nixpkgs tree */
+	char *release; /* of that tree: system.stateVersion (fetch) */
 	struct disk_raid_throttle throttle;
 	struct disk_lock disk_lock; /* held from teardown until the layout is mounted (the runner's) */
 	int state_lock; /* agent_state_lock's descriptor, -1 before it is taken */

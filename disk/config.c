@@ -362,11 +362,11 @@ static int take_field(const char *key, json_object *val, struct disk_config *c, 
 	if (strcmp(key, "hostname") == 0)
 		return take_string(val, key, "\"web1\"", &c->hostname, e);
 	/* The same file pins what is installed; images reads those keys (img_pins_apply_config). */
-	if (strcmp(key, "channel") == 0 || strcmp(key, "nix") == 0 || strcmp(key, "mirror") == 0)
+	if (strcmp(key, "nixpkgs") == 0 || strcmp(key, "nix") == 0 || strcmp(key, "mirror") == 0)
 		return 0;
 	return nm_fail(e, NM_ERR_USAGE, EINVAL,
 		       "%s: unknown field; the config knows disks, raid_level, filesystem, swap_size, esp_size, "
-		       "extra_partitions, homehost, hostname, channel, nix, mirror (see docs/disk-layout.md)",
+		       "extra_partitions, homehost, hostname, nixpkgs, nix, mirror (see docs/disk-layout.md)",
 		       key);
 }
 

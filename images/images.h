@@ -7,25 +7,61 @@
 
 #include "common/common.h"
 
-/* ---- SHA-256 ---- */
+/* ---- SHA-256: its three texts (hash.c) and the NAR hash of a tree (nar.c) ---- */
 
 #define IMG_SHA256_HEX_LEN 64
+#define IMG_HASH_BYTES 32
 
 /* True when `hex` is exactly 64 hexadecimal digits (either case). */
 bool img_sha256_hex_valid(const char *hex);
+/* Parses a SHA-256 given as SRI ("sha256-" and 44 base64 characters, as flake.lock's narHash),
+ * nix32 (52 characters of Nix's alphabet, written from the last byte first, as fetchTarball's
+ * sha256) or hex (64 digits, either case). A usage error names `what` ("--nar-hash") and the
+ * accepted forms. */
+int img_hash_parse(const char *text, const char *what, unsigned char out[IMG_HASH_BYTES], struct nm_error *e);
+/* The digest as text, malloc'd (NULL when out of memory): "sha256-…=", nix32, lower-case hex. */
+char *img_hash_to_sri(const unsigned char d[IMG_HASH_BYTES]);
+char *img_hash_to_nix32(const unsigned char d[IMG_HASH_BYTES]);
+char *img_hash_to_hex(const unsigned char d[IMG_HASH_BYTES]);
+/* The NAR hash of `path` as `nix-hash --type sha256 PATH` computes it: a regular file, a symlink
+ * (not followed) or a directory tree, streamed into SHA-256. Only the owner's execute bit of a
+ * file counts, as in Nix. Device nodes, FIFOs and sockets are refused (NM_ERR_VERIFY, naming the
+ * path); read failures are NM_ERR_RUNTIME. `path` is hashed as it is: whether a directory
+ * holding one directory stands for that one (an unpacked tarball) is the caller's decision. */
+int img_nar_hash_path(const char *path, unsigned char out[IMG_HASH_BYTES], struct nm_error *e);
 
 /* ---- pins: what install downloads, compiled in, overridable ---- */
 
+/* A file pin (the Nix binary tarball): its URL, SHA-256 and byte size. */
 struct img_pin {
-	char *what; /* "channel" or "nix": names the pin in messages */
+	char *what; /* "nix": names the pin in messages */
 	char *url;
-	char sha256[IMG_SHA256_HEX_LEN + 1]; /* lower-case hex; "" = no trusted hash known */
-	uint64_t size; /* bytes; 0 = not known */
-	char *release; /* channel: "25.05" (system.stateVersion); nix: its version */
+	char sha256[IMG_SHA256_HEX_LEN + 1]; /* lower-case hex */
+	uint64_t size; /* bytes; 0 = not known (an operator's --nix-tarball) */
+	char *release; /* its version */
+};
+
+/* The nixpkgs tree, pinned by content: a NAR hash, and where a tree with that hash is found —
+ * a git revision (fetched as its GitHub archive or its channel tarball) or a URL. */
+struct img_nixpkgs_pin {
+	char *nar_hash; /* SRI, normalised */
+	char *rev; /* 40 hex digits; NULL when the tree is named by URL alone */
+	char *owner, *repo; /* the GitHub repository of rev ("NixOS", "nixpkgs") */
+	char *url; /* a tree named by URL (--nixpkgs, a flake.lock tarball input); NULL = by rev */
+	char *release; /* "26.05" (system.stateVersion); NULL = the verified tree's .version says */
+	char *branch; /* "nixos-26.05"; NULL when not known */
+	char *channel; /* the channel release holding rev ("nixos-26.05.7675.02e08985a27c") or NULL */
+	char *support_ends; /* YYYY-MM-DD, the compiled-in release's end of support; NULL for others */
+	char *mirror; /* --mirror base, tried first; NULL = none */
+	char *origin; /* how the pin was named, for messages: "compiled in", "--nixpkgs", ... */
+	/* Tests only: replaces https://github.com, https://releases.nixos.org and
+	 * https://channels.nixos.org in the sources (a loopback server); NULL = the real ones. */
+	char *origin_base;
+	int64_t last_modified; /* the rev's commit time (flake.lock lastModified); 0 = not known */
 };
 
 struct img_pins {
-	struct img_pin channel; /* NixOS channel nixexprs.tar.xz */
+	struct img_nixpkgs_pin nixpkgs;
 	struct img_pin nix; /* Nix binary tarball, x86_64-linux */
 };
 
@@ -33,20 +69,67 @@ struct img_pins {
 int img_pins_default(struct img_pins *p, struct nm_error *e);
 void img_pins_free(struct img_pins *p);
 #define _cleanup_img_pins_ _cleanup_(img_pins_free)
+void img_nixpkgs_pin_free(struct img_nixpkgs_pin *p);
 /* Rewrites the pin's scheme://host to `mirror_url`, keeping the path: a mirror is a directory
  * laid out like the origin (file:///srv/mirror, http://127.0.0.1:8080/base). */
 int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_error *e);
+/* Records the mirror nixpkgs is tried from first (same URL checks as img_pin_apply_mirror). */
+int img_nixpkgs_set_mirror(struct img_nixpkgs_pin *p, const char *mirror_url, struct nm_error *e);
 /* Replaces the pin's URL and hash (both required: a URL without a hash is a usage error) and,
- * when given, its release. `flag` names the option in messages ("--channel"). */
+ * when given, its release. `flag` names the option in messages ("--nix-tarball"). */
 int img_pin_override(struct img_pin *pin, const char *flag, const char *url, const char *sha256, const char *release,
 		     struct nm_error *e);
-/* A NixOS release as system.stateVersion takes it: "YY.MM", a month 01-12 ("25.05", "24.11"). */
+/* Another nixpkgs tree by URL and NAR hash (both required), replacing the whole pin but its
+ * mirror; `release` when given (else the tree's .version). `flag` names the option. */
+int img_nixpkgs_override(struct img_nixpkgs_pin *p, const char *flag, const char *url, const char *nar_hash,
+			 const char *release, struct nm_error *e);
+/* Sets the release (system.stateVersion) of whatever tree is pinned. */
+int img_nixpkgs_set_release(struct img_nixpkgs_pin *p, const char *flag, const char *release, struct nm_error *e);
+/* The pin from a flake.lock (version 7): the root's input `node` (default "nixpkgs"), locked as
+ * type github (owner, repo, rev, narHash) or tarball (url, narHash); any other type is refused
+ * naming it. Replaces the whole pin but its mirror. */
+int img_nixpkgs_from_flake_lock(struct img_nixpkgs_pin *p, const char *path, const char *node, struct nm_error *e);
+/* A NixOS release as system.stateVersion takes it: "YY.MM", a month 01-12 ("26.05", "24.11"). */
 bool img_release_valid(const char *release);
-/* Usage error naming the pin when it has no hash (an unpinned fetch does not exist). */
-int img_pin_check(const struct img_pin *pin, struct nm_error *e);
+/* The warning to give when `today` (YYYY-MM-DD) is past the pin's end of support, else NULL. */
+char *img_nixpkgs_support_warning(const struct img_nixpkgs_pin *p, const char *today);
+/* Today's date in UTC as YYYY-MM-DD, for img_nixpkgs_support_warning. */
+void img_today_utc(char out[11]);
 json_object *img_pins_to_json(const struct img_pins *p);
-/* Applies the config file's pin section: {"channel": {"url", "sha256", "release"},
- * "nix": {"url", "sha256"}, "mirror": URL} (every key optional; a url needs its sha256). Each
+json_object *img_nixpkgs_pin_to_json(const struct img_nixpkgs_pin *p);
+/* Where a tree with the pinned NAR hash is looked for, in order (nixpkgs.c): the --mirror
+ * (the origin's path under it: NixOS/nixpkgs/archive/REV.tar.gz, and for the compiled-in pin
+ * also nixos/26.05/nixos-26.05.N.REV/nixexprs.tar.xz), then the GitHub archive of the rev, then
+ * the release's channel tarball (releases.nixos.org; a pin from a flake.lock with a nixos-*
+ * branch: channels.nixos.org/BRANCH, whose .git-revision must still be the rev); a tree named by
+ * URL: the mirror, then the URL. */
+struct img_source {
+	char *url;
+	bool channel; /* a channel tarball: its .git-revision must be the rev, its additions go */
+};
+int img_nixpkgs_sources(const struct img_nixpkgs_pin *p, struct img_source **out, size_t *n, struct nm_error *e);
+void img_sources_free(struct img_source *s, size_t n);
+/* Fetches the pinned tree into `dest` (must not exist), trying each source until one verifies
+ * (img_fetch with the NAR hash; `base` lends ca_file, root, progress). All failing is
+ * NM_ERR_VERIFY when any tree had the wrong hash, else NM_ERR_RUNTIME, the message naming every
+ * source tried, why it failed, and what to pass instead. *used = the source that verified. */
+struct img_fetch_req;
+int img_nixpkgs_fetch(const struct img_nixpkgs_pin *p, const struct img_fetch_req *base, const char *dest, char **used,
+		      struct nm_error *e);
+/* The release of a verified tree: its .version ("26.05", "26.11pre..." gives "26.11"). */
+int img_nixpkgs_tree_release(const char *tree, char **release, struct nm_error *e);
+/* The URL fetchTarball and a flake's tarball input name the pinned tree by: the GitHub archive
+ * of the rev, else the pin's URL. */
+char *img_nixpkgs_archive_url(const struct img_nixpkgs_pin *p);
+/* The handover pins of the installed tree: a flake.lock whose input nixpkgs is locked as
+ * `nix flake lock` writes it (github: owner, repo, rev, narHash, lastModified; else tarball),
+ * and nixpkgs.nix, `builtins.fetchTarball { url; sha256 = nix32; }`. NULL when out of memory. */
+char *img_nixpkgs_flake_lock(const struct img_nixpkgs_pin *p);
+char *img_nixpkgs_pin_nix(const struct img_nixpkgs_pin *p);
+/* Reads back img_nixpkgs_pin_to_json's object (the state file's record, for export). */
+int img_nixpkgs_pin_from_json(json_object *o, struct img_nixpkgs_pin *p, struct nm_error *e);
+/* Applies the config file's pin section: {"nixpkgs": {"url", "nar_hash", "release"},
+ * "nix": {"url", "sha256"}, "mirror": URL} (every key optional; a url needs its hash). Each
  * value must be a string (the pins objects), a release YY.MM, URLs free of spaces and control
  * characters; an unknown key inside a pin is an error, as anywhere in the config. */
 int img_pins_apply_config(struct img_pins *p, json_object *cfg, struct nm_error *e);
@@ -70,9 +153,14 @@ typedef void (*img_progress_fn)(void *userdata, const struct img_progress *p);
 
 struct img_fetch_req {
 	const char *url; /* http, https or file */
-	const char *sha256; /* mandatory, 64 hex digits */
+	const char *sha256; /* the file's SHA-256, 64 hex digits; or: */
+	const char *nar_hash; /* the unpacked tree's NAR hash (SRI, nix32 or hex); needs unpack_dir */
+	/* nar_hash: called on the tree's root in staging before it is hashed (the channel tarball's
+	 * additions are removed there); a failure ends the fetch with nothing left. NULL = none. */
+	int (*tree_prepare)(void *data, const char *root, struct nm_error *e);
+	void *tree_prepare_data;
 	const char *out_file; /* exactly one of out_file and unpack_dir */
-	const char *unpack_dir; /* must not exist yet */
+	const char *unpack_dir; /* must not exist yet; with nar_hash it becomes the tree's root */
 	unsigned retries; /* further attempts after the first; IMG_DEFAULT_RETRIES when retries_set is false */
 	bool retries_set;
 	uint64_t max_bytes; /* 0 = IMG_DEFAULT_MAX_BYTES; unpacked, each entry also counts 512 bytes + its names */
@@ -94,13 +182,18 @@ struct img_fetch_result {
 	unsigned attempts;
 	uint64_t entries; /* unpack: archive entries written */
 	uint64_t extracted_bytes; /* unpack: file bytes written */
-	char sha256[IMG_SHA256_HEX_LEN + 1];
+	char sha256[IMG_SHA256_HEX_LEN + 1]; /* of the downloaded file, verified when it was asked for */
+	unsigned char nar_hash[IMG_HASH_BYTES]; /* nar_hash: of the tree, verified */
+	bool have_nar_hash;
 };
 
 /* Downloads `url` in one streaming pass — SHA-256 and (for unpack_dir) libarchive read the same
- * bytes as they arrive — resuming with HTTP Range after a dropped connection. Only when the hash
- * matches is FILE.part renamed to out_file, or the staging directory DIR.part-XXXXXX renamed to
- * unpack_dir. Any failure leaves nothing behind. Errors: NM_ERR_USAGE for a bad request,
+ * bytes as they arrive — resuming with HTTP Range after a dropped connection. Exactly one of
+ * sha256 (the file) and nar_hash (the unpacked tree) is given. Only when the hash matches is
+ * FILE.part renamed to out_file, or the staging directory DIR.part-XXXXXX renamed to unpack_dir.
+ * With nar_hash, as Nix does for fetchTarball and GitHub archives, a staging directory holding
+ * exactly one entry that is a directory (nixpkgs-<rev>/) stands for that directory: its NAR hash
+ * is judged and it becomes unpack_dir (unpack_dir/default.nix). Any failure leaves nothing behind. Errors: NM_ERR_USAGE for a bad request,
  * NM_ERR_VERIFY for a hash/size mismatch, a size limit or an unsafe archive entry,
  * NM_ERR_RUNTIME for network and file-system failures. */
 int img_fetch(const struct img_fetch_req *req, struct img_fetch_result *res, struct nm_error *e);

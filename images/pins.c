@@ -1,36 +1,43 @@
-/* pins.c: the compiled-in pins (NixOS channel and Nix binary tarball for x86_64-linux) and the
- * ways an operator overrides them: --mirror, --channel/--nix-tarball with their hashes, or the
- * config file. A pin without a hash is never fetched. Nothing here downloads anything. */
-#include "images/images.h"
+/* pins.c: the compiled-in pins (nixpkgs by content, the Nix binary tarball for x86_64-linux)
+ * and the ways an operator overrides them: --mirror, --nixpkgs URL --nixpkgs-hash HASH,
+ * --nixpkgs-from flake.lock, --nix-tarball with its hash, or the config file. Every pin carries
+ * its hash; nothing here downloads anything (nixpkgs.c fetches). */
+#include "images/images-internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
+
+struct nixpkgs_row {
+	const char *branch, *rev, *nar_hash, *release, *support_ends, *channel;
+	int64_t last_modified;
+};
 
 struct pin_row {
 	const char *what;
 	const char *url;
-	const char *sha256; /* "" = no trusted published value known */
-	uint64_t size; /* 0 = not known */
+	const char *sha256;
+	uint64_t size;
 	const char *release;
 };
 
 /* The block between the markers is rewritten by scripts/update-pins; keep its shape. */
 /* BEGIN GENERATED PINS */
 /* clang-format off */
-/* Written by hand (this machine cannot reach nixos.org), not by scripts/update-pins:
- * nix: URL and SHA-256 as published in Nix 2.28.3's install script
- *   (https://releases.nixos.org/nix/nix-2.28.3/install, case Linux.x86_64); its exact byte size
- *   was not available (about 23 MiB), so the size is left unchecked (0).
- * channel: no trustworthy published SHA-256 of this release's nixexprs.tar.xz was found (flake
- *   locks carry NAR hashes of the unpacked tree, which are not file hashes), so the hash is EMPTY
- *   and install refuses the channel until scripts/update-pins fills it in or the operator passes
- *   --channel URL --channel-sha256 HEX. */
-static const struct pin_row pin_rows[] = {
-	{"channel", "https://releases.nixos.org/nixos/25.05/nixos-25.05.809350.0e6684e6c575/nixexprs.tar.xz",
-	 "", 0ull, "25.05"},
-	{"nix", "https://releases.nixos.org/nix/nix-2.28.3/nix-2.28.3-x86_64-linux.tar.xz",
-	 "85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22", 0ull, "2.28.3"},
+/* Written by hand from published material (this machine cannot reach nixos.org or GitHub):
+ * nixpkgs: the rev and NAR hash three independent flake.lock files record for nixos-26.05
+ *   (home-manager release-26.05, nixvim nixos-26.05, srvos), the channel release holding that
+ *   rev, and 26.05's end of support.
+ * nix: URL and SHA-256 from Nix 2.35.2's install script (case Linux.x86_64), and its size. */
+static const struct nixpkgs_row nixpkgs_row = {
+	"nixos-26.05", "02e08985a27c65ffd33d434eeb2e660a2e4dc84d",
+	"sha256-QvnceIGTBeDvDd9oCn+GvdsnkquliuwbVgpiRH68qaQ=", "26.05", "2026-12-31",
+	"nixos-26.05.7675.02e08985a27c", 1786711500,
+};
+static const struct pin_row nix_row = {
+	"nix", "https://releases.nixos.org/nix/nix-2.35.2/nix-2.35.2-x86_64-linux.tar.xz",
+	"0c3960a9792331a22081c3c7a5d8465db9b17c50b3acdf18587fa4c6f2cb1158", 27131728ull, "2.35.2",
 };
 /* clang-format on */
 /* END GENERATED PINS */
@@ -53,14 +60,42 @@ static int pin_from_row(struct img_pin *pin, const struct pin_row *row)
 	return pin->what && pin->url && pin->release ? 0 : -ENOMEM;
 }
 
+void img_nixpkgs_pin_free(struct img_nixpkgs_pin *p)
+{
+	char **fields[] = {&p->nar_hash, &p->rev,     &p->owner,	&p->repo,   &p->url,	&p->release,
+			   &p->branch,	 &p->channel, &p->support_ends, &p->mirror, &p->origin, &p->origin_base};
+	for (size_t i = 0; i < NM_ELEMENTSOF(fields); i++)
+		free(*fields[i]);
+	*p = (struct img_nixpkgs_pin){0};
+}
+
+/* *field = a copy of value (NULL stays NULL); false when out of memory. */
+static bool set_str(char **field, const char *value)
+{
+	char *copy = value ? strdup(value) : NULL;
+	if (value && !copy)
+		return false;
+	free(*field);
+	*field = copy;
+	return true;
+}
+
+static int nixpkgs_from_row(struct img_nixpkgs_pin *p, const struct nixpkgs_row *row)
+{
+	bool ok = set_str(&p->branch, row->branch) && set_str(&p->rev, row->rev) &&
+	    set_str(&p->nar_hash, row->nar_hash) && set_str(&p->release, row->release) &&
+	    set_str(&p->support_ends, row->support_ends) && set_str(&p->channel, row->channel) &&
+	    set_str(&p->owner, "NixOS") && set_str(&p->repo, "nixpkgs") && set_str(&p->origin, "compiled in");
+	p->last_modified = row->last_modified;
+	return ok ? 0 : -ENOMEM;
+}
+
 int img_pins_default(struct img_pins *p, struct nm_error *e)
 {
 	*p = (struct img_pins){0};
-	int r = 0;
-	for (size_t i = 0; i < NM_ELEMENTSOF(pin_rows) && r == 0; i++) {
-		struct img_pin *pin = strcmp(pin_rows[i].what, "channel") == 0 ? &p->channel : &p->nix;
-		r = pin_from_row(pin, &pin_rows[i]);
-	}
+	int r = nixpkgs_from_row(&p->nixpkgs, &nixpkgs_row);
+	if (r == 0)
+		r = pin_from_row(&p->nix, &nix_row);
 	if (r < 0) {
 		img_pins_free(p);
 		return nm_fail(e, NM_ERR_RUNTIME, r, "out of memory");
@@ -70,7 +105,7 @@ int img_pins_default(struct img_pins *p, struct nm_error *e)
 
 void img_pins_free(struct img_pins *p)
 {
-	pin_free(&p->channel);
+	img_nixpkgs_pin_free(&p->nixpkgs);
 	pin_free(&p->nix);
 }
 
@@ -106,7 +141,7 @@ bool img_release_valid(const char *release)
 	return month >= 1 && month <= 12;
 }
 
-int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_error *e)
+static int mirror_check(const char *mirror_url, struct nm_error *e)
 {
 	if (mirror_url && !url_clean(mirror_url))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
@@ -119,25 +154,146 @@ int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
 			       "--mirror %s: not a URL; give the base, e.g. file:///srv/mirror or http://host:8080",
 			       shown);
-	const char *path = url_path(pin->url);
-	if (!path) {
-		_cleanup_free_ char *pin_shown = nm_url_redact(pin->url);
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s pin: '%s' is not a URL", pin->what,
-			       pin_shown ? pin_shown : "?");
-	}
-	/* A query on the mirror (an access token) goes after the pin's path, not before it. */
+	return 0;
+}
+
+char *img_mirrored_url(const char *mirror_url, const char *origin_url)
+{
+	const char *path = url_path(origin_url);
+	if (!path)
+		return NULL;
+	/* A query on the mirror (an access token) goes after the origin's path, not before it. */
 	size_t base_len = strcspn(mirror_url, "?#");
 	const char *query = mirror_url[base_len] == '?' ? mirror_url + base_len : "";
 	size_t query_len = strcspn(query, "#");
 	while (base_len > 0 && mirror_url[base_len - 1] == '/')
 		base_len--;
-	char *url = nm_strdup_printf("%.*s%.*s%.*s", (int)base_len, mirror_url, (int)strcspn(path, "?#"), path,
-				     (int)query_len, query);
+	return nm_strdup_printf("%.*s%.*s%.*s", (int)base_len, mirror_url, (int)strcspn(path, "?#"), path,
+				(int)query_len, query);
+}
+
+int img_pin_apply_mirror(struct img_pin *pin, const char *mirror_url, struct nm_error *e)
+{
+	int r = mirror_check(mirror_url, e);
+	if (r < 0)
+		return r;
+	if (!url_path(pin->url)) {
+		_cleanup_free_ char *pin_shown = nm_url_redact(pin->url);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s pin: '%s' is not a URL", pin->what,
+			       pin_shown ? pin_shown : "?");
+	}
+	char *url = img_mirrored_url(mirror_url, pin->url);
 	if (!url)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	free(pin->url);
 	pin->url = url;
 	return 0;
+}
+
+int img_nixpkgs_set_mirror(struct img_nixpkgs_pin *p, const char *mirror_url, struct nm_error *e)
+{
+	int r = mirror_check(mirror_url, e);
+	if (r == 0 && !set_str(&p->mirror, mirror_url))
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	return r;
+}
+
+static int url_check(const char *flag, const char *url, struct nm_error *e)
+{
+	_cleanup_free_ char *shown = nm_url_redact(url);
+	if (!shown)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	if (!url_clean(url))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: the URL contains a space or control character; give a URL (http://, https:// or "
+			       "file://)",
+			       flag);
+	if (!url_path(url))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s %s: not a URL (http://, https:// or file://)", flag, shown);
+	return 0;
+}
+
+static int release_check(const char *flag, const char *release, struct nm_error *e)
+{
+	/* The release becomes system.stateVersion and the channel's name on the target. */
+	if (release && !img_release_valid(release))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: not a NixOS release; write YY.MM with a month 01-12, like 26.05", flag);
+	return 0;
+}
+
+int img_nixpkgs_set_release(struct img_nixpkgs_pin *p, const char *flag, const char *release, struct nm_error *e)
+{
+	int r = release_check(flag, release, e);
+	if (r == 0 && !set_str(&p->release, release))
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	return r;
+}
+
+/* A NAR hash in any accepted form, normalised to SRI; NULL after a usage error. */
+char *img_nar_hash_normalise(const char *text, const char *what, struct nm_error *e)
+{
+	unsigned char d[IMG_HASH_BYTES];
+	if (img_hash_parse(text, what, d, e) < 0)
+		return NULL;
+	char *sri = img_hash_to_sri(d);
+	if (!sri)
+		nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	return sri;
+}
+
+/* Everything but the mirror goes: a pin from elsewhere says nothing of the compiled-in rev. */
+void img_nixpkgs_pin_reset(struct img_nixpkgs_pin *p)
+{
+	char *mirror = p->mirror, *origin_base = p->origin_base;
+	p->mirror = p->origin_base = NULL;
+	img_nixpkgs_pin_free(p);
+	p->mirror = mirror;
+	p->origin_base = origin_base;
+}
+
+int img_nixpkgs_override(struct img_nixpkgs_pin *p, const char *flag, const char *url, const char *nar_hash,
+			 const char *release, struct nm_error *e)
+{
+	if (!url || !nar_hash)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: a tree is named by its URL and its NAR hash together; give both (--nixpkgs URL "
+			       "--nixpkgs-hash HASH, or nixpkgs.url and nixpkgs.nar_hash in the config)",
+			       flag);
+	_cleanup_free_ char *what = nm_strdup_printf("%s hash", flag);
+	_cleanup_free_ char *sri = what ? img_nar_hash_normalise(nar_hash, what, e) : NULL;
+	if (!sri)
+		return what ? -EINVAL : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	int r = url_check(flag, url, e);
+	_cleanup_free_ char *rflag = nm_strdup_printf("%s-release", flag);
+	if (r == 0)
+		r = release_check(rflag ? rflag : flag, release, e);
+	if (r < 0)
+		return r;
+	img_nixpkgs_pin_reset(p);
+	p->nar_hash = NM_TAKE_PTR(sri);
+	if (!set_str(&p->url, url) || !set_str(&p->release, release) || !set_str(&p->origin, flag))
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	return 0;
+}
+
+void img_today_utc(char out[11])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+char *img_nixpkgs_support_warning(const struct img_nixpkgs_pin *p, const char *today)
+{
+	/* YYYY-MM-DD compares as text */
+	if (!p->support_ends || !today || strcmp(today, p->support_ends) <= 0)
+		return NULL;
+	return nm_strdup_printf("the compiled-in nixpkgs (%s, NixOS %s) has been out of support since %s: it gets "
+				"no more security fixes. Install from your deploy repository's pin with "
+				"--nixpkgs-from flake.lock, or rebuild nmmm-agent after scripts/update-pins",
+				p->branch ? p->branch : "?", p->release ? p->release : "?", p->support_ends);
 }
 
 int img_pin_override(struct img_pin *pin, const char *flag, const char *url, const char *sha256, const char *release,
@@ -153,33 +309,15 @@ int img_pin_override(struct img_pin *pin, const char *flag, const char *url, con
 	if (sha256 && !img_sha256_hex_valid(sha256))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s-sha256 %s: not a SHA-256 (64 hexadecimal digits)", flag,
 			       sha256);
-	if (url && !url_clean(url))
-		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s: the URL contains a space or control character; give a URL (http://, https:// or "
-			       "file://)",
-			       flag);
-	if (url && !url_path(url))
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s %s: not a URL (http://, https:// or file://)", flag, shown);
-	/* The release becomes system.stateVersion and the channel's name on the target. */
-	if (release && !img_release_valid(release))
-		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s-release: not a NixOS release; write YY.MM with a month 01-12, like 25.05", flag);
-	char *new_url = url ? strdup(url) : NULL;
-	char *new_release = release ? strdup(release) : NULL;
-	if ((url && !new_url) || (release && !new_release)) {
-		free(new_url);
-		free(new_release);
+	int r = url ? url_check(flag, url, e) : 0;
+	if (r == 0)
+		r = release_check(flag, release, e);
+	if (r < 0)
+		return r;
+	if ((url && !set_str(&pin->url, url)) || (release && !set_str(&pin->release, release)))
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	}
-	if (new_url) {
-		free(pin->url);
-		pin->url = new_url;
+	if (url)
 		pin->size = 0; /* the compiled-in size belongs to the compiled-in file */
-	}
-	if (new_release) {
-		free(pin->release);
-		pin->release = new_release;
-	}
 	if (sha256) {
 		for (size_t i = 0; i < IMG_SHA256_HEX_LEN; i++)
 			pin->sha256[i] =
@@ -187,18 +325,6 @@ int img_pin_override(struct img_pin *pin, const char *flag, const char *url, con
 		pin->sha256[IMG_SHA256_HEX_LEN] = '\0';
 	}
 	return 0;
-}
-
-int img_pin_check(const struct img_pin *pin, struct nm_error *e)
-{
-	if (img_sha256_hex_valid(pin->sha256))
-		return 0;
-	const char *flag = strcmp(pin->what, "channel") == 0 ? "--channel" : "--nix-tarball";
-	_cleanup_free_ char *shown = nm_url_redact(pin->url);
-	return nm_fail(e, NM_ERR_USAGE, EINVAL,
-		       "%s pin %s has no SHA-256 in this build (no trusted published value was known when it was "
-		       "written); pass %s URL %s-sha256 HEX, or regenerate the table with scripts/update-pins",
-		       pin->what, shown ? shown : "?", flag, flag);
 }
 
 static json_object *pin_to_json(const struct img_pin *pin)
@@ -212,10 +338,53 @@ static json_object *pin_to_json(const struct img_pin *pin)
 	return o;
 }
 
+/* The fields of a nixpkgs pin as recorded (plan.json, report.json, the state for export). */
+#define NIXPKGS_FIELDS(X)                                                                                              \
+	X(nar_hash) X(rev) X(owner) X(repo) X(url) X(release) X(branch) X(channel) X(support_ends) X(origin)
+
+json_object *img_nixpkgs_pin_to_json(const struct img_nixpkgs_pin *p)
+{
+	json_object *o = json_object_new_object();
+	_cleanup_free_ char *url = p->url ? nm_url_redact(p->url) : NULL; /* no secret is written */
+	const struct img_nixpkgs_pin shown = {.nar_hash = p->nar_hash,
+					      .rev = p->rev,
+					      .owner = p->owner,
+					      .repo = p->repo,
+					      .url = url,
+					      .release = p->release,
+					      .branch = p->branch,
+					      .channel = p->channel,
+					      .support_ends = p->support_ends,
+					      .origin = p->origin};
+#define TO_JSON(f) json_object_object_add(o, #f, shown.f ? json_object_new_string(shown.f) : NULL);
+	NIXPKGS_FIELDS(TO_JSON)
+#undef TO_JSON
+	json_object_object_add(o, "last_modified", p->last_modified ? json_object_new_int64(p->last_modified) : NULL);
+	return o;
+}
+
+int img_nixpkgs_pin_from_json(json_object *o, struct img_nixpkgs_pin *p, struct nm_error *e)
+{
+	*p = (struct img_nixpkgs_pin){0};
+	json_object *v = NULL;
+	bool ok = json_object_is_type(o, json_type_object);
+#define FROM_JSON(f)                                                                                                   \
+	if (ok && json_object_object_get_ex(o, #f, &v) && json_object_is_type(v, json_type_string))                    \
+		ok = set_str(&p->f, json_object_get_string(v));
+	NIXPKGS_FIELDS(FROM_JSON)
+#undef FROM_JSON
+	if (ok && json_object_object_get_ex(o, "last_modified", &v))
+		p->last_modified = json_object_get_int64(v);
+	if (ok && p->nar_hash)
+		return 0;
+	img_nixpkgs_pin_free(p);
+	return nm_fail(e, NM_ERR_RUNTIME, EBADMSG, "the recorded nixpkgs pin is not readable");
+}
+
 json_object *img_pins_to_json(const struct img_pins *p)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "channel", pin_to_json(&p->channel));
+	json_object_object_add(o, "nixpkgs", img_nixpkgs_pin_to_json(&p->nixpkgs));
 	json_object_object_add(o, "nix", pin_to_json(&p->nix));
 	return o;
 }
@@ -245,22 +414,24 @@ static int config_pin(json_object *o, const char *name, const char *const *keys,
 	}
 	if (n_keys > 2 && vals[2] && !img_release_valid(vals[2]))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
-			       "%s.release: %s is not a NixOS release; write YY.MM with a month 01-12, like \"25.05\"",
+			       "%s.release: %s is not a NixOS release; write YY.MM with a month 01-12, like \"26.05\"",
 			       name, json_object_to_json_string(json_object_object_get(o, "release")));
 	return 0;
 }
 
 int img_pins_apply_config(struct img_pins *p, json_object *cfg, struct nm_error *e)
 {
-	static const char *const channel_keys[] = {"url", "sha256", "release"};
+	static const char *const nixpkgs_keys[] = {"url", "nar_hash", "release"};
 	static const char *const nix_keys[] = {"url", "sha256"};
 	json_object *sub;
 	int r = 0;
-	if (json_object_object_get_ex(cfg, "channel", &sub)) {
+	if (json_object_object_get_ex(cfg, "nixpkgs", &sub)) {
 		const char *v[3] = {0};
-		r = config_pin(sub, "channel", channel_keys, 3, "url, sha256 and release", v, e);
-		if (r == 0)
-			r = img_pin_override(&p->channel, "channel", v[0], v[1], v[2], e);
+		r = config_pin(sub, "nixpkgs", nixpkgs_keys, 3, "url, nar_hash and release", v, e);
+		if (r == 0 && (v[0] || v[1]))
+			r = img_nixpkgs_override(&p->nixpkgs, "nixpkgs.url", v[0], v[1], v[2], e);
+		else if (r == 0 && v[2])
+			r = img_nixpkgs_set_release(&p->nixpkgs, "nixpkgs.release", v[2], e);
 	}
 	if (r == 0 && json_object_object_get_ex(cfg, "nix", &sub)) {
 		const char *v[2] = {0};
@@ -274,7 +445,7 @@ int img_pins_apply_config(struct img_pins *p, json_object *cfg, struct nm_error 
 				    "mirror: expected a string (a URL like \"http://host:8080\"), found a %s",
 				    json_type_to_name(json_object_get_type(sub)));
 		if (r == 0)
-			r = img_pin_apply_mirror(&p->channel, json_object_get_string(sub), e);
+			r = img_nixpkgs_set_mirror(&p->nixpkgs, json_object_get_string(sub), e);
 		if (r == 0)
 			r = img_pin_apply_mirror(&p->nix, json_object_get_string(sub), e);
 	}

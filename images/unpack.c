@@ -1,8 +1,8 @@
 /* unpack.c: extracts an archive (tar with xz, gzip, zstd or bzip2) read straight from the
  * verified stream into a staging directory, with libarchive on both sides. Every entry is
- * judged before it is written: absolute paths, `..`, symlinks or hardlinks that leave the
- * directory, device nodes, FIFOs, sockets and setuid/setgid bits make the whole archive
- * untrusted (an error, never a silent skip); a hardlink is judged by what it links to (a
+ * judged before it is written: absolute paths, `..`, writing through or onto a symlink the
+ * archive made, symlinks or hardlinks that leave the directory, device nodes, FIFOs, sockets
+ * and setuid/setgid bits make the whole archive untrusted (an error, never a silent skip); a hardlink is judged by what it links to (a
  * symlink that stays inside from its own place may leave from the hardlink's). The number of
  * entries is capped, and so are the extracted bytes — file data plus a tar header's worth and
  * the names for each entry, so a small archive of countless empty files is a bomb too.
@@ -20,9 +20,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#define UNPACK_FLAGS                                                                                                   \
-	(ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT |                               \
-	 ARCHIVE_EXTRACT_SECURE_SYMLINKS)
+/* No ARCHIVE_EXTRACT_SECURE_SYMLINKS: libarchive's check opens and stats every directory on
+ * every entry's path, most of an unpack's system calls; check_no_symlink_on_path does the same
+ * job from memory (see there). */
+#define UNPACK_FLAGS (ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT)
 #define UNPACK_ENTRY_COST 512u /* charged to --max-bytes per entry, besides its names: one tar header */
 
 struct unpack {
@@ -39,6 +40,9 @@ struct unpack {
 	struct img_fetch_result *res;
 	struct img_decoder *dec; /* NULL: read and decompress in this thread */
 	bool upstream_failed; /* the decoder or the download failed, not the extraction */
+	/* every symlink written so far, by normalised path: an open-addressing set */
+	char **links;
+	size_t links_cap, links_count;
 };
 
 static la_ssize_t read_from_stream(struct archive *a, void *userdata, const void **buf)
@@ -78,9 +82,75 @@ static bool has_dotdot(const char *p)
 	return false;
 }
 
+/* `path` with empty and "." components dropped ("./a//b/" → "a/b"); NULL when out of memory. */
+static char *normalised(const char *path)
+{
+	char *out = malloc(strlen(path) + 1);
+	if (!out)
+		return NULL;
+	char *o = out;
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, "/");
+		if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if (o != out)
+				*o++ = '/';
+			memcpy(o, p, len);
+			o += len;
+		}
+		p += len;
+		p += strspn(p, "/");
+	}
+	*o = '\0';
+	return out;
+}
+
+static size_t link_slot(const struct unpack *u, const char *path, size_t len)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)path[i]) * 1099511628211ull;
+	size_t slot = (size_t)h & (u->links_cap - 1);
+	while (u->links[slot] && !(strlen(u->links[slot]) == len && memcmp(u->links[slot], path, len) == 0))
+		slot = (slot + 1) & (u->links_cap - 1);
+	return slot;
+}
+
+/* True when the first `len` bytes of `path` name a symlink this archive wrote. */
+static bool is_link(const struct unpack *u, const char *path, size_t len)
+{
+	return u->links_count > 0 && u->links[link_slot(u, path, len)] != NULL;
+}
+
+/* Records that `path` (normalised, taken over) is now a symlink. */
+static int add_link(struct unpack *u, char *path)
+{
+	if (2 * (u->links_count + 1) > u->links_cap) {
+		struct unpack bigger = {.links_cap = u->links_cap ? 2 * u->links_cap : 64};
+		bigger.links = calloc(bigger.links_cap, sizeof *bigger.links);
+		if (!bigger.links) {
+			free(path);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < u->links_cap; i++)
+			if (u->links[i])
+				bigger.links[link_slot(&bigger, u->links[i], strlen(u->links[i]))] = u->links[i];
+		free(u->links);
+		u->links = bigger.links;
+		u->links_cap = bigger.links_cap;
+	}
+	size_t slot = link_slot(u, path, strlen(path));
+	if (u->links[slot]) {
+		free(path);
+		return 0;
+	}
+	u->links[slot] = path;
+	u->links_count++;
+	return 0;
+}
+
 /* A relative symlink stays inside when it first climbs ("../..") no higher than the top and
  * then only descends: a ".." after a name could climb back out through another symlink, so it
- * is not accepted. The link's own directories are real (ARCHIVE_EXTRACT_SECURE_SYMLINKS). */
+ * is not accepted. The link's own directories are real (check_no_symlink_on_path). */
 static bool symlink_stays_inside(const char *entry, const char *target, const char *prefix_allowed)
 {
 	if (target[0] == '/')
@@ -161,6 +231,28 @@ static int check_hardlink_target(struct unpack *u, const char *path, const char 
 	return 0;
 }
 
+/* Refuses an entry that would be written through a symlink — one of its directories is a
+ * symlink — or onto one (its own name is a symlink already: libarchive would follow it for a
+ * directory's mode and times). The staging directory is new and ours, so the only symlinks in
+ * it are those this archive wrote, and they are all in u->links: no system call is needed. */
+static int check_no_symlink_on_path(struct unpack *u, const char *path)
+{
+	if (u->links_count == 0)
+		return 0;
+	_cleanup_free_ char *norm = normalised(path);
+	if (!norm)
+		return nm_fail(u->e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	for (size_t len = strcspn(norm, "/");; len += 1 + strcspn(norm + len + 1, "/")) {
+		if (is_link(u, norm, len)) {
+			_cleanup_free_ char *why = nm_strdup_printf("would be written %s the symlink '%.*s'",
+								    norm[len] ? "through" : "onto", (int)len, norm);
+			return refuse(u, path, why ? why : "would be written through a symlink");
+		}
+		if (!norm[len])
+			return 0;
+	}
+}
+
 /* Judges one entry; 0 when it may be written. */
 static int check_entry(struct unpack *u, struct archive_entry *ent)
 {
@@ -178,6 +270,9 @@ static int check_entry(struct unpack *u, struct archive_entry *ent)
 	mode_t mode = archive_entry_mode(ent);
 	if (mode & (S_ISUID | S_ISGID))
 		return refuse(u, path, "has a setuid or setgid bit");
+	int r = check_no_symlink_on_path(u, path);
+	if (r < 0)
+		return r;
 	if (hardlink)
 		return check_hardlink_target(u, path, hardlink);
 	switch (type) {
@@ -280,6 +375,15 @@ static int copy_data(struct unpack *u, const char *path)
 	}
 }
 
+/* A symlink entry, or a hardlink to a symlink (a second symlink), wrote a new symlink at dst. */
+static bool wrote_symlink(struct archive_entry *ent, const char *dst)
+{
+	struct stat st;
+	if (!archive_entry_hardlink(ent))
+		return archive_entry_filetype(ent) == AE_IFLNK;
+	return lstat(dst, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 static int extract_entry(struct unpack *u, struct archive_entry *ent)
 {
 	_cleanup_free_ char *orig = strdup(archive_entry_pathname(ent));
@@ -311,6 +415,11 @@ static int extract_entry(struct unpack *u, struct archive_entry *ent)
 	if (archive_write_finish_entry(u->out) < ARCHIVE_WARN)
 		return archive_failed(u, u->out, orig);
 	u->res->entries++;
+	if (wrote_symlink(ent, dst)) {
+		char *norm = normalised(orig);
+		if (!norm || add_link(u, norm) < 0)
+			return nm_fail(u->e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	}
 	return 0;
 }
 
@@ -389,5 +498,8 @@ int img_unpack(struct img_stream *s, const char *staging, const struct img_fetch
 		archive_read_free(u.in);
 	if (u.out)
 		archive_write_free(u.out);
+	for (size_t i = 0; i < u.links_cap; i++)
+		free(u.links[i]);
+	free(u.links);
 	return r;
 }

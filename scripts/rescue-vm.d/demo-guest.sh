@@ -19,11 +19,10 @@ banner "nmmm-agent detect   (what the rescue system sees)"
 "$agent" detect || rc=1
 banner "nmmm-agent plan --disks $disks"
 "$agent" plan --disks "$disks" || rc=1
-sha=$(sha256sum /nmmm/nixexprs.tar.xz | cut -d' ' -f1)
+stage=$(mktemp -d) && tar -C "$stage" -xf /nmmm/nixexprs.tar.xz && nar=$(nix-hash --type sha256 "$stage"/*) && rm -rf "$stage"
 banner "nmmm-agent install --yes --disks $disks --hostname web1 ...   (the miniature channel stands in for nixpkgs)"
 "$agent" install --yes --disks "$disks" --hostname web1 --ssh-key "$key" --no-reboot \
-  --nix-from-path --substituters '' --channel file:///nmmm/nixexprs.tar.xz --channel-sha256 "$sha" \
-  --channel-release 25.05 || rc=1
+  --nix-from-path --substituters '' --nixpkgs file:///nmmm/nixexprs.tar.xz --nixpkgs-hash "$nar" || rc=1
 banner "nmmm-agent status"
 "$agent" status || rc=1
 banner "lsblk"

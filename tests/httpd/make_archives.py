@@ -9,7 +9,7 @@ test time (deterministic: fixed names, contents, mtimes) instead of binaries in 
   bomb.tar.xz               one 256 MiB file of zeros (about 40 KiB compressed)
   evil-*.tar                one unsafe entry each (after a harmless one):
     dotdot, absolute, symlink-escape, symlink-absolute, symlink-dotdot-after-name,
-    hardlink-escape, chardev, blockdev, fifo, setuid, setgid, write-through-symlink,
+    hardlink-escape, chardev, blockdev, fifo, setuid, setgid, write-through-symlink, dir-onto-symlink,
     hardlink-to-escaping-symlink, hardlink-to-directory, hardlink-to-missing,
     hardlink-through-symlink, hardlink-to-dot
 """
@@ -125,6 +125,12 @@ def evil(kind):
             add_dir(tar, "real")
             tar.addfile(info("via", tarfile.SYMTYPE, linkname="real"))
             add_file(tar, "via/file", b"through\n")
+        elif kind == "dir-onto-symlink":
+            # an in-tree symlink to a directory, then a directory entry of the same name, whose
+            # mode and times would be applied through the link
+            add_dir(tar, "real")
+            tar.addfile(info("via", tarfile.SYMTYPE, linkname="real"))
+            add_dir(tar, "via")
         elif kind == "hardlink-to-escaping-symlink":
             # the symlink stays inside from a/b; a second name for it at the top leaves
             add_dir(tar, "a")
@@ -147,7 +153,7 @@ def evil(kind):
 
 
 EVIL = ["dotdot", "absolute", "symlink-escape", "symlink-absolute", "symlink-dotdot-after-name",
-        "hardlink-escape", "chardev", "blockdev", "fifo", "setuid", "setgid", "write-through-symlink",
+        "hardlink-escape", "chardev", "blockdev", "fifo", "setuid", "setgid", "write-through-symlink", "dir-onto-symlink",
         "hardlink-to-escaping-symlink", "hardlink-to-directory", "hardlink-to-missing",
         "hardlink-through-symlink", "hardlink-to-dot"]
 

@@ -2,8 +2,9 @@
 # fetch_archive.sh: `nmmm-agent fetch --unpack` on archives made at test time — every filter
 # (xz, gzip, bzip2, zstd) gives the same tree as tar; unsafe entries (.., absolute paths,
 # escaping symlinks and hardlinks, device nodes, FIFOs, setuid/setgid, writing through a
-# symlink, a hardlink to a symlink that escapes from the hardlink's place, a hardlink to a
-# directory, to a missing entry or through a symlink) make the archive untrusted: exit 4, nothing
+# symlink, a directory entry onto a symlink, a hardlink to a symlink that escapes from the
+# hardlink's place, a hardlink to a directory, to a missing entry or through a symlink) make the
+# archive untrusted: exit 4, nothing
 # outside DIR, no DIR and no staging dir; 10,000 files unpack completely; a decompression bomb
 # stops at --max-bytes; 100,000 empty files in 77 KB stop at --max-entries or at --max-bytes
 # (each entry counts 512 bytes) before the hash is judged, and unpack within the defaults.
@@ -91,7 +92,8 @@ check refuses_block_device unsafe blockdev "device node"
 check refuses_fifo unsafe fifo "FIFO"
 check refuses_setuid unsafe setuid "setuid"
 check refuses_setgid unsafe setgid "setgid"
-check refuses_write_through_symlink unsafe write-through-symlink "via/file"
+check refuses_write_through_symlink unsafe write-through-symlink "would be written through the symlink 'via'"
+check refuses_directory_onto_symlink unsafe dir-onto-symlink "would be written onto the symlink 'via'"
 check refuses_hardlink_to_escaping_symlink unsafe hardlink-to-escaping-symlink "symlink that leaves the directory from there"
 check refuses_hardlink_to_directory unsafe hardlink-to-directory "hardlink to 'real', a directory"
 check refuses_hardlink_to_missing_entry unsafe hardlink-to-missing "not (yet) in the archive"

@@ -78,7 +78,7 @@ untrusted_archive_message_has_no_secret() {
 
 usage_errors_have_no_secret() {
   fetch_logged 2 fetch "$SECRET_BASE/blob.bin?token=s3cr3tQ" --out "$T/blob" &&
-    expect_in "$ERR" "--sha256 HEX is mandatory" && no_secret_in "$T/stderr" "$T/log" &&
+    expect_in "$ERR" "--sha256 HEX (the file) or --nar-hash HASH (the unpacked tree) is mandatory" && no_secret_in "$T/stderr" "$T/log" &&
     fetch_logged 2 fetch "$SECRET_BASE/a?token=s3cr3tQ" "$SECRET_BASE/b?token=s3cr3tQ" --sha256 "$bad_sha" --out "$T/blob" &&
     expect_in "$ERR" "one URL only" && no_secret_in "$T/stderr" "$T/log"
 }

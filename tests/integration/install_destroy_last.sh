@@ -63,15 +63,16 @@ expect 3 "old root mounted outside --target" -- install "${other_target[@]}"
 grep -q "p2 is mounted at $IE_WORK/mnt; unmount it" "$IE_WORK/err.txt" ||
 	fail "a planned partition mounted outside --target was not refused: $(tail -n 1 "$IE_WORK/err.txt")"
 umount "$IE_WORK/mnt"
-expect 4 "channel hash mismatch" -- install --yes "${args[@]}" --channel-sha256 "$bad_sha"
+expect 4 "nixpkgs NAR hash mismatch" -- install --yes "${args[@]}" --nixpkgs-hash "$bad_sha"
+[ ! -e "$IE_WORK/state/channel/nixos" ] || fail "a tree with the wrong NAR hash was left in place"
 with_tarball=()
 for a in "${args[@]}"; do [ "$a" = --nix-from-path ] || with_tarball+=("$a"); done
 expect 4 "Nix tarball hash mismatch" -- install --yes "${with_tarball[@]}" \
 	--nix-tarball "$IE_URL/nixexprs.tar.xz" --nix-sha256 "$bad_sha"
 expect 1 "evaluation error" -- install --yes "${args[@]}" \
-	--channel "$IE_URL/eval-error.tar.xz" --channel-sha256 "$IE_EVAL_ERROR_SHA"
+	--nixpkgs "$IE_URL/eval-error.tar.xz" --nixpkgs-hash "$IE_EVAL_ERROR_NAR"
 expect 1 "build failure" -- install --yes "${args[@]}" \
-	--channel "$IE_URL/build-error.tar.xz" --channel-sha256 "$IE_BUILD_ERROR_SHA"
+	--nixpkgs "$IE_URL/build-error.tar.xz" --nixpkgs-hash "$IE_BUILD_ERROR_NAR"
 IE_RESCUE_KEYS="" expect 3 "no SSH key" -- install --yes "${args[@]}"
 expect 2 "unknown disk" -- install --yes "${args[@]}" --disks nmmm-no-such-disk
 expect 2 "bad --until" -- install --yes "${args[@]}" --until nonsense
@@ -128,11 +129,12 @@ config_refused root-dotdot "extra_partitions[0].mountpoint" \
 	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/.." } ] }'
 config_refused boot-child "extra_partitions[0].mountpoint" \
 	'{ "esp_size": "64M", "extra_partitions": [ { "name": "data", "size": "64M", "mountpoint": "/boot/efi" } ] }'
-config_refused release-newline "channel.release" \
-	"{ \"esp_size\": \"64M\", \"channel\": { \"sha256\": \"$IE_CHANNEL_SHA\", \"release\": \"24.11\\nx\" } }"
-config_refused release-month "channel.release" \
-	"{ \"esp_size\": \"64M\", \"channel\": { \"sha256\": \"$IE_CHANNEL_SHA\", \"release\": \"24.13\" } }"
-config_refused sha256-number "channel.sha256" '{ "esp_size": "64M", "channel": { "sha256": 1234 } }'
+config_refused release-newline "nixpkgs.release" \
+	"{ \"esp_size\": \"64M\", \"nixpkgs\": { \"release\": \"24.11\\nx\" } }"
+config_refused release-month "nixpkgs.release" \
+	"{ \"esp_size\": \"64M\", \"nixpkgs\": { \"release\": \"24.13\" } }"
+config_refused hash-number "nixpkgs.nar_hash" '{ "esp_size": "64M", "nixpkgs": { "nar_hash": 1234 } }'
+config_refused old-channel-key "channel" "{ \"esp_size\": \"64M\", \"channel\": { \"sha256\": \"$IE_CHANNEL_SHA\" } }"
 config_refused mirror-list "mirror" '{ "esp_size": "64M", "mirror": [ "http://127.0.0.1:9" ] }'
 config_refused nix-unknown "nix.rev" '{ "esp_size": "64M", "nix": { "rev": "abc" } }'
 config_refused hostname-newline '"hostname"' '{ "esp_size": "64M", "hostname": "web1\nx" }'

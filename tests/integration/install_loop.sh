@@ -73,10 +73,10 @@ install_and_check() {
 	c = json.load(open(sys.argv[1]))
 	assert c["networking"]["hostName"] == "web1", c["networking"]
 	assert c["fileSystems"]["/"]["device"] == "/dev/disk/by-uuid/" + sys.argv[2], c["fileSystems"]
-	assert c["system"]["stateVersion"] == "25.05"
+	assert c["system"]["stateVersion"] == "26.05"
 	EOF2
 	[ -e "$mnt/nix/var/nix/profiles/per-user/root/channels/nixos/nixos/default.nix" ] || fail "channel not registered on the target"
-	grep -q "nixos-25.05 nixos" "$mnt/root/.nix-channels" || fail ".nix-channels not written"
+	grep -q "nixos-26.05 nixos" "$mnt/root/.nix-channels" || fail ".nix-channels not written"
 	for k in ed25519 rsa; do
 		[ -s "$mnt/etc/ssh/ssh_host_${k}_key" ] || fail "host key $k missing"
 	done
@@ -112,8 +112,17 @@ ie_agent status --state-dir "$IE_WORK/state" | grep -q '^install: done' || fail 
 ie_agent status --json --state-dir "$IE_WORK/state" | python3 -c 'import json,sys; assert json.load(sys.stdin)["result"]=="done"' ||
 	fail "status --json"
 ie_agent export --state-dir "$IE_WORK/state" > "$IE_WORK/export.tar" || fail "export failed"
-tar -tf "$IE_WORK/export.tar" | sort | tr '\n' ' ' | grep -q 'configuration.nix hardware-configuration.nix plan.json report.json' ||
+[ "$(tar -tf "$IE_WORK/export.tar" | sort | tr '\n' ' ')" = \
+	"configuration.nix flake.lock flake.nix hardware-configuration.nix nixpkgs.nix plan.json report.json " ] ||
 	fail "export lists: $(tar -tf "$IE_WORK/export.tar" | tr '\n' ' ')"
+# The handover pins the tree the install verified: the NAR hash given, as SRI.
+tar -xOf "$IE_WORK/export.tar" flake.lock | python3 -c '
+import json, sys
+n = json.load(sys.stdin)["nodes"]["nixpkgs"]["locked"]
+assert n["type"] == "tarball" and n["url"].endswith("/nixexprs.tar.xz"), n
+print(n["narHash"])' > "$IE_WORK/lock-nar" || fail "export: flake.lock does not lock the tarball"
+[ "$(nix-hash --type sha256 --to-base32 "$IE_CHANNEL_NAR")" = "$(tar -xOf "$IE_WORK/export.tar" nixpkgs.nix | sed -n 's/.*sha256 = "\(.*\)";/\1/p')" ] ||
+	fail "export: nixpkgs.nix does not carry the installed tree's hash"
 
 [ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "the decoy disk changed"
 echo "install_loop: ok"

@@ -41,8 +41,8 @@ shown="http://***@127.0.0.1:$port/nixexprs.tar.xz?***"
 mapfile -t shared < <(ie_install_args)
 args=()
 for ((i = 0; i < ${#shared[@]}; i++)); do
-	if [ "${shared[i]}" = --channel ]; then
-		args+=(--channel "$secret_base/nixexprs.tar.xz?$token")
+	if [ "${shared[i]}" = --nixpkgs ]; then
+		args+=(--nixpkgs "$secret_base/nixexprs.tar.xz?$token")
 		i=$((i + 1))
 	else
 		args+=("${shared[i]}")

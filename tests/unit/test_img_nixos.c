@@ -84,7 +84,7 @@ static void write_config(const char *grub_device, const char *extra)
 	snprintf(p, sizeof p, "%s/configuration.nix", work);
 	write_text(p,
 		   "{ config, lib, pkgs, ... }: {\n  imports = [ ./hardware-configuration.nix ];\n"
-		   "  networking.hostName = \"web1\";\n  system.stateVersion = \"25.05\";\n}\n");
+		   "  networking.hostName = \"web1\";\n  system.stateVersion = \"26.05\";\n}\n");
 }
 
 static void nix_offline(struct img_nix *nix)
@@ -110,7 +110,7 @@ static void build_install_and_register_channel(void **state)
 	snprintf(parent, sizeof parent, "%s/channel", work);
 
 	assert_int_equal(img_system_build(&nix, channel, cfg, NULL, gc, &sys, &e), 0);
-	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-25.05"));
+	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-26.05"));
 	assert_non_null(strstr(sys.installer, "-nixos-install-toy"));
 	snprintf(p, sizeof p, "%s/config.json", sys.toplevel);
 	_cleanup_free_ char *built = slurp(p);
@@ -127,13 +127,13 @@ static void build_install_and_register_channel(void **state)
 	assert_non_null(sw);
 	assert_string_equal(sw, "switch-to-configuration boot NIXOS_INSTALL_BOOTLOADER=1\n");
 
-	assert_int_equal(img_channel_register(&nix, parent, "https://channels.nixos.org/nixos-25.05", target, &e), 0);
+	assert_int_equal(img_channel_register(&nix, parent, "https://channels.nixos.org/nixos-26.05", target, &e), 0);
 	snprintf(p, sizeof p, "%s/nix/var/nix/profiles/per-user/root/channels/nixos/nixos/default.nix", target);
 	char real[512];
 	assert_non_null(realpath(p, real) ? real : NULL);
 	snprintf(p, sizeof p, "%s/root/.nix-channels", target);
 	_cleanup_free_ char *channels = slurp(p);
-	assert_string_equal(channels, "https://channels.nixos.org/nixos-25.05 nixos\n");
+	assert_string_equal(channels, "https://channels.nixos.org/nixos-26.05 nixos\n");
 
 	/* The system profile in the target points at the built system, and the target store holds
 	 * the whole closure with intact contents. */
@@ -179,7 +179,7 @@ static void instantiate_evaluates_without_building(void **state)
 	snprintf(cfg, sizeof cfg, "%s/configuration.nix", work);
 	snprintf(gc, sizeof gc, "%s/gc", work);
 	assert_int_equal(img_system_instantiate(&nix, channel, cfg, gc, &sys, &e), 0);
-	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-25.05.drv"));
+	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-26.05.drv"));
 	assert_non_null(strstr(sys.installer, "-nixos-install-toy.drv"));
 	img_system_free(&sys);
 

@@ -1,7 +1,8 @@
-/* test_img_pins.c: the compiled-in pins and their overrides — every pin names its release, a
- * hash is either empty (refused) or 64 hex digits, --mirror keeps the path, a URL without a
- * hash is a usage error, the config file section applies like the flags; and img_fetch itself
- * refuses unpinned or malformed requests before touching anything. */
+/* test_img_pins.c: the compiled-in pins and their overrides — nixpkgs is a rev with its NAR
+ * hash, release and end of support, Nix a URL with SHA-256 and size; --mirror keeps the path
+ * and comes first among the nixpkgs sources; a URL without a hash is a usage error, the config
+ * file section applies like the flags; past the end of support there is a warning naming the
+ * way out; and img_fetch itself refuses unpinned or malformed requests before touching anything. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,24 +16,86 @@
 
 static const char *const hash_a = "85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22";
 
-static void default_pins_are_complete_or_refused(void **state)
+static const char *const nar_a = "sha256-QvnceIGTBeDvDd9oCn+GvdsnkquliuwbVgpiRH68qaQ=";
+
+static void default_pins_are_complete(void **state)
 {
 	struct img_pins p;
 	struct nm_error e = {0};
 	assert_int_equal(img_pins_default(&p, &e), 0);
-	assert_string_equal(p.channel.release, "25.05");
-	assert_non_null(strstr(p.channel.url, "/nixexprs.tar.xz"));
-	assert_non_null(strstr(p.nix.url, "x86_64-linux.tar.xz"));
+	assert_string_equal(p.nixpkgs.release, "26.05");
+	assert_string_equal(p.nixpkgs.branch, "nixos-26.05");
+	assert_string_equal(p.nixpkgs.rev, "02e08985a27c65ffd33d434eeb2e660a2e4dc84d");
+	assert_string_equal(p.nixpkgs.nar_hash, nar_a);
+	assert_string_equal(p.nixpkgs.support_ends, "2026-12-31");
+	assert_null(p.nixpkgs.url);
+	assert_non_null(strstr(p.nix.url, "nix-2.35.2-x86_64-linux.tar.xz"));
 	assert_true(img_sha256_hex_valid(p.nix.sha256));
-	assert_int_equal(img_pin_check(&p.nix, &e), 0);
-	/* the channel hash is either real or absent, and absent means refused with the way out */
-	if (p.channel.sha256[0] == '\0') {
-		assert_int_equal(img_pin_check(&p.channel, &e), -EINVAL);
-		assert_int_equal(e.cls, NM_ERR_USAGE);
-		assert_non_null(strstr(e.msg, "--channel-sha256"));
-	} else {
-		assert_true(img_sha256_hex_valid(p.channel.sha256));
-	}
+	assert_int_equal(p.nix.size, 27131728);
+	img_pins_free(&p);
+}
+
+/* The sources of the compiled-in pin: the GitHub archive of the rev, then the release's channel
+ * tarball (reachable over IPv6); with --mirror, the same paths under the mirror first. */
+static void nixpkgs_sources_in_order(void **state)
+{
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	struct img_source *s = NULL;
+	size_t n = 0;
+	assert_int_equal(img_nixpkgs_sources(&p.nixpkgs, &s, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(s[0].url,
+			    "https://github.com/NixOS/nixpkgs/archive/"
+			    "02e08985a27c65ffd33d434eeb2e660a2e4dc84d.tar.gz");
+	assert_false(s[0].channel);
+	assert_string_equal(s[1].url,
+			    "https://releases.nixos.org/nixos/26.05/nixos-26.05.7675.02e08985a27c/nixexprs.tar.xz");
+	assert_true(s[1].channel);
+	img_sources_free(s, n);
+	assert_int_equal(img_nixpkgs_set_mirror(&p.nixpkgs, "http://127.0.0.1:9/m/", &e), 0);
+	assert_int_equal(img_nixpkgs_sources(&p.nixpkgs, &s, &n, &e), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(s[0].url,
+			    "http://127.0.0.1:9/m/NixOS/nixpkgs/archive/"
+			    "02e08985a27c65ffd33d434eeb2e660a2e4dc84d.tar.gz");
+	assert_string_equal(s[1].url, "http://127.0.0.1:9/m/nixos/26.05/nixos-26.05.7675.02e08985a27c/nixexprs.tar.xz");
+	assert_true(s[1].channel);
+	assert_non_null(strstr(s[2].url, "https://github.com/"));
+	img_sources_free(s, n);
+	/* a tree named by URL: the mirror, then the URL itself; the rev and its channel are gone */
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "https://h/x/t.tar.gz", nar_a, NULL, &e), 0);
+	assert_int_equal(img_nixpkgs_sources(&p.nixpkgs, &s, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(s[0].url, "http://127.0.0.1:9/m/x/t.tar.gz");
+	assert_string_equal(s[1].url, "https://h/x/t.tar.gz");
+	assert_false(s[1].channel);
+	assert_null(p.nixpkgs.release);
+	assert_null(p.nixpkgs.support_ends);
+	img_sources_free(s, n);
+	img_pins_free(&p);
+}
+
+static void support_warning_after_the_end_only(void **state)
+{
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	assert_null(img_nixpkgs_support_warning(&p.nixpkgs, "2026-12-02"));
+	assert_null(img_nixpkgs_support_warning(&p.nixpkgs, "2026-12-31"));
+	char *w = img_nixpkgs_support_warning(&p.nixpkgs, "2027-01-01");
+	assert_non_null(w);
+	assert_non_null(strstr(w, "--nixpkgs-from"));
+	assert_non_null(strstr(w, "scripts/update-pins"));
+	assert_non_null(strstr(w, "2026-12-31"));
+	free(w);
+	char today[11];
+	img_today_utc(today);
+	assert_int_equal(strlen(today), 10);
+	/* an operator's pin carries no end date: no warning about it */
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "https://h/t.tar.gz", nar_a, "25.05", &e), 0);
+	assert_null(img_nixpkgs_support_warning(&p.nixpkgs, "2099-01-01"));
 	img_pins_free(&p);
 }
 
@@ -47,10 +110,7 @@ static void mirror_rewrites_only_scheme_and_host(void **state)
 	assert_int_equal(img_pin_apply_mirror(&p.nix, "file:///srv/mirror/", &e), 0);
 	assert_string_equal(p.nix.url, want);
 	free(want);
-	assert_int_equal(img_pin_apply_mirror(&p.channel, "http://127.0.0.1:8080", &e), 0);
-	const char *want_prefix = "http://127.0.0.1:8080/nixos/25.05/";
-	assert_true(strncmp(p.channel.url, want_prefix, strlen(want_prefix)) == 0);
-	assert_int_equal(img_pin_apply_mirror(&p.channel, "not a url", &e), -EINVAL);
+	assert_int_equal(img_nixpkgs_set_mirror(&p.nixpkgs, "not a url", &e), -EINVAL);
 	assert_int_equal(e.cls, NM_ERR_USAGE);
 	img_pins_free(&p);
 }
@@ -74,14 +134,21 @@ static void mirror_secret_stays_in_memory(void **state)
 	assert_null(strstr(text, "s3cr3t"));
 	assert_non_null(strstr(text, "https:\\/\\/***@mirror:8443\\/base\\/nix\\/"));
 	json_object_put(pj);
-	assert_int_equal(img_pin_apply_mirror(&p.channel, "user:s3cr3tT0ken@mirror/x", &e), -EINVAL);
+	assert_int_equal(img_nixpkgs_set_mirror(&p.nixpkgs, "user:s3cr3tT0ken@mirror/x", &e), -EINVAL);
 	assert_null(strstr(e.msg, "s3cr3t"));
 	assert_non_null(strstr(e.msg, "***@mirror/x"));
 	struct nm_error e2 = {0};
 	assert_int_equal(
-	    img_pin_override(&p.channel, "--channel", "http://u:s3cr3tT0ken@h/c.tar.xz?t=s3cr3tQ", NULL, NULL, &e2),
+	    img_pin_override(&p.nix, "--nix-tarball", "http://u:s3cr3tT0ken@h/c.tar.xz?t=s3cr3tQ", NULL, NULL, &e2),
 	    -EINVAL);
 	assert_null(strstr(e2.msg, "s3cr3t"));
+	/* a nixpkgs URL with a token is used, but recorded without it */
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "http://u:s3cr3tT0ken@h/c.tar.gz?t=s3cr3tQ",
+					      nar_a, NULL, &e2),
+			 0);
+	json_object *nj = img_pins_to_json(&p);
+	assert_null(strstr(json_object_to_json_string(nj), "s3cr3t"));
+	json_object_put(nj);
 	img_pins_free(&p);
 }
 
@@ -90,22 +157,35 @@ static void override_needs_a_hash_with_its_url(void **state)
 	struct img_pins p;
 	struct nm_error e = {0};
 	assert_int_equal(img_pins_default(&p, &e), 0);
-	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c.tar.xz", NULL, NULL, &e), -EINVAL);
+	assert_int_equal(img_pin_override(&p.nix, "--nix-tarball", "http://h/n.tar.xz", NULL, NULL, &e), -EINVAL);
 	assert_int_equal(e.cls, NM_ERR_USAGE);
-	assert_non_null(strstr(e.msg, "--channel-sha256"));
+	assert_non_null(strstr(e.msg, "--nix-tarball-sha256"));
 	struct nm_error e2 = {0};
-	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c.tar.xz", "xyz", NULL, &e2), -EINVAL);
+	assert_int_equal(img_pin_override(&p.nix, "--nix-tarball", "http://h/n.tar.xz", "xyz", NULL, &e2), -EINVAL);
 	struct nm_error e3 = {0};
 	char upper[65];
 	for (int i = 0; i < 64; i++)
 		upper[i] = (char)(hash_a[i] >= 'a' ? hash_a[i] - 'a' + 'A' : hash_a[i]);
 	upper[64] = '\0';
-	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c.tar.xz", upper, "24.11", &e3), 0);
-	assert_string_equal(p.channel.url, "http://h/c.tar.xz");
-	assert_string_equal(p.channel.sha256, hash_a); /* stored lower-case */
-	assert_string_equal(p.channel.release, "24.11");
-	assert_int_equal(p.channel.size, 0);
-	assert_int_equal(img_pin_check(&p.channel, &e3), 0);
+	assert_int_equal(img_pin_override(&p.nix, "--nix-tarball", "http://h/n.tar.xz", upper, NULL, &e3), 0);
+	assert_string_equal(p.nix.url, "http://h/n.tar.xz");
+	assert_string_equal(p.nix.sha256, hash_a); /* stored lower-case */
+	assert_int_equal(p.nix.size, 0);
+	/* nixpkgs: URL and NAR hash together; any hash form, stored as SRI */
+	struct nm_error e4 = {0};
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "http://h/t.tar.gz", NULL, NULL, &e4), -EINVAL);
+	assert_non_null(strstr(e4.msg, "--nixpkgs-hash"));
+	struct nm_error e5 = {0};
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "http://h/t.tar.gz",
+					      "1959piz48qhaaqdyr2m5mf92gnxxhrzhls6z1ppy01ckh5wdrya2", "24.11", &e5),
+			 0);
+	assert_string_equal(p.nixpkgs.nar_hash, nar_a);
+	assert_string_equal(p.nixpkgs.release, "24.11");
+	assert_string_equal(p.nixpkgs.origin, "--nixpkgs");
+	struct nm_error e6 = {0};
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "http://h/t.tar.gz", "sha256-nope", NULL, &e6),
+			 -EINVAL);
+	assert_int_equal(e6.cls, NM_ERR_USAGE);
 	img_pins_free(&p);
 }
 
@@ -114,19 +194,28 @@ static void config_section_applies_like_flags(void **state)
 	struct img_pins p;
 	struct nm_error e = {0};
 	assert_int_equal(img_pins_default(&p, &e), 0);
-	json_object *cfg =
-	    json_tokener_parse("{\"channel\": {\"url\": \"https://x/nixos/c/nixexprs.tar.xz\", \"sha256\": "
-			       "\"85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22\"},"
-			       " \"mirror\": \"http://127.0.0.1:9\"}");
+	json_object *cfg = json_tokener_parse("{\"nixpkgs\": {\"url\": \"https://x/n/t.tar.gz\", \"nar_hash\": "
+					      "\"sha256-QvnceIGTBeDvDd9oCn+GvdsnkquliuwbVgpiRH68qaQ=\"},"
+					      " \"nix\": {\"url\": \"https://x/nix/n.tar.xz\", \"sha256\": "
+					      "\"85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22\"},"
+					      " \"mirror\": \"http://127.0.0.1:9\"}");
 	assert_non_null(cfg);
 	assert_int_equal(img_pins_apply_config(&p, cfg, &e), 0);
-	assert_string_equal(p.channel.url, "http://127.0.0.1:9/nixos/c/nixexprs.tar.xz");
-	assert_string_equal(p.channel.sha256, hash_a);
+	assert_string_equal(p.nixpkgs.url, "https://x/n/t.tar.gz");
+	assert_string_equal(p.nixpkgs.mirror, "http://127.0.0.1:9");
+	assert_string_equal(p.nix.url, "http://127.0.0.1:9/nix/n.tar.xz");
+	assert_string_equal(p.nix.sha256, hash_a);
 	json_object *pj = img_pins_to_json(&p);
-	json_object *ch, *url;
-	assert_true(json_object_object_get_ex(pj, "channel", &ch));
-	assert_true(json_object_object_get_ex(ch, "url", &url));
-	assert_string_equal(json_object_get_string(url), p.channel.url);
+	json_object *np, *url;
+	assert_true(json_object_object_get_ex(pj, "nixpkgs", &np));
+	assert_true(json_object_object_get_ex(np, "url", &url));
+	assert_string_equal(json_object_get_string(url), p.nixpkgs.url);
+	/* what the state records reads back (export writes the handover pins from it) */
+	struct img_nixpkgs_pin back;
+	assert_int_equal(img_nixpkgs_pin_from_json(np, &back, &e), 0);
+	assert_string_equal(back.nar_hash, p.nixpkgs.nar_hash);
+	assert_string_equal(back.url, p.nixpkgs.url);
+	img_nixpkgs_pin_free(&back);
 	json_object_put(pj);
 	json_object_put(cfg);
 	json_object *bad = json_tokener_parse("{\"nix\": {\"url\": \"https://x/nix.tar.xz\"}}");
@@ -216,27 +305,27 @@ static void config_pins_are_typed_and_checked(void **state)
 	static const struct {
 		const char *json, *needle;
 	} cases[] = {
-	    {"{\"channel\": \"https://x/nixexprs.tar.xz\"}", "channel: expected an object"},
-	    {"{\"channel\": {\"url\": 5, \"sha256\": \"HASH\"}}", "channel.url: expected a string, found a int"},
-	    {"{\"channel\": {\"url\": \"https://x/c.tar.xz\", \"sha256\": [\"HASH\"]}}",
-	     "channel.sha256: expected a string"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": 24.11}}", "channel.release: expected a string"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.11\\nx\"}}",
-	     "channel.release: \"24.11\\nx\" is not a NixOS release"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.13\"}}", "channel.release: \"24.13\" is not"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.00\"}}", "channel.release: \"24.00\" is not"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"2411\"}}", "channel.release"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"24.1\"}}", "channel.release"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \"unstable\"}}", "channel.release"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"release\": \" 24.11\"}}", "channel.release"},
-	    {"{\"channel\": {\"sha256\": \"HASH\", \"rev\": \"abc\"}}",
-	     "channel.rev: unknown field; the channel pin has url, sha256 and release"},
-	    {"{\"channel\": {\"url\": \"https://x/c.tar.xz\\n[x]\", \"sha256\": \"HASH\"}}",
-	     "channel: the URL contains a space or control character"},
+	    {"{\"nixpkgs\": \"https://x/nixexprs.tar.xz\"}", "nixpkgs: expected an object"},
+	    {"{\"nixpkgs\": {\"url\": 5, \"nar_hash\": \"HASH\"}}", "nixpkgs.url: expected a string, found a int"},
+	    {"{\"nixpkgs\": {\"url\": \"https://x/c.tar.xz\", \"nar_hash\": [\"HASH\"]}}",
+	     "nixpkgs.nar_hash: expected a string"},
+	    {"{\"nixpkgs\": {\"release\": 24.11}}", "nixpkgs.release: expected a string"},
+	    {"{\"nixpkgs\": {\"release\": \"24.11\\nx\"}}", "nixpkgs.release: \"24.11\\nx\" is not a NixOS release"},
+	    {"{\"nixpkgs\": {\"release\": \"24.13\"}}", "nixpkgs.release: \"24.13\" is not"},
+	    {"{\"nixpkgs\": {\"release\": \"24.00\"}}", "nixpkgs.release: \"24.00\" is not"},
+	    {"{\"nixpkgs\": {\"release\": \"2411\"}}", "nixpkgs.release"},
+	    {"{\"nixpkgs\": {\"release\": \"24.1\"}}", "nixpkgs.release"},
+	    {"{\"nixpkgs\": {\"release\": \"unstable\"}}", "nixpkgs.release"},
+	    {"{\"nixpkgs\": {\"release\": \" 24.11\"}}", "nixpkgs.release"},
+	    {"{\"nixpkgs\": {\"rev\": \"abc\"}}",
+	     "nixpkgs.rev: unknown field; the nixpkgs pin has url, nar_hash and release"},
+	    {"{\"nixpkgs\": {\"url\": \"https://x/c.tar.xz\\n[x]\", \"nar_hash\": "
+	     "\"sha256-QvnceIGTBeDvDd9oCn+GvdsnkquliuwbVgpiRH68qaQ=\"}}",
+	     "nixpkgs.url: the URL contains a space or control character"},
 	    {"{\"nix\": {\"sha256\": true}}", "nix.sha256: expected a string, found a boolean"},
-	    {"{\"nix\": {\"sha256\": \"HASH\", \"release\": \"2.28.3\"}}",
-	     "nix.release: unknown field; the nix pin has url and sha256"},
+	    {"{\"nix\": {\"release\": \"2.28.3\"}}", "nix.release: unknown field; the nix pin has url and sha256"},
 	    {"{\"nix\": null}", "nix: expected an object"},
+	    {"{\"nixpkgs\": {\"nar_hash\": \"HASH\"}}", "URL and its NAR hash together"},
 	    {"{\"mirror\": 8080}", "mirror: expected a string"},
 	    {"{\"mirror\": [\"http://127.0.0.1:9\"]}", "mirror: expected a string"},
 	    {"{\"mirror\": \"http://127.0.0.1:9/\\r\\nx\"}", "--mirror: the URL contains a space or control character"},
@@ -256,7 +345,7 @@ static void config_pins_are_typed_and_checked(void **state)
 		struct nm_error e = {0};
 		assert_int_equal(img_pins_default(&p, &e), 0);
 		if (img_pins_apply_config(&p, cfg, &e) == 0)
-			fail_msg("%s: accepted (channel release now \"%s\")", json, p.channel.release);
+			fail_msg("%s: accepted (nixpkgs release now \"%s\")", json, p.nixpkgs.release);
 		assert_int_equal(e.cls, NM_ERR_USAGE);
 		if (!strstr(e.msg, cases[i].needle))
 			fail_msg("%s: message \"%s\" does not mention \"%s\"", json, e.msg, cases[i].needle);
@@ -283,21 +372,20 @@ static void releases_are_yy_mm(void **state)
 	struct img_pins p;
 	struct nm_error e = {0};
 	assert_int_equal(img_pins_default(&p, &e), 0);
-	/* --channel-release takes the same rule, as does --channel with a newline in it. */
-	assert_int_equal(img_pin_override(&p.channel, "--channel", NULL, hash_a, "24.11\nx", &e), -EINVAL);
+	/* --nixpkgs-release takes the same rule, as does --nixpkgs with a newline in it. */
+	assert_int_equal(img_nixpkgs_set_release(&p.nixpkgs, "--nixpkgs-release", "24.11\nx", &e), -EINVAL);
 	assert_int_equal(e.cls, NM_ERR_USAGE);
-	assert_non_null(strstr(e.msg, "--channel-release: not a NixOS release"));
-	assert_string_equal(p.channel.release, "25.05");
+	assert_non_null(strstr(e.msg, "--nixpkgs-release: not a NixOS release"));
+	assert_string_equal(p.nixpkgs.release, "26.05");
 	struct nm_error e2 = {0};
-	assert_int_equal(img_pin_override(&p.channel, "--channel", "http://h/c\n.tar.xz", hash_a, NULL, &e2), -EINVAL);
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "http://h/c\n.tar.gz", nar_a, NULL, &e2),
+			 -EINVAL);
 	assert_non_null(strstr(e2.msg, "control character"));
 	struct nm_error e3 = {0};
-	json_object *ok =
-	    json_tokener_parse("{\"channel\": {\"url\": \"https://x/nixos/c/nixexprs.tar.xz\", \"sha256\": "
-			       "\"85d1847d06d5d56167796d3f61cd992908de84584db3e700da031a782b59ea22\", "
-			       "\"release\": \"24.11\"}}");
+	json_object *ok = json_tokener_parse("{\"nixpkgs\": {\"release\": \"24.11\"}}");
 	assert_int_equal(img_pins_apply_config(&p, ok, &e3), 0);
-	assert_string_equal(p.channel.release, "24.11");
+	assert_string_equal(p.nixpkgs.release, "24.11");
+	assert_string_equal(p.nixpkgs.nar_hash, nar_a); /* the release alone leaves the tree pinned as it was */
 	json_object_put(ok);
 	img_pins_free(&p);
 }
@@ -305,7 +393,9 @@ static void releases_are_yy_mm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(default_pins_are_complete_or_refused),
+	    cmocka_unit_test(default_pins_are_complete),
+	    cmocka_unit_test(nixpkgs_sources_in_order),
+	    cmocka_unit_test(support_warning_after_the_end_only),
 	    cmocka_unit_test(mirror_rewrites_only_scheme_and_host),
 	    cmocka_unit_test(mirror_secret_stays_in_memory),
 	    cmocka_unit_test(override_needs_a_hash_with_its_url),

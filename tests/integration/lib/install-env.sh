@@ -1,8 +1,8 @@
 # install-env.sh: the world an install test runs in, made of real things — a loop device over a
 # sparse file as the server's disk, a decoy loop device that must never change, a network
 # namespace configured like a Hetzner uplink (IPv4 /26 + gateway, IPv6 /64 + fe80::1), a mount
-# namespace whose /root/.ssh holds the "rescue" keys, the miniature channel packed like
-# nixexprs.tar.xz and served over loopback HTTP, and Debian's nix. Sourced by install_*.sh.
+# namespace whose /root/.ssh holds the "rescue" keys, the miniature nixpkgs packed as a tarball
+# (pinned by its NAR hash, as nixpkgs is) and served over loopback HTTP, and Debian's nix. Sourced by install_*.sh.
 # shellcheck shell=bash
 
 set -euo pipefail
@@ -80,29 +80,34 @@ ie_make_netns() {
 	ip -n "$IE_NS" -6 route add default via fe80::1 dev eth0
 }
 
-# The miniature channel as a release tarball (one top directory, xz), plus variants that fail
-# evaluation and the build; served over loopback HTTP.
+# NAR hash of a tree as Debian's nix computes it (hex; the agent takes any form).
+ie_nar() { nix-hash --type sha256 "$1"; }
+
+# The miniature nixpkgs as a tarball (one top directory, xz), plus variants that fail
+# evaluation and the build, each with its tree's NAR hash; served over loopback HTTP.
 ie_make_channels() {
 	local srv="$IE_WORK/srv"
 	mkdir -p "$srv/stage"
-	cp -a "$NMMM_FIXTURES/mini-channel" "$srv/stage/nixos-25.05.4242.test"
-	tar -C "$srv/stage" -cJf "$srv/nixexprs.tar.xz" nixos-25.05.4242.test
+	cp -a "$NMMM_FIXTURES/mini-channel" "$srv/stage/nixos-26.05.4242.test"
+	# shellcheck disable=SC2034 # used by the scripts that source this file
+	IE_CHANNEL_NAR=$(ie_nar "$srv/stage/nixos-26.05.4242.test")
+	tar -C "$srv/stage" -cJf "$srv/nixexprs.tar.xz" nixos-26.05.4242.test
 	# Evaluation error: the channel's module system refers to something undefined.
-	cp -a "$srv/stage/nixos-25.05.4242.test" "$srv/stage/eval-error"
+	cp -a "$srv/stage/nixos-26.05.4242.test" "$srv/stage/eval-error"
 	sed -i 's|modulesPath = ./modules;|modulesPath = undefinedInChannel;|' "$srv/stage/eval-error/nixos/default.nix"
 	grep -q undefinedInChannel "$srv/stage/eval-error/nixos/default.nix" || fail "eval-error channel not made"
+	# shellcheck disable=SC2034
+	IE_EVAL_ERROR_NAR=$(ie_nar "$srv/stage/eval-error")
 	tar -C "$srv/stage" -cJf "$srv/eval-error.tar.xz" eval-error
 	# Build failure: the toplevel's builder fails.
-	cp -a "$srv/stage/nixos-25.05.4242.test" "$srv/stage/build-error"
+	cp -a "$srv/stage/nixos-26.05.4242.test" "$srv/stage/build-error"
 	printf 'echo "toy build fails on purpose" >&2\nexit 1\n' > "$srv/stage/build-error/nixos/lib/make-toplevel.sh"
+	# shellcheck disable=SC2034
+	IE_BUILD_ERROR_NAR=$(ie_nar "$srv/stage/build-error")
 	tar -C "$srv/stage" -cJf "$srv/build-error.tar.xz" build-error
 	rm -rf "$srv/stage"
 	# shellcheck disable=SC2034 # used by the scripts that source this file
 	IE_CHANNEL_SHA=$(ie_sha "$srv/nixexprs.tar.xz")
-	# shellcheck disable=SC2034
-	IE_EVAL_ERROR_SHA=$(ie_sha "$srv/eval-error.tar.xz")
-	# shellcheck disable=SC2034
-	IE_BUILD_ERROR_SHA=$(ie_sha "$srv/build-error.tar.xz")
 	# Inside the namespace: its loopback is where the agent looks.
 	ip netns exec "$IE_NS" python3 -u -m http.server --bind 127.0.0.1 --directory "$srv" 0 > "$IE_WORK/http.log" 2>&1 &
 	IE_HTTP_PID=$!
@@ -127,12 +132,13 @@ ie_agent() {
 		sh "$keys" "$NMMM_AGENT" "$@"
 }
 
-# The install options every test shares: this disk only, a small ESP, the local channel, Debian's nix, no
+# The install options every test shares: this disk only, a small ESP, the local nixpkgs (its
+# release from its .version), Debian's nix, no
 # binary cache (no network), target and state under the work dir, no reboot.
 ie_install_args() {
 	# A small ESP keeps the disk (and hashing it) small; the layout is otherwise the default.
 	[ -e "$IE_WORK/config.json" ] || echo '{ "esp_size": "64M" }' > "$IE_WORK/config.json"
 	printf '%s\n' --config "$IE_WORK/config.json" --disks "$IE_DISK" --nix-from-path --substituters '' \
-		--channel "$IE_URL/nixexprs.tar.xz" --channel-sha256 "$IE_CHANNEL_SHA" --channel-release 25.05 \
+		--nixpkgs "$IE_URL/nixexprs.tar.xz" --nixpkgs-hash "$IE_CHANNEL_NAR" \
 		--target "$IE_WORK/mnt" --state-dir "$IE_WORK/state" --hostname web1 --uplink eth0 --no-reboot
 }

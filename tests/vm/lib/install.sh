@@ -10,16 +10,25 @@ KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1t8eX2JmQvUo0wUqXkYy5YkqfYv0bq3j7n9b
 vm_channel_tarball() {
   local dir=$1
   mkdir -p "$dir/stage"
-  cp -a "$vm_src/tests/fixtures/mini-channel" "$dir/stage/nixos-25.05.4242.test"
-  tar -C "$dir/stage" -cJf "$dir/nixexprs.tar.xz" nixos-25.05.4242.test
+  cp -a "$vm_src/tests/fixtures/mini-channel" "$dir/stage/nixos-26.05.4242.test"
+  tar -C "$dir/stage" -cJf "$dir/nixexprs.tar.xz" nixos-26.05.4242.test
   rm -rf "$dir/stage"
+}
+
+# Guest: the NAR hash of the tree a tarball holds (its one top directory), by Debian's nix.
+guest_nar_hash() {
+  local d
+  d=$(mktemp -d)
+  tar -C "$d" -xf "$1"
+  nix-hash --type sha256 "$d"/*
+  rm -rf "$d"
 }
 
 # Guest: install onto DISKS with the channel from /nmmm/nixexprs.tar.xz; extra arguments follow.
 guest_install() {
-  local disks=$1 sha
+  local disks=$1 nar
   shift
-  sha=$(sha256sum /nmmm/nixexprs.tar.xz | cut -d' ' -f1)
+  nar=$(guest_nar_hash /nmmm/nixexprs.tar.xz)
   # On a real rescue the operator is logged in over this link; here e1000e may still be
   # negotiating right after boot.
   for _ in $(seq 150); do
@@ -27,7 +36,7 @@ guest_install() {
     sleep 0.1
   done
   step "$agent" --events /tmp/install-events.jsonl install --yes --disks "$disks" --nix-from-path --substituters '' \
-    --channel file:///nmmm/nixexprs.tar.xz --channel-sha256 "$sha" --channel-release 25.05 \
+    --nixpkgs file:///nmmm/nixexprs.tar.xz --nixpkgs-hash "$nar" \
     --hostname web1 --ssh-key "$KEY" --no-reboot "$@"
 }
 
