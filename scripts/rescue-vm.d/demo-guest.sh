@@ -19,7 +19,7 @@ banner "nmmm-agent detect   (what the rescue system sees)"
 "$agent" detect || rc=1
 banner "nmmm-agent plan --disks $disks"
 "$agent" plan --disks "$disks" || rc=1
-stage=$(mktemp -d) && tar -C "$stage" -xf /nmmm/nixexprs.tar.xz && nar=$(nix-hash --type sha256 "$stage"/*) && rm -rf "$stage"
+nar=$(cat /nmmm/nixexprs.nar) # the tree's NAR hash, computed on the host
 banner "nmmm-agent install --yes --disks $disks --hostname web1 ...   (the miniature channel stands in for nixpkgs)"
 "$agent" install --yes --disks "$disks" --hostname web1 --ssh-key "$key" --no-reboot \
   --nix-from-path --substituters '' --nixpkgs file:///nmmm/nixexprs.tar.xz --nixpkgs-hash "$nar" || rc=1

@@ -10,7 +10,7 @@ if [ -z "${NMMM_GUEST:-}" ]; then
   . "$(dirname "$0")/lib/install.sh"
   vm_keep_dir
   vm_channel_tarball "$vm_keep"
-  vm_boot --keep "$vm_keep" --disks nvme:6G:INST-A,nvme:6G:INST-B --mem 2048 --file "$vm_keep/nixexprs.tar.xz" --boot 1
+  vm_boot --keep "$vm_keep" --disks nvme:6G:INST-A,nvme:6G:INST-B --mem 2048 --file "$vm_keep/nixexprs.tar.xz" --file "$vm_keep/nixexprs.nar" --boot 1
   vm_boot --keep "$vm_keep" --disks nvme:6G:INST-A,nvme:6G:INST-B --mem 2048 --boot 2
   exit
 fi

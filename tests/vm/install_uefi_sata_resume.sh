@@ -9,7 +9,7 @@ if [ -z "${NMMM_GUEST:-}" ]; then
   . "$(dirname "$0")/lib/install.sh"
   vm_keep_dir
   vm_channel_tarball "$vm_keep"
-  vm_boot --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --file "$vm_keep/nixexprs.tar.xz"
+  vm_boot --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --file "$vm_keep/nixexprs.tar.xz" --file "$vm_keep/nixexprs.nar"
   exit
 fi
 . /nmmm/lib/guest.sh

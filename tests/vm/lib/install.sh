@@ -6,29 +6,23 @@
 
 KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1t8eX2JmQvUo0wUqXkYy5YkqfYv0bq3j7n9b1c2d3 operator@laptop"
 
-# Host: packs tests/fixtures/mini-channel (the stand-in for nixpkgs) into DIR/nixexprs.tar.xz.
+# Host: packs tests/fixtures/mini-channel (the stand-in for nixpkgs) into DIR/nixexprs.tar.xz,
+# and its tree's NAR hash (as a flake.lock pins it, by Debian's nix-hash) into DIR/nixexprs.nar;
+# both go into the guest (--file), whose image has no xz to unpack the tarball itself.
 vm_channel_tarball() {
   local dir=$1
   mkdir -p "$dir/stage"
   cp -a "$vm_src/tests/fixtures/mini-channel" "$dir/stage/nixos-26.05.4242.test"
   tar -C "$dir/stage" -cJf "$dir/nixexprs.tar.xz" nixos-26.05.4242.test
+  nix-hash --type sha256 "$dir/stage/nixos-26.05.4242.test" >"$dir/nixexprs.nar"
   rm -rf "$dir/stage"
-}
-
-# Guest: the NAR hash of the tree a tarball holds (its one top directory), by Debian's nix.
-guest_nar_hash() {
-  local d
-  d=$(mktemp -d)
-  tar -C "$d" -xf "$1"
-  nix-hash --type sha256 "$d"/*
-  rm -rf "$d"
 }
 
 # Guest: install onto DISKS with the channel from /nmmm/nixexprs.tar.xz; extra arguments follow.
 guest_install() {
   local disks=$1 nar
   shift
-  nar=$(guest_nar_hash /nmmm/nixexprs.tar.xz)
+  nar=$(cat /nmmm/nixexprs.nar)
   # On a real rescue the operator is logged in over this link; here e1000e may still be
   # negotiating right after boot.
   for _ in $(seq 150); do
