@@ -33,10 +33,7 @@ static void render_imports(struct nm_nix_out *o, const struct agent_machine_fact
 static void render_kernel_modules(struct nm_nix_out *o, const struct agent_machine_facts *m)
 {
 	nm_nix_out_printf(o, "  boot.initrd.kernelModules = [ ];\n  boot.kernelModules = [");
-	for (size_t i = 0; m->kernel_modules && m->kernel_modules[i]; i++) {
-		nm_nix_out_printf(o, " ");
-		nm_nix_out_str(o, "kernel module", m->kernel_modules[i]);
-	}
+	nm_nix_out_items(o, "kernel module", m->kernel_modules);
 	nm_nix_out_printf(o, " ];\n  boot.extraModulePackages = [ ];\n\n");
 }
 

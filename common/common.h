@@ -183,6 +183,8 @@ void nm_nix_out_init(struct nm_nix_out *o, struct nm_error *e);
 void nm_nix_out_printf(struct nm_nix_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A value as a Nix string literal; `field` names it in an error. */
 void nm_nix_out_str(struct nm_nix_out *o, const char *field, const char *s);
+/* The items of a Nix list, each as ` "value"` (the caller writes the brackets); v may be NULL. */
+void nm_nix_out_items(struct nm_nix_out *o, const char *field, char *const *v);
 /* "<indent># text\n" with control characters and invalid UTF-8 in the text replaced by '?', so a
  * value quoted in a comment cannot start a new line of Nix. */
 void nm_nix_out_comment(struct nm_nix_out *o, const char *indent, const char *fmt, ...)

@@ -54,6 +54,14 @@ void nm_nix_out_str(struct nm_nix_out *o, const char *field, const char *s)
 		append(o, lit, strlen(lit));
 }
 
+void nm_nix_out_items(struct nm_nix_out *o, const char *field, char *const *v)
+{
+	for (size_t i = 0; v && v[i]; i++) {
+		nm_nix_out_printf(o, " ");
+		nm_nix_out_str(o, field, v[i]);
+	}
+}
+
 void nm_nix_out_comment(struct nm_nix_out *o, const char *indent, const char *fmt, ...)
 {
 	va_list ap;

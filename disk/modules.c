@@ -128,31 +128,19 @@ int disk_initrd_modules_read(const char *root, struct disk_inventory *inv)
 /* Hetzner's baseline, always in the initrd whatever the rescue saw: NVMe and SATA (AHCI) disks,
  * the SCSI disk driver behind SATA and USB storage, the xHCI controller and a USB keyboard for
  * the console. A disk or board swapped later (NVMe for SATA, another controller) still boots. */
-static const char *const hetzner_baseline[] = {"nvme", "ahci", "sd_mod", "xhci_pci", "usbhid"};
-
-static bool in_baseline(const char *module)
-{
-	for (size_t i = 0; i < NM_ELEMENTSOF(hetzner_baseline); i++)
-		if (strcmp(hetzner_baseline[i], module) == 0)
-			return true;
-	return false;
-}
+static char *const hetzner_baseline[] = {"nvme", "ahci", "sd_mod", "xhci_pci", "usbhid", NULL};
 
 void disk_initrd_nix(struct nm_nix_out *o, char *const *modules)
 {
 	nm_nix_out_printf(o, "  boot.initrd.availableKernelModules = [");
-	for (size_t i = 0; i < NM_ELEMENTSOF(hetzner_baseline); i++) {
-		nm_nix_out_printf(o, " ");
-		nm_nix_out_str(o, "initrd module", hetzner_baseline[i]);
-	}
+	nm_nix_out_items(o, "initrd module", hetzner_baseline);
+	/* then each detected module the baseline (or an earlier entry) does not already name */
 	for (size_t i = 0; modules && modules[i]; i++) {
-		bool seen = in_baseline(modules[i]);
+		bool seen = nm_strv_contains(hetzner_baseline, modules[i]);
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = strcmp(modules[j], modules[i]) == 0;
-		if (seen)
-			continue;
-		nm_nix_out_printf(o, " ");
-		nm_nix_out_str(o, "initrd module", modules[i]);
+		if (!seen)
+			nm_nix_out_items(o, "initrd module", (char *const[]){modules[i], NULL});
 	}
 	nm_nix_out_printf(o, " ];\n");
 }

@@ -42,10 +42,7 @@ static void render_filesystems(struct nm_nix_out *o, const struct disk_plan *p)
 		bool esp_nofail = p->n_disks > 1 && fs_is_esp(p, fs) && !nm_strv_contains(fs->options, "nofail");
 		if (nm_strv_len(fs->options) > 0 || esp_nofail) {
 			nm_nix_out_printf(o, "    options = [");
-			for (size_t j = 0; fs->options && fs->options[j]; j++) {
-				nm_nix_out_printf(o, " ");
-				nm_nix_out_str(o, "mount option", fs->options[j]);
-			}
+			nm_nix_out_items(o, "mount option", fs->options);
 			if (esp_nofail)
 				nm_nix_out_printf(o, " \"nofail\"");
 			nm_nix_out_printf(o, " ];\n");

@@ -14,16 +14,6 @@
 static const char *const hetzner_resolvers[] = {"185.12.64.1", "185.12.64.2", "2a01:4ff:ff00::add:1",
 						"2a01:4ff:ff00::add:2"};
 
-static void render_list(struct nm_nix_out *o, const char *field, char *const *v)
-{
-	nm_nix_out_printf(o, "[");
-	for (size_t i = 0; v && v[i]; i++) {
-		nm_nix_out_printf(o, " ");
-		nm_nix_out_str(o, field, v[i]);
-	}
-	nm_nix_out_printf(o, " ]");
-}
-
 static bool gateway_on(const struct net_gateway *g, const struct net_nic *nic)
 {
 	return g->address && (!g->dev || strcmp(g->dev, nic->name) == 0);
@@ -64,9 +54,9 @@ static void render_nameservers(struct nm_nix_out *o, const struct net_inventory 
 	} else {
 		nm_nix_out_printf(o, "  # The rescue's resolvers.\n");
 	}
-	nm_nix_out_printf(o, "  networking.nameservers = ");
-	render_list(o, "nameserver", use);
-	nm_nix_out_printf(o, ";\n");
+	nm_nix_out_printf(o, "  networking.nameservers = [");
+	nm_nix_out_items(o, "nameserver", use);
+	nm_nix_out_printf(o, " ];\n");
 }
 
 static void render_route(struct nm_nix_out *o, const char *gateway, bool on_link)
