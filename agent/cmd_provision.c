@@ -41,7 +41,7 @@ static void print_help(void)
 	      "provision options:\n"
 	      "  --robot-server N         the server's number in Robot\n"
 	      "  --robot-url URL          Robot's address (default " ROBOT_DEFAULT_URL ")\n"
-	      "  --robot-credentials FILE the web service user as one line 'user:password' (mode 0600);\n"
+	      "  --robot-credentials FILE two lines, the web service user and its password (mode 0600);\n"
 	      "                           default: NMMM_ROBOT_USER and NMMM_ROBOT_PASSWORD; never on argv\n"
 	      "  --out DIR                the deploy repository's directory for this host\n"
 	      "                           (default hosts/HOSTNAME, HOSTNAME from --hostname, else HOST)\n"
