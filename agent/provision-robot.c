@@ -4,6 +4,8 @@
  * password is never printed, logged or kept: the keys are the way in. */
 #include "agent/provision.h"
 
+#include "images/images.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +149,12 @@ static int robot_open(struct provision_run *run, struct nm_error *e)
 {
 	struct robot_credentials cred = {0};
 	int r = robot_credentials_read(run->o->robot_credentials, &cred, e);
+	/* The static binary's libcurl has no CA bundle of its own: the system's is found here. */
+	_cleanup_free_ char *ca = NULL;
+	if (r == 0 && strncmp(run->o->robot_url, "https:", 6) == 0)
+		(void)img_ca_bundle("/", &ca);
 	if (r == 0) {
-		struct robot_client_opts ro = {.on_wait = on_robot_wait, .ud = run};
+		struct robot_client_opts ro = {.ca_file = ca, .on_wait = on_robot_wait, .ud = run};
 		r = robot_client_new(run->o->robot_url, &cred, &ro, &run->robot, e);
 	}
 	robot_credentials_free(&cred);
