@@ -82,8 +82,10 @@ int agent_config_pins(const struct agent_config *c, struct img_pins *pins, struc
 int agent_config_pins_check(const struct agent_config *c, struct nm_error *e);
 /* The nixpkgs options of install, applied in order: --nixpkgs-from FILE [--nixpkgs-node NAME]
  * or --nixpkgs URL --nixpkgs-hash HASH (not both), then --nixpkgs-release; and the test-only
- * environment NMMM_TEST_ORIGIN_BASE (a loopback http:// or file:// base standing in for
- * github.com and releases.nixos.org; every tree is verified by its NAR hash all the same). */
+ * environment: NMMM_TEST_ORIGIN_BASE (a loopback http:// or file:// base standing in for
+ * github.com and releases.nixos.org) and, with it and only over the compiled-in pin,
+ * NMMM_TEST_NIXPKGS_PIN="REV NAR_HASH" in place of the compiled-in rev and NAR hash (a warning
+ * says so). Every tree is verified by its NAR hash all the same. */
 struct img_nixpkgs_pin;
 int agent_nixpkgs_options(struct img_nixpkgs_pin *p, const char *from, const char *node, const char *url,
 			  const char *hash, const char *release, struct nm_error *e);

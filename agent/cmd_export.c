@@ -95,18 +95,35 @@ static char *flake_nix(const struct img_nixpkgs_pin *p, const char *hostname)
 	_cleanup_free_ char *input = flake_input_url(p);
 	if (!input)
 		return NULL;
-	/* configuration.nix imports hardware-configuration.nix: the module system takes a file once */
-	return nm_strdup_printf("{\n"
-				"  description = \"NixOS on %s, as nmmm-agent installed it\";\n\n"
-				"  # The nixpkgs the server was installed from; flake.lock pins its rev and NAR hash.\n"
-				"  inputs.nixpkgs.url = \"%s\";\n\n"
-				"  outputs = { nixpkgs, ... }: {\n"
-				"    nixosConfigurations.\"%s\" = nixpkgs.lib.nixosSystem {\n"
-				"      modules = [ ./configuration.nix ./hardware-configuration.nix ];\n"
-				"    };\n"
-				"  };\n"
-				"}\n",
-				hostname, input, hostname);
+	/* configuration.nix imports hardware-configuration.nix: the module system takes a file once.
+	 * The install built the system from the tree as a channel; nixpkgs' nixosSystem adds the
+	 * flake's version and registry pin (docs/install.md), which the commented module undoes for
+	 * an operator who wants the first switch to be the installed system itself. */
+	return nm_strdup_printf(
+	    "{\n"
+	    "  description = \"NixOS on %s, as nmmm-agent installed it\";\n\n"
+	    "  # The nixpkgs the server was installed from; flake.lock pins its rev and NAR hash.\n"
+	    "  inputs.nixpkgs.url = \"%s\";\n\n"
+	    "  outputs = { nixpkgs, ... }: {\n"
+	    "    nixosConfigurations.\"%s\" = nixpkgs.lib.nixosSystem {\n"
+	    "      modules = [\n"
+	    "        ./configuration.nix\n"
+	    "        ./hardware-configuration.nix\n"
+	    "        # The install built this system from the same nixpkgs tree as a channel. nixosSystem\n"
+	    "        # adds what that build did not have: the flake's version suffix (.YYYYMMDD.REV) and\n"
+	    "        # revision, and nixpkgs' source in the system's flake registry and NIX_PATH. So the\n"
+	    "        # first switch from this flake builds a new generation. For the installed system\n"
+	    "        # itself (a no-op switch), uncomment:\n"
+	    "        # ({ lib, ... }: let tree = import (nixpkgs.outPath + \"/lib\"); in {\n"
+	    "        #   system.nixos.versionSuffix = lib.mkForce tree.trivial.versionSuffix;\n"
+	    "        #   system.nixos.revision = lib.mkForce (tree.trivial.revisionWithDefault null);\n"
+	    "        #   nixpkgs.flake.source = lib.mkForce null;\n"
+	    "        # })\n"
+	    "      ];\n"
+	    "    };\n"
+	    "  };\n"
+	    "}\n",
+	    hostname, input, hostname);
 }
 
 /* flake.nix, flake.lock and nixpkgs.nix for the nixpkgs the install fetched and verified. */

@@ -113,6 +113,41 @@ static int test_origin(struct img_nixpkgs_pin *p, struct nm_error *e)
 		       base);
 }
 
+/* A test's stand-in for the compiled-in pin: "REV NAR_HASH" of a tree the test serves at the
+ * compiled-in pin's own sources under the test origin base, so `install --yes` with no nixpkgs
+ * option runs as it does with the real pin. Never with the real origins, never over a pin the
+ * operator named. */
+static int test_pin(struct img_nixpkgs_pin *p, struct nm_error *e)
+{
+	static const char var[] = "NMMM_TEST_NIXPKGS_PIN";
+	const char *value = getenv(var);
+	if (!value || !*value)
+		return 0;
+	if (!p->origin_base)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: for tests only, and only with NMMM_TEST_ORIGIN_BASE (a loopback http:// or a "
+			       "file:/// base serving the tree); unset it",
+			       var);
+	if (!p->origin || strcmp(p->origin, IMG_NIXPKGS_COMPILED_IN) != 0)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s replaces the compiled-in nixpkgs pin, but %s names the nixpkgs already; unset %s "
+			       "or drop the other",
+			       var, p->origin ? p->origin : "an option", var);
+	char rev[64] = "", hash[128] = "", extra = 0;
+	/* exactly two fields; a longer one would not fit and fails the same */
+	if (sscanf(value, "%63s %127s %c", rev, hash, &extra) != 2)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: expected \"REV NAR_HASH\" (40 hexadecimal digits, a space, a sha256 in SRI, "
+			       "nix32 or hex)",
+			       var);
+	int r = img_nixpkgs_set_rev(p, var, rev, hash, e);
+	if (r == 0)
+		nm_warn("%s: installing the test pin %s %s in place of the compiled-in nixpkgs (tests only; verified "
+			"by its NAR hash)",
+			var, p->rev, p->nar_hash);
+	return r;
+}
+
 int agent_nixpkgs_options(struct img_nixpkgs_pin *p, const char *from, const char *node, const char *url,
 			  const char *hash, const char *release, struct nm_error *e)
 {
@@ -132,5 +167,7 @@ int agent_nixpkgs_options(struct img_nixpkgs_pin *p, const char *from, const cha
 		r = img_nixpkgs_set_release(p, "--nixpkgs-release", release, e);
 	if (r == 0)
 		r = test_origin(p, e);
+	if (r == 0)
+		r = test_pin(p, e);
 	return r;
 }

@@ -19,16 +19,6 @@ static const char *str_field(json_object *o, const char *key)
 	return NULL;
 }
 
-static bool rev_valid(const char *rev)
-{
-	if (!rev || strlen(rev) != 40)
-		return false;
-	for (const char *c = rev; *c; c++)
-		if (!strchr("0123456789abcdef", *c))
-			return false;
-	return true;
-}
-
 /* The node an input of `from` points at: a node name, or a "follows" path of input names
  * walked from the root node. */
 static json_object *resolve_input(json_object *nodes, const char *root, json_object *from, const char *input,
@@ -108,7 +98,7 @@ static int pin_from_locked(struct img_nixpkgs_pin *p, const char *path, const ch
 	if (strcmp(type, "github") == 0) {
 		const char *owner = str_field(locked, "owner"), *repo = str_field(locked, "repo");
 		const char *rev = str_field(locked, "rev");
-		if (!owner || !repo || !rev_valid(rev) || strpbrk(owner, "/ ") || strpbrk(repo, "/ "))
+		if (!owner || !repo || !img_rev_valid(rev) || strpbrk(owner, "/ ") || strpbrk(repo, "/ "))
 			return lock_error(path, e, "the github input lacks owner, repo or a 40-digit rev");
 		ok = (p->owner = strdup(owner)) && (p->repo = strdup(repo)) && (p->rev = strdup(rev));
 	} else {
@@ -117,7 +107,7 @@ static int pin_from_locked(struct img_nixpkgs_pin *p, const char *path, const ch
 			return lock_error(path, e, "the tarball input has no url");
 		ok = (p->url = strdup(url)) != NULL;
 		const char *rev = str_field(locked, "rev");
-		if (ok && rev_valid(rev))
+		if (ok && img_rev_valid(rev))
 			ok = (p->rev = strdup(rev)) != NULL;
 	}
 	if (json_object_object_get_ex(locked, "lastModified", &v))

@@ -53,12 +53,15 @@ struct img_nixpkgs_pin {
 	char *channel; /* the channel release holding rev ("nixos-26.05.7675.02e08985a27c") or NULL */
 	char *support_ends; /* YYYY-MM-DD, the compiled-in release's end of support; NULL for others */
 	char *mirror; /* --mirror base, tried first; NULL = none */
-	char *origin; /* how the pin was named, for messages: "compiled in", "--nixpkgs", ... */
+	char *origin; /* how the pin was named, for messages: IMG_NIXPKGS_COMPILED_IN, "--nixpkgs", ... */
 	/* Tests only: replaces https://github.com, https://releases.nixos.org and
 	 * https://channels.nixos.org in the sources (a loopback server); NULL = the real ones. */
 	char *origin_base;
 	int64_t last_modified; /* the rev's commit time (flake.lock lastModified); 0 = not known */
 };
+
+/* The origin of the compiled-in nixpkgs pin, until something replaces it. */
+#define IMG_NIXPKGS_COMPILED_IN "compiled in"
 
 struct img_pins {
 	struct img_nixpkgs_pin nixpkgs;
@@ -83,6 +86,14 @@ int img_pin_override(struct img_pin *pin, const char *flag, const char *url, con
  * mirror; `release` when given (else the tree's .version). `flag` names the option. */
 int img_nixpkgs_override(struct img_nixpkgs_pin *p, const char *flag, const char *url, const char *nar_hash,
 			 const char *release, struct nm_error *e);
+/* A git revision as a pin names it: exactly 40 lower-case hexadecimal digits. */
+bool img_rev_valid(const char *rev);
+/* Replaces the rev and NAR hash of a pin by rev, keeping its repository, branch and release (a
+ * test's stand-in tree in place of the compiled-in one); what belonged to the old rev alone, its
+ * channel release and commit time, goes. `what` names the values in usage errors and becomes
+ * the pin's origin. The tree is verified by the new NAR hash as any other. */
+int img_nixpkgs_set_rev(struct img_nixpkgs_pin *p, const char *what, const char *rev, const char *nar_hash,
+			struct nm_error *e);
 /* Sets the release (system.stateVersion) of whatever tree is pinned. */
 int img_nixpkgs_set_release(struct img_nixpkgs_pin *p, const char *flag, const char *release, struct nm_error *e);
 /* The pin from a flake.lock (version 7): the root's input `node` (default "nixpkgs"), locked as

@@ -85,7 +85,7 @@ static int nixpkgs_from_row(struct img_nixpkgs_pin *p, const struct nixpkgs_row 
 	bool ok = set_str(&p->branch, row->branch) && set_str(&p->rev, row->rev) &&
 	    set_str(&p->nar_hash, row->nar_hash) && set_str(&p->release, row->release) &&
 	    set_str(&p->support_ends, row->support_ends) && set_str(&p->channel, row->channel) &&
-	    set_str(&p->owner, "NixOS") && set_str(&p->repo, "nixpkgs") && set_str(&p->origin, "compiled in");
+	    set_str(&p->owner, "NixOS") && set_str(&p->repo, "nixpkgs") && set_str(&p->origin, IMG_NIXPKGS_COMPILED_IN);
 	p->last_modified = row->last_modified;
 	return ok ? 0 : -ENOMEM;
 }
@@ -219,6 +219,42 @@ static int release_check(const char *flag, const char *release, struct nm_error 
 	if (release && !img_release_valid(release))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
 			       "%s: not a NixOS release; write YY.MM with a month 01-12, like 26.05", flag);
+	return 0;
+}
+
+bool img_rev_valid(const char *rev)
+{
+	if (!rev || strlen(rev) != 40)
+		return false;
+	for (const char *c = rev; *c; c++)
+		if (!strchr("0123456789abcdef", *c))
+			return false;
+	return true;
+}
+
+int img_nixpkgs_set_rev(struct img_nixpkgs_pin *p, const char *what, const char *rev, const char *nar_hash,
+			struct nm_error *e)
+{
+	if (!p->rev || p->url)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: the nixpkgs pin is not named by a rev; nothing to replace",
+			       what);
+	if (!img_rev_valid(rev))
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: '%.64s' is not a rev (40 lower-case hexadecimal digits)",
+			       what, rev ? rev : "");
+	_cleanup_free_ char *hash_what = nm_strdup_printf("%s NAR hash", what);
+	if (!hash_what)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	_cleanup_free_ char *sri = img_nar_hash_normalise(nar_hash ? nar_hash : "", hash_what, e);
+	if (!sri)
+		return e->code < 0 ? e->code : -EINVAL;
+	if (!set_str(&p->rev, rev) || !set_str(&p->origin, what))
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	free(p->nar_hash);
+	p->nar_hash = NM_TAKE_PTR(sri);
+	/* "nixos-26.05.7675.02e08985a27c" and the commit time describe the old rev, not this one. */
+	free(p->channel);
+	p->channel = NULL;
+	p->last_modified = 0;
 	return 0;
 }
 

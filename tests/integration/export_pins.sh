@@ -16,11 +16,10 @@ T=$(mktemp -d /tmp/nmmm-it-export-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 nixx=(nix --extra-experimental-features 'nix-command flakes' --offline)
 
-# The tree: the miniature nixpkgs with a flake.nix (the real one has one), named "source" as
-# Nix names a fetched input, and added to the store: its path follows from its NAR hash alone.
+# The tree: the miniature nixpkgs (a flake, as the real one is), named "source" as Nix names a
+# fetched input, and added to the store: its path follows from its NAR hash alone.
 mkdir -p "$T/source"
 cp -a "$NMMM_FIXTURES/mini-channel/." "$T/source/"
-echo '{ outputs = { self }: { marker = "mini-nixpkgs"; }; }' >"$T/source/flake.nix"
 store_path=$(nix-store --add "$T/source")
 nar=$(nix-hash --type sha256 --base32 "$T/source")
 sri=$("${nixx[@]}" hash to-sri --type sha256 "$nar")
@@ -47,14 +46,14 @@ PY
 # lock_resolves NAME: flake metadata reads the lock, and the input is the tree in the store.
 lock_resolves() {
   local out="$T/$1/out"
-  printf '{ inputs.nixpkgs.url = "%s"; outputs = { nixpkgs, ... }: { p = nixpkgs.outPath; m = nixpkgs.marker; }; }\n' \
+  printf '{ inputs.nixpkgs.url = "%s"; outputs = { nixpkgs, ... }: { p = nixpkgs.outPath; m = builtins.typeOf nixpkgs.lib.nixosSystem; }; }\n' \
     "$(sed -n 's/.*inputs.nixpkgs.url = "\(.*\)";/\1/p' "$out/flake.nix")" >"$T/$1/probe.nix"
   mkdir -p "$T/$1/probe" && cp "$out/flake.lock" "$T/$1/probe/" && cp "$T/$1/probe.nix" "$T/$1/probe/flake.nix"
   "${nixx[@]}" flake metadata "path:$T/$1/probe" >"$T/$1/metadata.txt" 2>&1 ||
     { fail "$1: nix flake metadata: $(tail -n 3 "$T/$1/metadata.txt")"; return 1; }
   [ "$("${nixx[@]}" eval --raw "path:$T/$1/probe#p" 2>"$T/$1/eval.err")" = "$store_path" ] ||
     { fail "$1: the locked input is not the verified tree: $(tail -n 3 "$T/$1/eval.err")"; return 1; }
-  [ "$("${nixx[@]}" eval --raw "path:$T/$1/probe#m")" = mini-nixpkgs ]
+  [ "$("${nixx[@]}" eval --raw "path:$T/$1/probe#m")" = lambda ]
 }
 
 github_pin=$(printf '{"nar_hash": "%s", "rev": "%s", "owner": "NixOS", "repo": "nixpkgs", "branch": "nixos-26.05", "release": "26.05", "last_modified": 1786711500}' "$sri" "$rev")

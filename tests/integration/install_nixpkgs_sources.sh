@@ -38,14 +38,7 @@ channel_tarball() {
 	tar -C "$IE_WORK/ch" -cJf "$origin/nixos-26.05/nixexprs.tar.xz" nixos-26.05.4242.abcdefabcdef
 }
 
-mapfile -t shared < <(ie_install_args)
-args=()
-for ((i = 0; i < ${#shared[@]}; i++)); do
-	case "${shared[i]}" in
-	--nixpkgs | --nixpkgs-hash) i=$((i + 1)) ;;
-	*) args+=("${shared[i]}") ;;
-	esac
-done
+mapfile -t args < <(ie_install_args_no_nixpkgs)
 args+=(--until fetch --nixpkgs-from "$IE_WORK/flake.lock")
 export NMMM_TEST_ORIGIN_BASE="$IE_URL/origin"
 

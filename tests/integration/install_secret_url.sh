@@ -15,10 +15,16 @@ ie_make_netns
 ie_make_channels
 decoy_before=$(ie_disk_sum "$IE_DECOY")
 
-# The secrets live in files, so that no command line of this script carries them.
-printf '%s\n' s3cr3tT0ken s3cr3tQ > "$IE_WORK/secrets"
-printf 'user:s3cr3tT0ken\n' > "$IE_WORK/auth"
-printf 'token=s3cr3tQ\n' > "$IE_WORK/token"
+# The secrets live in files, so that no command line of this script carries them, and are new
+# each run: a suite running beside this one (its own agent before it scrubs its argv, the
+# credential-checking server of fetch_secret_url.sh) never shows these in the process list.
+secret_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+password=$(secret_hex)
+query=$(secret_hex)
+printf '%s\n' "$password" "$query" > "$IE_WORK/secrets"
+printf 'user:%s\n' "$password" > "$IE_WORK/auth"
+printf 'token=%s\n' "$query" > "$IE_WORK/token"
+unset password query
 ip netns exec "$IE_NS" python3 "$NMMM_SRC/tests/httpd/server.py" --root "$IE_WORK/srv" \
 	--auth "@$IE_WORK/auth" --require-query "@$IE_WORK/token" > "$IE_WORK/secret-http.port" &
 secret_http_pid=$!
@@ -38,16 +44,8 @@ token=$(cat "$IE_WORK/token")
 shown="http://***@127.0.0.1:$port/nixexprs.tar.xz?***"
 
 # The shared install options, with the channel from the credential-checking mirror.
-mapfile -t shared < <(ie_install_args)
-args=()
-for ((i = 0; i < ${#shared[@]}; i++)); do
-	if [ "${shared[i]}" = --nixpkgs ]; then
-		args+=(--nixpkgs "$secret_base/nixexprs.tar.xz?$token")
-		i=$((i + 1))
-	else
-		args+=("${shared[i]}")
-	fi
-done
+mapfile -t args < <(ie_install_args_no_nixpkgs)
+args+=(--nixpkgs "$secret_base/nixexprs.tar.xz?$token" --nixpkgs-hash "$IE_CHANNEL_NAR")
 
 # Without the credentials the mirror refuses: the install's success below means they were used.
 rc=0

@@ -110,7 +110,7 @@ static void build_install_and_register_channel(void **state)
 	snprintf(parent, sizeof parent, "%s/channel", work);
 
 	assert_int_equal(img_system_build(&nix, channel, cfg, NULL, gc, &sys, &e), 0);
-	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-26.05"));
+	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-26.05pre-git"));
 	assert_non_null(strstr(sys.installer, "-nixos-install-toy"));
 	snprintf(p, sizeof p, "%s/config.json", sys.toplevel);
 	_cleanup_free_ char *built = slurp(p);
@@ -179,7 +179,7 @@ static void instantiate_evaluates_without_building(void **state)
 	snprintf(cfg, sizeof cfg, "%s/configuration.nix", work);
 	snprintf(gc, sizeof gc, "%s/gc", work);
 	assert_int_equal(img_system_instantiate(&nix, channel, cfg, gc, &sys, &e), 0);
-	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-26.05.drv"));
+	assert_non_null(strstr(sys.toplevel, "-nixos-system-web1-26.05pre-git.drv"));
 	assert_non_null(strstr(sys.installer, "-nixos-install-toy.drv"));
 	img_system_free(&sys);
 

@@ -77,6 +77,56 @@ static void nixpkgs_sources_in_order(void **state)
 	img_pins_free(&p);
 }
 
+/* A test's stand-in tree in place of the compiled-in rev: the rev and NAR hash change (the hash
+ * in any form, stored as SRI), the repository, branch and release stay, the channel release and
+ * commit time of the old rev go, so the sources are the new rev's archive and the branch's
+ * channel. A malformed rev or hash, or a pin by URL, is refused naming `what`. */
+static void set_rev_replaces_the_rev_and_its_hash(void **state)
+{
+	static const char rev[] = "5eed5eed5eed5eed5eed5eed5eed5eed5eed0001";
+	struct img_pins p;
+	struct nm_error e = {0};
+	assert_int_equal(img_pins_default(&p, &e), 0);
+	assert_int_equal(
+	    img_nixpkgs_set_rev(&p.nixpkgs, "T", rev, "1959piz48qhaaqdyr2m5mf92gnxxhrzhls6z1ppy01ckh5wdrya2", &e), 0);
+	assert_string_equal(p.nixpkgs.rev, rev);
+	assert_string_equal(p.nixpkgs.nar_hash, nar_a);
+	assert_string_equal(p.nixpkgs.origin, "T");
+	assert_string_equal(p.nixpkgs.branch, "nixos-26.05");
+	assert_string_equal(p.nixpkgs.release, "26.05");
+	assert_string_equal(p.nixpkgs.owner, "NixOS");
+	assert_null(p.nixpkgs.channel);
+	assert_int_equal(p.nixpkgs.last_modified, 0);
+	struct img_source *s = NULL;
+	size_t n = 0;
+	assert_int_equal(img_nixpkgs_sources(&p.nixpkgs, &s, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(s[0].url,
+			    "https://github.com/NixOS/nixpkgs/archive/5eed5eed5eed5eed5eed5eed5eed5eed5eed0001.tar.gz");
+	assert_string_equal(s[1].url, "https://channels.nixos.org/nixos-26.05/nixexprs.tar.xz");
+	assert_true(s[1].channel);
+	img_sources_free(s, n);
+	static const char *const bad_revs[] = {"5eed", "5EED5EED5EED5EED5EED5EED5EED5EED5EED0001",
+					       "5eed5eed5eed5eed5eed5eed5eed5eed5eed00011", NULL};
+	for (size_t i = 0; i < 4; i++) {
+		struct nm_error bad = {0};
+		assert_int_equal(img_nixpkgs_set_rev(&p.nixpkgs, "T", bad_revs[i], nar_a, &bad), -EINVAL);
+		assert_int_equal(bad.cls, NM_ERR_USAGE);
+		assert_non_null(strstr(bad.msg, "T: "));
+	}
+	struct nm_error bad_hash = {0};
+	assert_int_equal(img_nixpkgs_set_rev(&p.nixpkgs, "T", rev, "sha256-nope", &bad_hash), -EINVAL);
+	assert_int_equal(bad_hash.cls, NM_ERR_USAGE);
+	assert_non_null(strstr(bad_hash.msg, "T NAR hash"));
+	assert_string_equal(p.nixpkgs.rev, rev); /* a refusal changes nothing */
+	assert_string_equal(p.nixpkgs.nar_hash, nar_a);
+	assert_int_equal(img_nixpkgs_override(&p.nixpkgs, "--nixpkgs", "https://h/t.tar.gz", nar_a, NULL, &e), 0);
+	struct nm_error by_url = {0};
+	assert_int_equal(img_nixpkgs_set_rev(&p.nixpkgs, "T", rev, nar_a, &by_url), -EINVAL);
+	assert_non_null(strstr(by_url.msg, "not named by a rev"));
+	img_pins_free(&p);
+}
+
 static void support_warning_after_the_end_only(void **state)
 {
 	struct img_pins p;
@@ -395,6 +445,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(default_pins_are_complete),
 	    cmocka_unit_test(nixpkgs_sources_in_order),
+	    cmocka_unit_test(set_rev_replaces_the_rev_and_its_hash),
 	    cmocka_unit_test(support_warning_after_the_end_only),
 	    cmocka_unit_test(mirror_rewrites_only_scheme_and_host),
 	    cmocka_unit_test(mirror_secret_stays_in_memory),

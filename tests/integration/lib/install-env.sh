@@ -132,13 +132,18 @@ ie_agent() {
 		sh "$keys" "$NMMM_AGENT" "$@"
 }
 
-# The install options every test shares: this disk only, a small ESP, the local nixpkgs (its
-# release from its .version), Debian's nix, no
-# binary cache (no network), target and state under the work dir, no reboot.
-ie_install_args() {
+# The install options every test shares but the nixpkgs: this disk only, a small ESP (the config
+# file has no nixpkgs section), Debian's nix, no binary cache (no network), target and state under
+# the work dir, no reboot. Without a nixpkgs option the install takes the compiled-in pin.
+ie_install_args_no_nixpkgs() {
 	# A small ESP keeps the disk (and hashing it) small; the layout is otherwise the default.
 	[ -e "$IE_WORK/config.json" ] || echo '{ "esp_size": "64M" }' > "$IE_WORK/config.json"
 	printf '%s\n' --config "$IE_WORK/config.json" --disks "$IE_DISK" --nix-from-path --substituters '' \
-		--nixpkgs "$IE_URL/nixexprs.tar.xz" --nixpkgs-hash "$IE_CHANNEL_NAR" \
 		--target "$IE_WORK/mnt" --state-dir "$IE_WORK/state" --hostname web1 --uplink eth0 --no-reboot
+}
+
+# The same with the local nixpkgs (its release from its .version).
+ie_install_args() {
+	ie_install_args_no_nixpkgs
+	printf '%s\n' --nixpkgs "$IE_URL/nixexprs.tar.xz" --nixpkgs-hash "$IE_CHANNEL_NAR"
 }
