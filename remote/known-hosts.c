@@ -109,6 +109,9 @@ int remote_known_hosts_write(const char *path, const struct remote_target *t, co
 	int r = nm_read_file(path[0] == '/' ? "/" : ".", path, KNOWN_HOSTS_MAX, &old, &old_len);
 	if (r < 0 && r != -ENOENT)
 		return nm_fail(e, NM_ERR_RUNTIME, r, "%s: cannot read it: %s", path, strerror(-r));
+	if (old_len >= KNOWN_HOSTS_MAX) /* read up to the cap only: writing it back would cut the file */
+		return nm_fail(e, NM_ERR_USAGE, EFBIG, "%s: larger than 16 MiB; not a known_hosts file to rewrite",
+			       path);
 	_cleanup_buf_ struct nm_buf out = NM_BUF_INIT(KNOWN_HOSTS_MAX);
 	if (rewrite(old ? old : "", old_len, name, keys, n, &out) < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "%s: out of memory (or past 16 MiB)", path);

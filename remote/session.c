@@ -139,9 +139,10 @@ static int open_failed(const struct remote_session *s, const struct nm_run_resul
 	if (strstr(out, "Host key verification failed")) {
 		_cleanup_free_ char *shown = shown_fingerprint(out);
 		return nm_fail(e, NM_ERR_REFUSED, EKEYREJECTED,
-			       "%s: the host's key is not the pinned one (pinned: %s; the host showed %s). Nothing was "
-			       "sent to it. A server booted into a new rescue system has new keys: take its "
-			       "fingerprints from Robot again; otherwise this address is not that server",
+			       "%s: the host's key is not the pinned one (pinned: %s; the host showed %s). ssh stopped "
+			       "at the key exchange: no login, no command. A server booted into a new rescue system "
+			       "has new keys: take its fingerprints from Robot again; otherwise this address is not "
+			       "that server",
 			       s->who, s->pinned, shown ? shown : "a key of another type");
 	}
 	if (strstr(out, "Permission denied"))

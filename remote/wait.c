@@ -43,21 +43,22 @@ static void wait_tick(struct wait_clock *c)
 }
 
 /* Waits for `events` on fd (or only for the time, fd < 0) until `until`, ticking on the way:
- * 1 when ready, 0 at `until`. */
+ * 1 when ready, 0 at `until`. The fd is looked at once more when the time is up, so what is
+ * ready at once (a connect on loopback) is seen even with no time left. */
 static int wait_for(struct wait_clock *c, int fd, short events, int64_t until)
 {
 	for (;;) {
 		wait_tick(c);
 		int64_t now = wait_now_ms();
-		if (now >= until)
-			return 0;
-		int64_t slice = until - now;
-		if (c->tick && c->next_tick - now < slice)
+		int64_t slice = until > now ? until - now : 0;
+		if (c->tick && slice > 0 && c->next_tick - now < slice)
 			slice = c->next_tick - now > 0 ? c->next_tick - now : 1;
 		struct pollfd p = {.fd = fd, .events = events};
 		int r = poll(&p, fd >= 0 ? 1 : 0, (int)slice);
 		if (r > 0)
 			return 1;
+		if (wait_now_ms() >= until)
+			return 0;
 	}
 }
 

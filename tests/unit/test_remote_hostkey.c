@@ -222,6 +222,18 @@ static void known_hosts_replaces_the_targets_lines_only(void **state)
 	    got, "203.0.113.7 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILyBkfjFFml4EoDPdFBZs9hKJ7pSk1gvYRDSJ8Qo3ToG\n");
 	free(got);
 
+	/* a file past the cap is refused, not cut: it stays as it was */
+	char *huge = nm_strdup_printf("%s/huge_known_hosts", tmpdir);
+	spit(huge, "x");
+	assert_int_equal(truncate(huge, 16 << 20), 0);
+	struct nm_error big = {0};
+	assert_int_equal(remote_known_hosts_write(huge, &t, keys, 1, &big), -EFBIG);
+	assert_non_null(strstr(big.msg, "larger than 16 MiB"));
+	struct stat hs;
+	assert_int_equal(stat(huge, &hs), 0);
+	assert_int_equal(hs.st_size, 16 << 20);
+	free(huge);
+
 	struct nm_error missing = {0};
 	assert_true(remote_known_hosts_write("/nonexistent-dir/known_hosts", &t, keys, 1, &missing) < 0);
 	assert_non_null(strstr(missing.msg, "/nonexistent-dir/known_hosts"));
