@@ -325,9 +325,10 @@ static int run_failed(struct remote_session *s, const char *cmd, const struct nm
 	_cleanup_free_ char *tail = remote_output_tail(res->output, res->output_len);
 	if (res->exit_status == 255 && remote_session_check(s) < 0)
 		return nm_fail(e, NM_ERR_RUNTIME, ECONNRESET,
-			       "%s: the connection was lost while running %.200s (ssh: %s); reconnect and look at "
-			       "what the command left: it may have gone on running",
-			       s->who, cmd, tail ? tail : "");
+			       "%s: the connection was lost while running %.200s (%s%s); reconnect and look at what "
+			       "the command left: it may have gone on running",
+			       s->who, cmd, res->output_len ? "last output: " : "no output",
+			       res->output_len && tail ? tail : "");
 	return nm_fail(e, NM_ERR_RUNTIME, EIO, "%s: %.200s exited with status %d: %s", s->who, cmd, res->exit_status,
 		       tail ? tail : "");
 }
