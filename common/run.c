@@ -1,7 +1,8 @@
 /* run.c: the one way nmmm starts another program. argv arrays only (no shell), a minimal
  * environment, a timeout that kills the whole process group, stdout+stderr captured into the log
  * and handed back, and the exit status checked: a non-zero exit is an error naming the program
- * and quoting the end of its output, unless the caller says failure is an answer. */
+ * and quoting the end of its output, unless the caller says failure is an answer. A caller that
+ * follows a long program gets its output line by line as it arrives (on_line). */
 #include "common/common.h"
 
 #include <errno.h>
@@ -95,6 +96,57 @@ static char *describe_argv(const char *const argv[])
 	return s;
 }
 
+/* The caller's line callback (opts->on_line): bytes gathered up to each '\n', or in pieces of
+ * NM_RUN_LINE_MAX when a line is longer. A piece is handed over only when a further byte of the
+ * same line arrives, so a line of exactly NM_RUN_LINE_MAX bytes is one piece, not one plus an
+ * empty one. */
+struct run_lines {
+	void (*cb)(void *ud, const char *line, size_t len);
+	void *ud;
+	char *buf; /* NM_RUN_LINE_MAX + 1 bytes when cb is set */
+	size_t len;
+};
+
+static void lines_emit(struct run_lines *l)
+{
+	l->buf[l->len] = '\0';
+	l->cb(l->ud, l->buf, l->len);
+	l->len = 0;
+}
+
+static void lines_feed(struct run_lines *l, const char *p, size_t n)
+{
+	if (!l->cb)
+		return;
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+		n -= take;
+		while (take > 0) {
+			if (l->len == NM_RUN_LINE_MAX)
+				lines_emit(l);
+			size_t k = NM_RUN_LINE_MAX - l->len;
+			k = take < k ? take : k;
+			memcpy(l->buf + l->len, p, k);
+			l->len += k;
+			p += k;
+			take -= k;
+		}
+		if (nl) {
+			lines_emit(l);
+			p++;
+			n--;
+		}
+	}
+}
+
+/* What follows the last '\n' when the output ends. */
+static void lines_finish(struct run_lines *l)
+{
+	if (l->cb && l->len > 0)
+		lines_emit(l);
+}
+
 /* The last few lines of output, for an error message. */
 static const char *output_tail(const char *out, size_t len)
 {
@@ -146,6 +198,10 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 	_cleanup_strv_free_ char **env = build_env(opts->extra_env);
 	if (!env)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	_cleanup_free_ char *line_buf = opts->on_line ? malloc(NM_RUN_LINE_MAX + 1) : NULL;
+	if (opts->on_line && !line_buf)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	struct run_lines lines = {.cb = opts->on_line, .ud = opts->on_line_ud, .buf = line_buf};
 
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -190,7 +246,9 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 			break;
 		nm_log_raw(argv[0], chunk, (size_t)k);
 		(void)nm_buf_append(&kept, chunk, (size_t)k); /* out of memory or past the cap: log only */
+		lines_feed(&lines, chunk, (size_t)k);
 	}
+	lines_finish(&lines);
 	close(pfd[0]);
 	if (timed_out) {
 		kill(-pid, SIGTERM);
