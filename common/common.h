@@ -202,14 +202,19 @@ struct nm_run_opts {
 	char *const *extra_env; /* "NAME=value" added to the minimal environment, or NULL */
 	const char *stdin_path; /* file to feed on stdin, or NULL for /dev/null */
 	bool allow_failure; /* a non-zero exit is returned, not turned into an error */
-	/* Told each line of the output as it arrives (without its newline; a last line without
-	 * one at the end; a line past 64 KiB in pieces), besides the log and the kept output. */
+	/* Called as the output arrives, for each complete line of the combined output (without its
+	 * '\n'; line[len] is a NUL, the line itself may hold NULs), and once more for what follows the
+	 * last '\n' when the output ends (end of file, or the program stopped at its timeout). A line
+	 * longer than NM_RUN_LINE_MAX comes in pieces of NM_RUN_LINE_MAX bytes, the last piece holding
+	 * the rest, so a callback never sees an empty piece of a long line. NULL: no callback. The log,
+	 * the kept output and the errors are the same with or without it. */
 	void (*on_line)(void *ud, const char *line, size_t len);
 	void *on_line_ud;
 	/* stdout into this file (created 0600 or truncated) instead of the output: a program's data
 	 * (a tar) kept apart from its messages; stderr is captured as usual. */
 	const char *stdout_path;
 };
+#define NM_RUN_LINE_MAX (64u << 10)
 
 struct nm_run_result {
 	int exit_status; /* exit code, or 128+signal */

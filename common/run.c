@@ -1,7 +1,8 @@
 /* run.c: the one way nmmm starts another program. argv arrays only (no shell), a minimal
  * environment, a timeout that kills the whole process group, stdout+stderr captured into the log
  * and handed back, and the exit status checked: a non-zero exit is an error naming the program
- * and quoting the end of its output, unless the caller says failure is an answer. */
+ * and quoting the end of its output, unless the caller says failure is an answer. A caller that
+ * follows a long program gets its output line by line as it arrives (on_line). */
 #include "common/common.h"
 
 #include <errno.h>
@@ -15,7 +16,6 @@
 
 #define RUN_DEFAULT_TIMEOUT 300
 #define RUN_KEEP_MAX (8u << 20) /* output kept in memory; the log gets all of it */
-#define RUN_LINE_MAX (64u << 10) /* on_line gets a longer line in pieces of this size */
 
 extern char **environ;
 
@@ -98,6 +98,57 @@ static char *describe_argv(const char *const argv[])
 	return s;
 }
 
+/* The caller's line callback (opts->on_line): bytes gathered up to each '\n', or in pieces of
+ * NM_RUN_LINE_MAX when a line is longer. A piece is handed over only when a further byte of the
+ * same line arrives, so a line of exactly NM_RUN_LINE_MAX bytes is one piece, not one plus an
+ * empty one. */
+struct run_lines {
+	void (*cb)(void *ud, const char *line, size_t len);
+	void *ud;
+	char *buf; /* NM_RUN_LINE_MAX + 1 bytes when cb is set */
+	size_t len;
+};
+
+static void lines_emit(struct run_lines *l)
+{
+	l->buf[l->len] = '\0';
+	l->cb(l->ud, l->buf, l->len);
+	l->len = 0;
+}
+
+static void lines_feed(struct run_lines *l, const char *p, size_t n)
+{
+	if (!l->cb)
+		return;
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+		n -= take;
+		while (take > 0) {
+			if (l->len == NM_RUN_LINE_MAX)
+				lines_emit(l);
+			size_t k = NM_RUN_LINE_MAX - l->len;
+			k = take < k ? take : k;
+			memcpy(l->buf + l->len, p, k);
+			l->len += k;
+			p += k;
+			take -= k;
+		}
+		if (nl) {
+			lines_emit(l);
+			p++;
+			n--;
+		}
+	}
+}
+
+/* What follows the last '\n' when the output ends. */
+static void lines_finish(struct run_lines *l)
+{
+	if (l->cb && l->len > 0)
+		lines_emit(l);
+}
+
 /* The last few lines of output, for an error message. */
 static const char *output_tail(const char *out, size_t len)
 {
@@ -143,41 +194,22 @@ struct run_child {
 	int64_t started, deadline;
 	bool timed_out;
 	struct nm_buf kept; /* capped at RUN_KEEP_MAX; the log gets everything */
-	struct nm_buf line; /* the line being assembled for on_line */
+	struct run_lines lines; /* for opts->on_line */
 };
-
-/* Lines for on_line: complete ones as they come, a long one in RUN_LINE_MAX pieces. */
-static void deliver_lines(struct run_child *c, const char *chunk, size_t k)
-{
-	if (!c->opts->on_line)
-		return;
-	for (size_t i = 0; i < k; i++) {
-		if (chunk[i] == '\n' || c->line.len >= RUN_LINE_MAX) {
-			c->opts->on_line(c->opts->on_line_ud, c->line.data ? c->line.data : "", c->line.len);
-			c->line.len = 0;
-			if (c->line.data)
-				c->line.data[0] = '\0';
-			if (chunk[i] == '\n')
-				continue;
-		}
-		(void)nm_buf_append(&c->line, chunk + i, 1);
-	}
-}
-
-static void flush_line(struct run_child *c)
-{
-	if (c->opts->on_line && c->line.len > 0)
-		c->opts->on_line(c->opts->on_line_ud, c->line.data, c->line.len);
-	c->line.len = 0;
-}
 
 static int child_start(struct run_child *c, const char *const argv[], const struct nm_run_opts *opts,
 		       struct nm_error *e)
 {
-	*c = (struct run_child){.argv = argv, .opts = opts, .fd = -1, .kept = NM_BUF_INIT(RUN_KEEP_MAX),
-				.line = NM_BUF_INIT(RUN_LINE_MAX + 1)};
+	*c = (struct run_child){.argv = argv,
+				.opts = opts,
+				.fd = -1,
+				.kept = NM_BUF_INIT(RUN_KEEP_MAX),
+				.lines = {.cb = opts->on_line, .ud = opts->on_line_ud}};
 	_cleanup_strv_free_ char **env = build_env(opts->extra_env);
 	if (!env)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	_cleanup_free_ char *line_buf = opts->on_line ? malloc(NM_RUN_LINE_MAX + 1) : NULL;
+	if (opts->on_line && !line_buf)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -198,6 +230,7 @@ static int child_start(struct run_child *c, const char *const argv[], const stru
 	close(pfd[1]);
 	c->pid = pid;
 	c->fd = pfd[0];
+	c->lines.buf = NM_TAKE_PTR(line_buf);
 	c->started = now_ms();
 	c->deadline = c->started + (int64_t)(opts->timeout_sec ? opts->timeout_sec : RUN_DEFAULT_TIMEOUT) * 1000;
 	return 0;
@@ -214,7 +247,7 @@ static bool child_read(struct run_child *c)
 		return false;
 	nm_log_raw(c->argv[0], chunk, (size_t)k);
 	(void)nm_buf_append(&c->kept, chunk, (size_t)k); /* out of memory or past the cap: log only */
-	deliver_lines(c, chunk, (size_t)k);
+	lines_feed(&c->lines, chunk, (size_t)k);
 	return true;
 }
 
@@ -224,7 +257,7 @@ static int child_finish(struct run_child *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	flush_line(c);
+	lines_finish(&c->lines);
 	if (c->timed_out) {
 		kill(-c->pid, SIGTERM);
 		for (int i = 0; i < 50 && waitpid(c->pid, NULL, WNOHANG) == 0; i++)
@@ -234,8 +267,8 @@ static int child_finish(struct run_child *c)
 	int status = 0;
 	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	free(c->line.data);
-	c->line.data = NULL;
+	free(c->lines.buf);
+	c->lines.buf = NULL;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -187,6 +188,84 @@ static void run_uses_clean_environment(void **state)
 	assert_null(strstr(res.output, "LC_ALL=C\n"));
 	assert_non_null(strstr(res.output, "PATH=/usr/local/sbin"));
 	nm_run_result_free(&res);
+}
+
+/* What on_line saw: each call's bytes and when it came. */
+struct seen_lines {
+	char *text[8];
+	size_t len[8];
+	int64_t at_ms[8];
+	size_t n;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void record_line(void *ud, const char *line, size_t len)
+{
+	struct seen_lines *s = ud;
+	assert_true(s->n < NM_ELEMENTSOF(s->text));
+	assert_int_equal(line[len], '\0');
+	s->text[s->n] = malloc(len + 1);
+	assert_non_null(s->text[s->n]);
+	memcpy(s->text[s->n], line, len + 1);
+	s->len[s->n] = len;
+	s->at_ms[s->n++] = mono_ms();
+}
+
+static void seen_lines_free(struct seen_lines *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->text[i]);
+}
+
+/* "a" is a whole line at once; "b" waits for the rest of its line ("c", 0.3 s later); an empty
+ * line is a line; the unterminated "d" comes when the output ends; a NUL stays inside its line. */
+static void run_delivers_lines_as_they_arrive(void **state)
+{
+	struct seen_lines s = {0};
+	struct nm_run_opts o = {.on_line = record_line, .on_line_ud = &s};
+	struct nm_run_result res;
+	struct nm_error e = {0};
+	const char *argv[] = {"sh", "-c", "printf 'a\\nb'; sleep 0.3; printf 'c\\n\\nx\\0y\\nd'", NULL};
+	assert_int_equal(nm_run(argv, &o, &res, &e), 0);
+	assert_int_equal(s.n, 5);
+	assert_string_equal(s.text[0], "a");
+	assert_string_equal(s.text[1], "bc");
+	assert_int_equal(s.len[2], 0);
+	assert_int_equal(s.len[3], 3);
+	assert_memory_equal(s.text[3], "x\0y", 3);
+	assert_string_equal(s.text[4], "d");
+	assert_true(s.at_ms[1] - s.at_ms[0] >= 250); /* "a" came before the program went on */
+	/* the kept output is the same as without a callback */
+	assert_int_equal(res.output_len, 11);
+	assert_memory_equal(res.output, "a\nbc\n\nx\0y\nd", 11);
+	nm_run_result_free(&res);
+	seen_lines_free(&s);
+}
+
+/* 131072 bytes are two whole pieces (no empty third); 65537 are a piece and one byte. */
+static void run_delivers_long_lines_in_pieces(void **state)
+{
+	struct seen_lines s = {0};
+	struct nm_run_opts o = {.on_line = record_line, .on_line_ud = &s};
+	const char *argv[] = {"sh", "-c",
+			      "head -c 131072 /dev/zero | tr '\\0' x; echo; head -c 65537 /dev/zero | tr '\\0' y; echo",
+			      NULL};
+	assert_int_equal(nm_run(argv, &o, NULL, NULL), 0);
+	assert_int_equal(s.n, 4);
+	size_t want[] = {NM_RUN_LINE_MAX, NM_RUN_LINE_MAX, NM_RUN_LINE_MAX, 1};
+	char byte[] = {'x', 'x', 'y', 'y'};
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(s.len[i], want[i]);
+		assert_int_equal(s.text[i][0], byte[i]);
+		assert_int_equal(s.text[i][s.len[i] - 1], byte[i]);
+	}
+	seen_lines_free(&s);
 }
 
 static void run_kills_on_timeout(void **state)
@@ -455,6 +534,8 @@ int main(void)
 	    cmocka_unit_test(run_captures_output_and_status),
 	    cmocka_unit_test(run_child_dies_with_the_agent),
 	    cmocka_unit_test(run_uses_clean_environment),
+	    cmocka_unit_test(run_delivers_lines_as_they_arrive),
+	    cmocka_unit_test(run_delivers_long_lines_in_pieces),
 	    cmocka_unit_test(run_kills_on_timeout),
 	    cmocka_unit_test(run_reports_missing_program),
 	    cmocka_unit_test(url_redact_hides_userinfo_and_query),
