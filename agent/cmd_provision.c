@@ -51,8 +51,8 @@ static void print_help(void)
 	      "  --ssh-config FILE        ssh -F FILE\n"
 	      "  --identity FILE          ssh -i FILE\n"
 	      "  --ssh-option OPT         ssh -o OPT (repeatable), e.g. ProxyJump=bastion\n"
-	      "  --remote-dir DIR         where the binary and files go on the server (default " PROVISION_DEFAULT_REMOTE_DIR
-	      ")\n"
+	      "  --remote-dir DIR         where the binary and files go on the server "
+	      "(default " PROVISION_DEFAULT_REMOTE_DIR ")\n"
 	      "  --rescue-timeout SEC     how long to wait for the rescue's SSH (default 600)\n"
 	      "  --boot-timeout SEC       how long to wait for the installed system (default 600)\n"
 	      "  --no-reboot              stop after the hand-over; the server stays in the rescue\n"

@@ -167,7 +167,8 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		errno = 0;
 		unsigned long n = strtoul(from, &end, 10);
 		if (errno || end == from || *end || from[0] == '-')
-			return agent_usage_error(e, "status", "status: --from takes a number of events, not '%s'", from);
+			return agent_usage_error(e, "status", "status: --from takes a number of events, not '%s'",
+						 from);
 		fw.skip = n;
 	}
 

@@ -15,9 +15,6 @@
 
 #define EXPORT_FILE_MAX (16u << 20) /* a generated file is a few KiB */
 
-int provision_wait_ssh(struct provision_run *run, const char *step, const char *what, unsigned timeout,
-		       struct nm_error *e);
-
 /* ---- hand-over ---- */
 
 static const char *out_dir(const struct provision_run *run, char **owned)
@@ -123,8 +120,8 @@ static int read_report(struct provision_run *run, const char *dir, struct nm_err
 		return r;
 	json_object *keys = NULL;
 	size_t n = json_object_object_get_ex(rep, "ssh_host_keys", &keys) && json_object_is_type(keys, json_type_array)
-		     ? json_object_array_length(keys)
-		     : 0;
+	    ? json_object_array_length(keys)
+	    : 0;
 	run->host_keys = calloc(n ? n : 1, sizeof *run->host_keys);
 	if (!run->host_keys)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
@@ -173,20 +170,27 @@ static const char *known_hosts_path(const struct provision_run *run, const char 
 	return *owned;
 }
 
-static void print_handover(const struct provision_run *run, const char *dir, const char *known_hosts,
-			   const char *age)
+/* nixos-rebuild's --target-host is user@host for ssh (no port, no brackets); a port goes into
+ * NIX_SSHOPTS with the known_hosts file that pins the new keys. */
+static void print_handover(const struct provision_run *run, const char *dir, const char *known_hosts, const char *age)
 {
 	const char *host = run->hostname ? run->hostname : "HOST";
+	char port[32] = "";
+	if (run->target.port)
+		snprintf(port, sizeof port, " -p %u", run->target.port);
+	const char *here = dir[0] == '/' ? "" : "$PWD/";
 	printf("\nThe deploy repository for %s is in %s/ (new host keys in %s).\n", run->display, dir, known_hosts);
 	if (age)
 		printf("Age recipient of the host (agenix, sops-nix): %s\n", age);
 	printf("First deploy, after the reboot (NIX_SSHOPTS pins the new host keys; or add them to your\n"
 	       "known_hosts):\n"
-	       "  NIX_SSHOPTS='-o UserKnownHostsFile=%s' nixos-rebuild switch --flake %s#%s --target-host %s\n"
+	       "  export NIX_SSHOPTS='-o UserKnownHostsFile=%s%s%s'\n"
+	       "  nixos-rebuild switch --flake %s#%s --target-host %s@%s\n"
 	       "without flakes:\n"
-	       "  NIX_SSHOPTS='-o UserKnownHostsFile=%s' NIXOS_CONFIG=$PWD/%s/configuration.nix \\\n"
-	       "    nixos-rebuild switch --target-host %s -I nixpkgs=$(nix-instantiate --eval %s/nixpkgs.nix | tr -d '\"')\n",
-	       known_hosts, dir, host, run->display, known_hosts, dir, run->display, dir);
+	       "  NIXOS_CONFIG=%s%s/configuration.nix nixos-rebuild switch --target-host %s@%s \\\n"
+	       "    -I nixpkgs=$(nix-instantiate --eval %s/nixpkgs.nix | tr -d '\"')\n",
+	       known_hosts[0] == '/' ? "" : "$PWD/", known_hosts, port, dir, host, run->target.user, run->target.host,
+	       here, dir, run->target.user, run->target.host, dir);
 	fflush(stdout);
 }
 
@@ -333,8 +337,8 @@ static char *trimmed(const char *s)
 	return strndup(s, n);
 }
 
-static int remote_output(struct provision_run *run, const char *const argv[], unsigned timeout, int *status,
-			 char **out, struct nm_error *e)
+static int remote_output(struct provision_run *run, const char *const argv[], unsigned timeout, int *status, char **out,
+			 struct nm_error *e)
 {
 	struct remote_run_opts ro = {.timeout_sec = timeout, .allow_failure = true};
 	_cleanup_run_result_ struct nm_run_result res = {0};
@@ -409,7 +413,8 @@ static void print_manual_diagnosis(const struct provision_run *run)
 		"  3. scp nmmm-agent %s:/root/ && ssh %s /root/nmmm-agent diagnose%s%s\n"
 		"     (it mounts the installed root read-only and reads the failed boot's journal)\n"
 		"or run provision with --robot-server N, which does this itself.\n",
-		run->display, run->display, run->root_uuid ? " --root-uuid " : "", run->root_uuid ? run->root_uuid : "");
+		run->display, run->display, run->root_uuid ? " --root-uuid " : "",
+		run->root_uuid ? run->root_uuid : "");
 }
 
 static void print_findings(json_object *diag)
@@ -442,11 +447,11 @@ static int run_remote_diagnose(struct provision_run *run, json_object **diag, st
 	close(fd);
 	_cleanup_strv_free_ char **argv = nm_strv_new();
 	int r = argv && nm_strv_push(&argv, run->remote_agent) == 0 && nm_strv_push(&argv, "diagnose") == 0 &&
-			nm_strv_push(&argv, "--json") == 0 &&
-			(!run->root_uuid || (nm_strv_push(&argv, "--root-uuid") == 0 &&
-					     nm_strv_push(&argv, run->root_uuid) == 0))
-		  ? 0
-		  : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+		nm_strv_push(&argv, "--json") == 0 &&
+		(!run->root_uuid ||
+		 (nm_strv_push(&argv, "--root-uuid") == 0 && nm_strv_push(&argv, run->root_uuid) == 0))
+	    ? 0
+	    : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	struct remote_run_opts ro = {.timeout_sec = 600, .allow_failure = true, .stdout_path = tmpl};
 	_cleanup_run_result_ struct nm_run_result res = {0};
 	if (r == 0)
@@ -461,8 +466,8 @@ static const char *first_cause(json_object *diag, const char **summary, const ch
 {
 	json_object *findings = NULL;
 	*summary = *fix = NULL;
-	if (!json_object_object_get_ex(diag, "findings", &findings) || !json_object_is_type(findings, json_type_array) ||
-	    json_object_array_length(findings) == 0)
+	if (!json_object_object_get_ex(diag, "findings", &findings) ||
+	    !json_object_is_type(findings, json_type_array) || json_object_array_length(findings) == 0)
 		return NULL;
 	json_object *f = json_object_array_get_idx(findings, 0);
 	*summary = str_at(f, "summary");
@@ -496,8 +501,8 @@ int provision_diagnose(struct provision_run *run, const struct nm_error *why, st
 	provision_event(run, "diagnose", "done", f);
 	return nm_fail(e, NM_ERR_RUNTIME, EHOSTUNREACH,
 		       "%s: %s%s%s%s%s. The server is left in the rescue system (ssh %s)", why->msg,
-		       cause ? cause : "no cause found", summary ? " — " : "", summary ? summary : "",
-		       fix ? "; " : "", fix ? fix : "", run->display);
+		       cause ? cause : "no cause found", summary ? " — " : "", summary ? summary : "", fix ? "; " : "",
+		       fix ? fix : "", run->display);
 }
 
 void provision_run_free(struct provision_run *run)

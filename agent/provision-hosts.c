@@ -47,11 +47,12 @@ static int push_common(char ***argv, const struct provision_opts *o, struct nm_e
 {
 	char num[32];
 	int r = 0;
-	const char *pairs[][2] = {{"--ssh-config", o->ssh_config},
-				  {"--identity", o->identity},
-				  {"--robot-url", strcmp(o->robot_url, ROBOT_DEFAULT_URL) ? o->robot_url : NULL},
-				  {"--robot-credentials", o->robot_credentials},
-				  {"--remote-dir", strcmp(o->remote_dir, PROVISION_DEFAULT_REMOTE_DIR) ? o->remote_dir : NULL}};
+	const char *pairs[][2] = {
+	    {"--ssh-config", o->ssh_config},
+	    {"--identity", o->identity},
+	    {"--robot-url", strcmp(o->robot_url, ROBOT_DEFAULT_URL) ? o->robot_url : NULL},
+	    {"--robot-credentials", o->robot_credentials},
+	    {"--remote-dir", strcmp(o->remote_dir, PROVISION_DEFAULT_REMOTE_DIR) ? o->remote_dir : NULL}};
 	for (size_t i = 0; r == 0 && i < NM_ELEMENTSOF(pairs); i++)
 		if (pairs[i][1])
 			r = push(argv, pairs[i][0], e) ?: push(argv, pairs[i][1], e);
@@ -81,8 +82,8 @@ static int entry_argv(const struct provision_opts *o, json_object *ent, size_t i
 		static const char *const known[] = {"host", "robot_server", "config", "out", "args", NULL};
 		if (!nm_strv_contains((char *const *)known, key))
 			return nm_fail(e, NM_ERR_USAGE, EINVAL,
-				       "%s: entry %zu: unknown field '%s' (host, robot_server, config, out, args)", file,
-				       i + 1, key);
+				       "%s: entry %zu: unknown field '%s' (host, robot_server, config, out, args)",
+				       file, i + 1, key);
 	}
 	const char *host = jstr(ent, "host"), *config = jstr(ent, "config"), *out = jstr(ent, "out");
 	json_object *num = NULL, *args = NULL;
@@ -90,7 +91,8 @@ static int entry_argv(const struct provision_opts *o, json_object *ent, size_t i
 	if (has_num && !json_object_is_type(num, json_type_int))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu: robot_server is a number", file, i + 1);
 	if (!host && !has_num)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu names neither host nor robot_server", file, i + 1);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu names neither host nor robot_server", file,
+			       i + 1);
 	j->argv = nm_strv_new();
 	char self[] = "/proc/self/exe", numbuf[32];
 	int r = j->argv ? push(&j->argv, self, e) : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
@@ -108,12 +110,13 @@ static int entry_argv(const struct provision_opts *o, json_object *ent, size_t i
 		r = push(&j->argv, "--out", e) ?: push(&j->argv, out, e);
 	if (r == 0 && json_object_object_get_ex(ent, "args", &args)) {
 		if (!json_object_is_type(args, json_type_array))
-			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu: args is a list of strings", file, i + 1);
+			return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu: args is a list of strings", file,
+				       i + 1);
 		for (size_t k = 0; r == 0 && k < json_object_array_length(args); k++) {
 			json_object *a = json_object_array_get_idx(args, k);
 			if (!json_object_is_type(a, json_type_string))
-				return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu: args[%zu] is not a string", file,
-					       i + 1, k);
+				return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu: args[%zu] is not a string",
+					       file, i + 1, k);
 			r = push(&j->argv, json_object_get_string(a), e);
 		}
 	}
@@ -209,8 +212,8 @@ static int read_hosts(const char *file, json_object **arr, struct nm_error *e)
 		return r;
 	size_t n = json_object_is_type(*arr, json_type_array) ? json_object_array_length(*arr) : 0;
 	if (n == 0 || n > HOSTS_MAX)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: a list of 1 to %d servers, e.g. [{\"host\": \"root@HOST\"}]",
-			       file, HOSTS_MAX);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: a list of 1 to %d servers, e.g. [{\"host\": \"root@HOST\"}]", file, HOSTS_MAX);
 	return 0;
 }
 
@@ -224,7 +227,8 @@ int provision_hosts(struct agent_ctx *ctx, const struct provision_opts *o, struc
 	struct host_job *jobs = calloc(n, sizeof *jobs);
 	struct nm_run_job *runs = calloc(n, sizeof *runs);
 	_cleanup_strv_free_ char **env = child_env();
-	struct hosts_view view = {.jobs = jobs, .n = n, .tty = isatty(STDERR_FILENO) && ctx->g.verbosity >= NM_LOG_INFO};
+	struct hosts_view view = {
+	    .jobs = jobs, .n = n, .tty = isatty(STDERR_FILENO) && ctx->g.verbosity >= NM_LOG_INFO};
 	if (!jobs || !runs || !env)
 		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	for (size_t i = 0; r == 0 && i < n; i++) {
@@ -232,8 +236,11 @@ int provision_hosts(struct agent_ctx *ctx, const struct provision_opts *o, struc
 		r = entry_argv(o, json_object_array_get_idx(arr, i), i, o->hosts_file, &jobs[i], e);
 		runs[i] = (struct nm_run_job){
 		    .argv = (const char *const *)jobs[i].argv,
-		    .opts = {.timeout_sec = 8 * 3600, .extra_env = env, .allow_failure = true,
-			     .on_line = on_child_line, .on_line_ud = &jobs[i]},
+		    .opts = {.timeout_sec = 8 * 3600,
+			     .extra_env = env,
+			     .allow_failure = true,
+			     .on_line = on_child_line,
+			     .on_line_ud = &jobs[i]},
 		};
 	}
 	unsigned failed = 0;

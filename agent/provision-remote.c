@@ -50,8 +50,8 @@ static void countdown_tick(void *ud, unsigned left)
 {
 	struct countdown *c = ud;
 	if (c->tty) {
-		fprintf(stderr, "\r%s: waiting for %s's SSH (%s), %u:%02u left\033[K", c->step, c->run->display, c->what,
-			left / 60, left % 60);
+		fprintf(stderr, "\r%s: waiting for %s's SSH (%s), %u:%02u left\033[K", c->step, c->run->display,
+			c->what, left / 60, left % 60);
 		fflush(stderr);
 		c->drew = true;
 	}
@@ -68,7 +68,9 @@ static void countdown_tick(void *ud, unsigned left)
 int provision_wait_ssh(struct provision_run *run, const char *step, const char *what, unsigned timeout,
 		       struct nm_error *e)
 {
-	struct countdown c = {.run = run, .step = step, .what = what,
+	struct countdown c = {.run = run,
+			      .step = step,
+			      .what = what,
 			      .tty = isatty(STDERR_FILENO) && run->ctx->g.verbosity >= NM_LOG_INFO};
 	int r = remote_wait_ssh(&run->target, timeout, countdown_tick, &c, e);
 	if (c.drew)
@@ -136,8 +138,7 @@ static char *join_list(char *const *v)
 
 /* Picks the scanned key to pin: the one matching what is expected, or every scanned key on
  * first use. A mismatch is a refusal before any command is sent. */
-static int choose_rescue_key(struct provision_run *run, struct remote_host_key *scanned, size_t n,
-			     struct nm_error *e)
+static int choose_rescue_key(struct provision_run *run, struct remote_host_key *scanned, size_t n, struct nm_error *e)
 {
 	_cleanup_strv_free_ char **expected = NULL;
 	int r = expected_fingerprints(run, &expected, e);
@@ -161,8 +162,8 @@ static int choose_rescue_key(struct provision_run *run, struct remote_host_key *
 			       "rescue: %s answers with host key %s, but %s says %s: this is not the rescue "
 			       "system you activated (or a man in the middle); nothing was sent. Check the "
 			       "address, wait for the reset to finish, and run again",
-			       run->display, list ? list : "?", run->rescue_fingerprints ? "Robot" : "--rescue-host-key",
-			       want ? want : "?");
+			       run->display, list ? list : "?",
+			       run->rescue_fingerprints ? "Robot" : "--rescue-host-key", want ? want : "?");
 	}
 	/* Only the verified key is pinned. */
 	run->rescue_keys = calloc(1, sizeof *run->rescue_keys);
@@ -228,9 +229,7 @@ int provision_upload_agent(struct provision_run *run, struct nm_error *e)
 	int r = remote_mkdir(run, run->o->remote_dir, e);
 	if (r == 0)
 		r = remote_upload(run->session, "/proc/self/exe", run->remote_agent, 0755, e);
-	if (r == 0)
-		nm_info("upload: nmmm-agent → %s (SHA-256 checked)", run->remote_agent);
-	return r;
+	return r; /* the remote library says what it uploaded, with the digest checked */
 }
 
 int provision_upload(struct provision_run *run, struct nm_error *e)
@@ -243,10 +242,8 @@ int provision_upload(struct provision_run *run, struct nm_error *e)
 		if (!dest)
 			return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 		r = remote_upload(run->session, f->local, dest, 0600, e);
-		if (r < 0 && e->cls == NM_ERR_USAGE)
+		if (r < 0)
 			return r;
-		if (r == 0)
-			nm_info("upload: --%s %s → %s", f->option, f->local, dest);
 	}
 	if (r == 0)
 		provision_event(run, "upload", "done", NULL);

@@ -128,8 +128,8 @@ static int target_from_server(struct provision_run *run, const struct robot_serv
 		return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
 			       "Robot gives server %d neither an IPv4 address nor an IPv6 net; name it as root@HOST",
 			       s->number);
-	_cleanup_free_ char *spec = strchr(addr, ':') ? nm_strdup_printf("root@[%s]", addr)
-						      : nm_strdup_printf("root@%s", addr);
+	_cleanup_free_ char *spec =
+	    strchr(addr, ':') ? nm_strdup_printf("root@[%s]", addr) : nm_strdup_printf("root@%s", addr);
 	return spec ? set_target(run, spec, e) : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 }
 

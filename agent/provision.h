@@ -93,6 +93,10 @@ int provision_operator_keys(struct provision_run *run, struct nm_error *e);
  * a provision event with the host added. Lines that are not events go to the log. */
 void provision_remote_line(void *ud, const char *line, size_t len);
 
+/* Until the target's SSH answers (a countdown on the terminal, progress events); -ETIMEDOUT. */
+int provision_wait_ssh(struct provision_run *run, const char *step, const char *what, unsigned timeout,
+		       struct nm_error *e);
+
 /* Emits a provision step's event (phase = the step) with the host in it. */
 void provision_event(struct provision_run *run, const char *step, const char *event, json_object *fields);
 /* A step's start: the event and "== provision: STEP (what)" on the console. */

@@ -61,8 +61,7 @@ static int64_t now_ms(void)
  * which keeps the terminal's signals from reaching it, so the kernel's parent-death signal is the
  * one that ends it. `parent` is checked after the prctl because the agent may already be gone.
  * The signal follows the thread that forked, so programs are run from the main thread only. */
-static void child_exec(const char *const argv[], char **env, const struct nm_run_opts *opts, int out_fd,
-		       pid_t parent)
+static void child_exec(const char *const argv[], char **env, const struct nm_run_opts *opts, int out_fd, pid_t parent)
 {
 	setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)

@@ -22,7 +22,6 @@ disk_before=$(ie_disk_sum "$IE_DISK")
 decoy_before=$(ie_disk_sum "$IE_DECOY")
 : > "$IE_WORK/ssh_config"
 mapfile -t args < <(ie_install_args | grep -v -x -e --no-reboot)
-host="root@127.0.0.1"
 common=(--ssh-config "$IE_WORK/ssh_config" --identity "$IE_WORK/operator"
 	--remote-dir "$IE_WORK/remote" --rescue-timeout 20 --boot-timeout 60)
 target=("root@[127.0.0.1]:$PE_PORT")
@@ -95,7 +94,8 @@ umount "$IE_WORK/check"
 grep -qF "[127.0.0.1]:$PE_PORT $disk_key" "$out/known_hosts" || fail "known_hosts lacks the new host key: $(cat "$out/known_hosts")"
 grep -q "^Age recipient of the host (agenix, sops-nix): age1[02-9ac-hj-np-z]\{58\}$" "$IE_WORK/p3.out" ||
 	fail "no age recipient printed: $(cat "$IE_WORK/p3.out")"
-grep -q "nixos-rebuild switch --flake $out#web1 --target-host root@\[127.0.0.1\]:$PE_PORT" "$IE_WORK/p3.out" ||
+grep -qF "export NIX_SSHOPTS='-o UserKnownHostsFile=$out/known_hosts -p $PE_PORT'" "$IE_WORK/p3.out" &&
+	grep -qF "nixos-rebuild switch --flake $out#web1 --target-host root@127.0.0.1" "$IE_WORK/p3.out" ||
 	fail "the first deploy command is not printed: $(tail -n 8 "$IE_WORK/p3.out")"
 grep -q "NixOS is up on" "$IE_WORK/p3.out" || fail "the verification did not report"
 [ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "the decoy disk changed"
