@@ -90,8 +90,8 @@ static bool has_medium(const char *root, const char *sysdir)
 {
 	char rel[PATH_MAX];
 	uint64_t size = 0;
-	snprintf(rel, sizeof rel, "%s/size", sysdir);
-	return nm_read_u64(root, rel, &size) == 0 && size > 0;
+	int n = snprintf(rel, sizeof rel, "%s/size", sysdir);
+	return n > 0 && (size_t)n < sizeof rel && nm_read_u64(root, rel, &size) == 0 && size > 0;
 }
 
 /* The device and each of its partitions (the subdirectories with a "partition" file). */
