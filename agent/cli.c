@@ -35,6 +35,9 @@ static const struct agent_command commands[] = {
      "status  [--follow] [--json]                       progress/result of the current or last install"},
     {"export", agent_cmd_export,
      "export                                            tar of the generated /etc/nixos on stdout"},
+    {"diagnose", agent_cmd_diagnose,
+     "diagnose [--root-uuid UUID] [--plan FILE] [--json] [--mount-dir DIR]\n"
+     "                                                    in the rescue: why the installed system did not come back"},
 };
 
 static void print_usage(FILE *f)
@@ -158,7 +161,7 @@ int agent_main(int argc, char **argv)
 		if (!cmd)
 			nm_fail(&err, NM_ERR_USAGE, EINVAL,
 				"unknown command '%s'; commands: detect, plan, render, fetch, wipe, "
-				"layout, install, status, export (see 'nmmm-agent --help')",
+				"layout, install, status, export, diagnose (see 'nmmm-agent --help')",
 				argv[optind]);
 	}
 	if (err.cls == NM_ERR_NONE && nm_log_open(ctx.g.log_path, ctx.g.verbosity, &err) == 0 &&
