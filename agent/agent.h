@@ -56,6 +56,9 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 int agent_cmd_provision(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
+/* In the rescue, after the installed system did not come back: the likely cause, read-only
+ * (cmd_diagnose.c; docs/provision.md, "Diagnosis"). */
+int agent_cmd_diagnose(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 
 /* Shared by commands: prints "usage: nmmm-agent CMD ..." help text and the bad-usage error. */
 int agent_usage_error(struct nm_error *e, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

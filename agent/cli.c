@@ -40,6 +40,9 @@ static const struct agent_command commands[] = {
      "provision [--robot-server N] [install options] [--out DIR] root@HOST | --hosts FILE [-j N]\n"
      "                                                    from your machine: rescue, install, hand-over,\n"
      "                                                    reboot, verify (or diagnose)"},
+    {"diagnose", agent_cmd_diagnose,
+     "diagnose [--root-uuid UUID] [--plan FILE] [--json] [--mount-dir DIR]\n"
+     "                                                    in the rescue: why the installed system did not come back"},
 };
 
 static void print_usage(FILE *f)
@@ -163,7 +166,7 @@ int agent_main(int argc, char **argv)
 		if (!cmd)
 			nm_fail(&err, NM_ERR_USAGE, EINVAL,
 				"unknown command '%s'; commands: detect, plan, render, fetch, wipe, "
-				"layout, install, status, export, provision (see 'nmmm-agent --help')",
+				"layout, install, status, export, provision, diagnose (see 'nmmm-agent --help')",
 				argv[optind]);
 	}
 	if (err.cls == NM_ERR_NONE && nm_log_open(ctx.g.log_path, ctx.g.verbosity, &err) == 0 &&

@@ -87,3 +87,10 @@ int disk_swaps_read(const char *root, char ***names, struct nm_error *e);
 /* Fills inv->initrd_modules from the controllers and block devices under root's /sys (modules.c);
  * an unlistable PCI bus is a warning. Fails only when out of memory. */
 int disk_initrd_modules_read(const char *root, struct disk_inventory *inv);
+
+/* ---- md status (md-status.c), parsers exposed for the unit tests ---- */
+/* Appends the arrays of a /proc/mdstat text to s (name, active, readonly, level, raid_disks,
+ * working, members, failed). 0 or -ENOMEM. */
+int disk_mdstat_parse(const char *text, struct disk_md_status *s);
+/* MD_UUID (as a canonical UUID) and MD_NAME of `mdadm --detail --export` output into a. */
+int disk_md_detail_parse(const char *output, struct disk_md_array *a);

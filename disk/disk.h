@@ -317,3 +317,92 @@ int disk_swapoff(const struct disk_plan *plan, const struct disk_run_opts *o, st
 /* Canonical 8-4-4-4-12 hex UUID; FAT volume id "XXXX-XXXX" (upper-case hex, as blkid prints). */
 bool disk_uuid_valid(const char *s);
 bool disk_vfat_id_valid(const char *s);
+
+/* ---- an installed system, read-only (md-status.c, ro-mount.c) ----
+ * For `diagnose`, run in the rescue after a first boot that did not come back. Nothing here writes
+ * to a disk: arrays are assembled read-only (or left as the rescue assembled them), filesystems
+ * are found by libblkid's read-only probe and mounted read-only, without journal replay, through
+ * a read-only loop device. */
+
+struct disk_md_array {
+	char *name; /* kernel name: md127 */
+	bool active; /* /proc/mdstat "active"; else "inactive" (members known, not started) */
+	bool readonly; /* "(read-only)" or "(auto-read-only)" */
+	char *level; /* "raid1"; NULL when inactive */
+	char *array_state; /* /sys/block/<name>/md/array_state ("clean", "read-auto", ...), or NULL */
+	unsigned raid_disks, working; /* "[2/1]"; 0 when mdstat shows none */
+	char **members; /* kernel names, as mdstat lists them */
+	char **failed; /* the members marked (F) */
+	char *uuid; /* canonical 8-4-4-4-12 (mdadm --detail, or sysfs), NULL when unknown */
+	char *md_name; /* mdadm's "homehost:name", NULL when unknown */
+};
+
+struct disk_md_status {
+	bool driver; /* the kernel has an md driver (/proc/mdstat under root) */
+	bool assembled; /* this run assembled arrays (mdadm --assemble --scan --readonly said so) */
+	struct disk_md_array *arrays;
+	size_t n_arrays;
+	char **notes; /* what was done, and what could not be read */
+};
+
+/* The arrays as /proc/mdstat and /sys/block/mdX/md under root show them; on the live machine
+ * (root "/") also each active array's UUID and name from `mdadm --detail --export`. No md driver
+ * is no arrays, not an error. Fails only when out of memory. */
+int disk_md_status_read(const char *root, struct disk_md_status *s, struct nm_error *e);
+/* disk_md_status_read, and when the kernel has an md driver but no array is there yet (Hetzner's
+ * rescue assembles old arrays itself, as md124/md125: those are left as they are), on the live
+ * machine `mdadm --assemble --scan --readonly`, then the status again. mdadm's answer (also
+ * "No arrays found") is a note, not an error. */
+int disk_md_assemble_readonly(const char *root, struct disk_md_status *s, struct nm_error *e);
+void disk_md_status_free(struct disk_md_status *s);
+#define _cleanup_disk_md_status_ _cleanup_(disk_md_status_free)
+/* {driver, assembled_here, arrays[] {name, active, readonly, level, array_state, raid_disks,
+ * working, members[], failed[], uuid, md_name}, notes[]} (docs/provision.md). */
+json_object *disk_md_status_to_json(const struct disk_md_status *s);
+
+/* A filesystem a root can be (ext4, xfs, btrfs) as libblkid finds it. */
+struct disk_fs_found {
+	char *name; /* kernel name: sda4, md127, loop0p4 */
+	char *device; /* /dev/<name> (under root) */
+	char *fstype;
+	char *uuid;
+	char *label; /* NULL without one */
+};
+
+struct disk_fs_list {
+	struct disk_fs_found *v;
+	size_t n;
+	char **probed; /* every device probed and what it holds ("sda4: linux_raid_member"), in order */
+};
+
+/* Probes, read-only, every block device under root's /sys/block and each of its partitions
+ * (disks, md arrays, dm and loop devices; those without medium are skipped). */
+int disk_filesystems_find(const char *root, struct disk_fs_list *l, struct nm_error *e);
+void disk_fs_list_free(struct disk_fs_list *l);
+#define _cleanup_disk_fs_list_ _cleanup_(disk_fs_list_free)
+/* The filesystem with this UUID (case does not matter), or NULL. */
+const struct disk_fs_found *disk_fs_list_find_uuid(const struct disk_fs_list *l, const char *uuid);
+
+/* A read-only mount made by disk_mount_readonly. */
+struct disk_ro_mount {
+	char *dir; /* where it is mounted */
+	char *loop; /* the read-only loop device in between (/dev/loopN); it goes with the mount */
+	char *options; /* what the kernel took: "ro,noload", "ro,norecovery", "ro,rescue=nologreplay" */
+	bool mounted;
+};
+
+/* Mounts fs read-only at dir (an existing directory) without journal or log replay — ext4
+ * noload, xfs norecovery, btrfs rescue=nologreplay (nologreplay before Linux 5.9) — also nosuid,
+ * nodev, noexec, through a read-only loop device bound to the device opened read-only (so not even
+ * ext4's orphan cleanup can write) that detaches itself when the mount goes. Neither the device
+ * nor the loop device is ever opened for writing. The mount lands in the caller's mount namespace:
+ * a caller that may be killed makes that namespace private first, so its death takes the mount
+ * (and the loop device) with it. */
+int disk_mount_readonly(const char *root, const struct disk_fs_found *fs, const char *dir, struct disk_ro_mount *m,
+			struct nm_error *e);
+/* Unmounts it (waiting up to 5 s while a program that just exited lets go); nothing when not
+ * mounted. The error names the directory and the command that finishes the job. */
+int disk_unmount_readonly(struct disk_ro_mount *m, struct nm_error *e);
+/* Unmounts when still mounted (a failure is a warning in the log) and frees. */
+void disk_ro_mount_free(struct disk_ro_mount *m);
+#define _cleanup_disk_ro_mount_ _cleanup_(disk_ro_mount_free)

@@ -72,6 +72,7 @@ void net_inventory_free(struct net_inventory *inv)
 		free(n->driver);
 		free(n->pci_slot);
 		free(n->predicted_name);
+		free(n->operstate);
 		addrs_free(n->ipv4, n->n_ipv4);
 		addrs_free(n->ipv6, n->n_ipv6);
 	}

@@ -23,6 +23,11 @@ struct net_nic {
 	char *predicted_name; /* systemd net_id name, or NULL when none applies */
 	bool physical;
 	bool up;
+	/* The link as the kernel shows it now (diagnose): operstate ("up", "down", "lowerlayerdown",
+	 * "dormant", "unknown"; NULL when unreadable) and carrier (1 a link, 0 none, -1 unknown: the
+	 * kernel answers EINVAL for an interface that is administratively down). */
+	char *operstate;
+	int carrier;
 	bool bmc; /* USB cdc_ether/rndis_host management NIC */
 	struct net_addr *ipv4;
 	size_t n_ipv4;

@@ -1,5 +1,6 @@
 /* nics.c: the network interfaces under /sys/class/net (root-prefixed): name, MAC, driver, PCI
- * slot, whether it is a physical device, up, a USB BMC NIC, and its predicted NixOS name.
+ * slot, whether it is a physical device, up (operstate, carrier), a USB BMC NIC, and its predicted
+ * NixOS name.
  * Loopback is left out. A file that cannot be read becomes a warning naming it. It never
  * brings links up or down. */
 #include "netcfg/netcfg.h"
@@ -28,18 +29,26 @@ static bool is_loopback(const char *root, const char *ifname)
 	return strcmp(ifname, "lo") == 0;
 }
 
-/* operstate "up"; or "unknown" (drivers that do not report it) with IFF_UP and carrier. */
-static bool link_is_up(const char *root, const char *ifname)
+/* 1 when the link has carrier, 0 when not, -1 when the kernel does not say (down, or no file). */
+static int carrier_of(const char *root, const char *ifname)
 {
-	_cleanup_free_ char *state = NULL, *flags = NULL, *carrier = NULL;
-	if (read_attr(root, ifname, "operstate", &state) < 0)
+	_cleanup_free_ char *carrier = NULL;
+	if (read_attr(root, ifname, "carrier", &carrier) < 0)
+		return -1;
+	return strcmp(carrier, "1") == 0 ? 1 : strcmp(carrier, "0") == 0 ? 0 : -1;
+}
+
+/* operstate "up"; or "unknown" (drivers that do not report it) with IFF_UP and carrier. */
+static bool link_is_up(const char *root, const char *ifname, const struct net_nic *n)
+{
+	_cleanup_free_ char *flags = NULL;
+	if (!n->operstate)
 		return false;
-	if (strcmp(state, "up") == 0)
+	if (strcmp(n->operstate, "up") == 0)
 		return true;
-	if (strcmp(state, "unknown") != 0 || read_attr(root, ifname, "flags", &flags) < 0 ||
-	    read_attr(root, ifname, "carrier", &carrier) < 0)
+	if (strcmp(n->operstate, "unknown") != 0 || read_attr(root, ifname, "flags", &flags) < 0)
 		return false;
-	return (strtoul(flags, NULL, 16) & IFF_UP_FLAG) && strcmp(carrier, "1") == 0;
+	return (strtoul(flags, NULL, 16) & IFF_UP_FLAG) && n->carrier == 1;
 }
 
 static int nic_read(const char *root, const char *ifname, struct net_nic *n, char ***warnings, struct nm_error *e)
@@ -59,7 +68,9 @@ static int nic_read(const char *root, const char *ifname, struct net_nic *n, cha
 		free(n->mac);
 		n->mac = NULL;
 	}
-	n->up = link_is_up(root, ifname);
+	(void)read_attr(root, ifname, "operstate", &n->operstate); /* NULL when unreadable */
+	n->carrier = carrier_of(root, ifname);
+	n->up = link_is_up(root, ifname, n);
 	if (n->physical) {
 		snprintf(rel, sizeof rel, "/sys/class/net/%s/device/driver", ifname);
 		r = nm_readlink_base(root, rel, &n->driver);

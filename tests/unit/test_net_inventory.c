@@ -1,8 +1,8 @@
 /* test_net_inventory.c: net_inventory_read against the captured-style fixture trees: every
  * field of every NIC (MAC, driver, PCI slot, predicted name, physical, up, BMC), the
  * addresses with their prefixes and flags (IPv4 from fib_trie + route under a fixture root),
- * the default gateways, the nameservers, and the warnings for what could not be read; and
- * the JSON shape of detect. */
+ * the default gateways, the nameservers, and the warnings for what could not be read; the
+ * carrier and operstate of a small tree; and the JSON shape of detect. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -245,6 +245,37 @@ static void garbage_files_never_crash(void **state)
 	}
 }
 
+/* The link as the kernel shows it: carrier 1 or 0, unknown when the file cannot be read (the
+ * kernel answers EINVAL while the interface is down: here, no file), and operstate as given. */
+static void carrier_and_operstate(void **state)
+{
+	static const struct {
+		const char *name, *operstate, *carrier;
+		int want;
+	} links[] = {{"eth0", "up", "1\n", 1}, {"eth1", "lowerlayerdown", "0\n", 0}, {"eth2", "down", NULL, -1}};
+	for (size_t i = 0; i < NM_ELEMENTSOF(links); i++) {
+		char rel[128];
+		snprintf(rel, sizeof rel, "/sys/class/net/%s/operstate", links[i].name);
+		put_text(rel, links[i].operstate);
+		snprintf(rel, sizeof rel, "/sys/class/net/%s/address", links[i].name);
+		put_text(rel, "52:54:00:12:34:56\n");
+		if (links[i].carrier) {
+			snprintf(rel, sizeof rel, "/sys/class/net/%s/carrier", links[i].name);
+			put_text(rel, links[i].carrier);
+		}
+	}
+	struct net_inventory inv;
+	struct nm_error e = {0};
+	assert_int_equal(net_inventory_read(tmp, &inv, &e), 0);
+	for (size_t i = 0; i < NM_ELEMENTSOF(links); i++) {
+		const struct net_nic *n = nic(&inv, links[i].name);
+		assert_string_equal(n->operstate, links[i].operstate);
+		assert_int_equal(n->carrier, links[i].want);
+		assert_int_equal(n->up, i == 0);
+	}
+	net_inventory_free(&inv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +286,7 @@ int main(void)
 	    cmocka_unit_test(missing_root_reads_as_empty_with_warnings),
 	    cmocka_unit_test(json_lists_physical_nics_and_gateways),
 	    cmocka_unit_test_setup_teardown(garbage_files_never_crash, tree_make, tree_remove),
+	    cmocka_unit_test_setup_teardown(carrier_and_operstate, tree_make, tree_remove),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
