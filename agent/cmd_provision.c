@@ -329,6 +329,7 @@ static int provision_one(struct agent_ctx *ctx, const struct provision_opts *o, 
 		r = provision_verify(&run, e);
 		if (r == -ETIMEDOUT) {
 			struct nm_error silence = *e;
+			*e = (struct nm_error){0};
 			r = provision_diagnose(&run, &silence, e);
 		}
 	}

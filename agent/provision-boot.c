@@ -127,7 +127,8 @@ static int read_report(struct provision_run *run, const char *dir, struct nm_err
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const char *line = str_at(json_object_array_get_idx(keys, i), "public_key");
-		if (!line || remote_host_key_parse(line, &run->host_keys[run->n_host_keys], e) < 0)
+		struct nm_error why = {0}; /* the message below says what it means here */
+		if (!line || remote_host_key_parse(line, &run->host_keys[run->n_host_keys], &why) < 0)
 			return nm_fail(e, NM_ERR_VERIFY, EINVAL,
 				       "handover: %s lists a host key that cannot be read; the new system's SSH "
 				       "could not be verified",
@@ -273,13 +274,15 @@ static long now_sec(void)
 
 enum answer { ANSWER_NEW_SYSTEM, ANSWER_RESCUE, ANSWER_STRANGER };
 
-static enum answer who_answers(struct provision_run *run, struct nm_error *e)
+/* A failed scan is an answer too (going down, coming up): ask again. */
+static enum answer who_answers(struct provision_run *run)
 {
 	struct remote_host_key *scanned = NULL;
 	size_t n = 0;
-	if (remote_keyscan(&run->target, 30, &scanned, &n, e) < 0 || n == 0) {
+	struct nm_error ignored = {0};
+	if (remote_keyscan(&run->target, 30, &scanned, &n, &ignored) < 0 || n == 0) {
 		remote_host_keys_free(scanned, n);
-		return ANSWER_RESCUE; /* going down or coming up: ask again */
+		return ANSWER_RESCUE;
 	}
 	_cleanup_strv_free_ char **want = nm_strv_new();
 	for (size_t i = 0; want && i < run->n_host_keys; i++)
@@ -308,11 +311,13 @@ static int wait_new_system(struct provision_run *run, struct nm_error *e)
 		if (left <= 0)
 			break;
 		int r = provision_wait_ssh(run, "verify", "the installed system", (unsigned)left, e);
-		if (r == -ETIMEDOUT)
+		if (r == -ETIMEDOUT) {
+			*e = (struct nm_error){0}; /* said better below */
 			break;
+		}
 		if (r < 0)
 			return r;
-		switch (who_answers(run, e)) {
+		switch (who_answers(run)) {
 		case ANSWER_NEW_SYSTEM: return 0;
 		case ANSWER_STRANGER:
 			return nm_fail(e, NM_ERR_REFUSED, EPERM,
@@ -372,7 +377,8 @@ static int smoke_check(struct provision_run *run, struct nm_error *e)
 		return 0;
 	}
 	const char *failed_argv[] = {"systemctl", "--failed", "--no-legend", "--plain", NULL};
-	if (remote_output(run, failed_argv, 60, &status, &failed, e) < 0)
+	struct nm_error ignored = {0}; /* the list only adds to the message below */
+	if (remote_output(run, failed_argv, 60, &status, &failed, &ignored) < 0)
 		failed = NULL;
 	return nm_fail(e, NM_ERR_RUNTIME, EIO,
 		       "verify: %s booted the installed system, but systemd says '%s'%s%s; look with: ssh %s "
@@ -430,10 +436,14 @@ static void print_findings(json_object *diag)
 			fprintf(stderr, "  what to do: %s\n", str_at(f, "fix"));
 		if (json_object_object_get_ex(f, "evidence", &ev) && json_object_is_type(ev, json_type_array))
 			for (size_t j = 0; j < json_object_array_length(ev) && j < 12; j++) {
-				json_object *line = json_object_array_get_idx(ev, j);
-				fprintf(stderr, "  | %s\n",
-					json_object_is_type(line, json_type_string) ? json_object_get_string(line)
-										    : json_object_to_json_string(line));
+				json_object *item = json_object_array_get_idx(ev, j);
+				const char *src = str_at(item, "source"), *unit = str_at(item, "unit"),
+					   *path = str_at(item, "path"), *text = str_at(item, "text");
+				fprintf(stderr, "  | %s%s%s: %s\n", src ? src : "?", unit || path ? " " : "",
+					unit	   ? unit
+					    : path ? path
+						   : "",
+					text ? text : "");
 			}
 	}
 }
@@ -492,6 +502,7 @@ int provision_diagnose(struct provision_run *run, const struct nm_error *why, st
 		r = run_remote_diagnose(run, &diag, e);
 	if (r < 0) {
 		struct nm_error inner = *e;
+		*e = (struct nm_error){0};
 		return nm_fail(e, inner.cls, -r, "%s, and the diagnosis failed: %s", why->msg, inner.msg);
 	}
 	print_findings(diag);

@@ -103,6 +103,7 @@ static int expected_fingerprints(struct provision_run *run, char ***out, struct 
 		int r = remote_host_key_parse(given, &k, e);
 		if (r < 0) {
 			struct nm_error inner = *e;
+			*e = (struct nm_error){0};
 			return nm_fail(e, NM_ERR_USAGE, -r, "--rescue-host-key: %s", inner.msg);
 		}
 		r = nm_strv_push(out, k.sha256);
