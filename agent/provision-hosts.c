@@ -171,10 +171,12 @@ static void on_child_line(void *ud, const char *line, size_t len)
 }
 
 /* The child gets the operator's environment for ssh and Robot: its agent, its home, the
- * credentials (the environment, never argv). */
+ * credentials (the environment, never argv); and a sanitizer build's options, the child being
+ * the same build. */
 static char **child_env(void)
 {
-	static const char *const names[] = {"HOME", "USER", "SSH_AUTH_SOCK", "NMMM_ROBOT_USER", "NMMM_ROBOT_PASSWORD"};
+	static const char *const names[] = {
+	    "HOME", "USER", "SSH_AUTH_SOCK", "NMMM_ROBOT_USER", "NMMM_ROBOT_PASSWORD", "ASAN_OPTIONS", "UBSAN_OPTIONS"};
 	char **env = nm_strv_new();
 	for (size_t i = 0; env && i < NM_ELEMENTSOF(names); i++) {
 		const char *v = getenv(names[i]);

@@ -322,8 +322,11 @@ static int install_start(struct provision_run *run, struct nm_error *e)
 		return 0;
 	size_t len = 0;
 	const char *msg = remote_error_line(res.output, &len);
-	return nm_fail(e, class_of_exit(res.exit_status), EIO, "install on %s: %.*s", run->display, (int)len,
-		       msg ? msg : "failed without a message (see above)");
+	if (!msg)
+		return nm_fail(e, class_of_exit(res.exit_status), EIO,
+			       "install on %s exited with %d without an error of its own (its output is above)",
+			       run->display, res.exit_status);
+	return nm_fail(e, class_of_exit(res.exit_status), EIO, "install on %s: %.*s", run->display, (int)len, msg);
 }
 
 /* ---- remote events shown here ---- */

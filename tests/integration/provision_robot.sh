@@ -48,6 +48,7 @@ cat > "$IE_WORK/reset.sh" <<-EOF
 	#!/bin/bash
 	# The server restarts into the rescue system: whatever answered before stops, the rescue starts.
 	$(declare -p IE_WORK IE_NS PE_PORT)
+	$([ -z "${ASAN_OPTIONS:-}" ] || declare -p ASAN_OPTIONS)
 	$(declare -f pe_start_rescue pe_sshd_config)
 	[ -s "\$IE_WORK/booted.pid" ] && kill "\$(cat "\$IE_WORK/booted.pid")" 2>/dev/null
 	[ -s "\$IE_WORK/rescue.pid" ] && kill "\$(cat "\$IE_WORK/rescue.pid")" 2>/dev/null

@@ -45,6 +45,9 @@ pe_sshd_config() {
 	PrintMotd no
 	LogLevel VERBOSE
 	EOF
+	# Under the sanitizer suite the agent on the far side is the same ASan build: its options
+	# (scripts/test's, for a false report in libparted) must reach it through the session.
+	[ -z "${ASAN_OPTIONS:-}" ] || echo "SetEnv ASAN_OPTIONS=$ASAN_OPTIONS"
 }
 
 # The stand-ins on the rescue's PATH (/usr/local/bin comes first): reboot.
@@ -62,6 +65,7 @@ pe_make_rescue_bin() {
 	# The boot stand-in is this file's function $PE_BOOT, run with this environment.
 	{
 		declare -p IE_WORK IE_NS IE_DISK PE_PORT NMMM_SRC
+		[ -z "${ASAN_OPTIONS:-}" ] || declare -p ASAN_OPTIONS
 		declare -f pe_sshd_config pe_boot_installed pe_boot_nothing pe_start_rescue
 		[ "$PE_BOOT" = pe_boot_installed ] || [ "$PE_BOOT" = pe_boot_nothing ] || declare -f "$PE_BOOT"
 		echo "$PE_BOOT"
