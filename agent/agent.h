@@ -24,6 +24,9 @@ struct agent_globals {
 struct agent_events {
 	FILE *out;
 	bool owned;
+	/* install's own copy, <state-dir>/events.jsonl, whatever --events says: `status --follow
+	 * --events` reads it from another session (provision follows an install through it). */
+	FILE *copy;
 };
 
 struct agent_ctx {
@@ -52,6 +55,7 @@ int agent_cmd_layout(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 int agent_cmd_export(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
+int agent_cmd_provision(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 /* In the rescue, after the installed system did not come back: the likely cause, read-only
  * (cmd_diagnose.c; docs/provision.md, "Diagnosis"). */
 int agent_cmd_diagnose(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);

@@ -25,7 +25,8 @@ static const struct agent_command commands[] = {
     {"plan", agent_cmd_plan,
      "plan    [--config FILE] [--disks LIST] [--json]   what install would do; changes nothing"},
     {"render", agent_cmd_render, "render  [--config FILE] [--disks LIST] --out DIR  write the Nix files for that plan"},
-    {"fetch", agent_cmd_fetch, "fetch   URL --sha256 HEX (--out FILE | --unpack DIR)  verified download"},
+    {"fetch", agent_cmd_fetch,
+     "fetch   URL (--sha256 HEX | --nar-hash HASH) (--out FILE | --unpack DIR)  verified download"},
     {"wipe", agent_cmd_wipe,
      "wipe    --disks LIST --yes                        tear down and wipe the named disks only"},
     {"layout", agent_cmd_layout, "layout  [--config FILE] [--disks LIST] --yes [--until PHASE] [--target DIR]"},
@@ -35,6 +36,10 @@ static const struct agent_command commands[] = {
      "status  [--follow] [--json]                       progress/result of the current or last install"},
     {"export", agent_cmd_export,
      "export                                            tar of the generated /etc/nixos on stdout"},
+    {"provision", agent_cmd_provision,
+     "provision [--robot-server N] [install options] [--out DIR] root@HOST | --hosts FILE [-j N]\n"
+     "                                                    from your machine: rescue, install, hand-over,\n"
+     "                                                    reboot, verify (or diagnose)"},
     {"diagnose", agent_cmd_diagnose,
      "diagnose [--root-uuid UUID] [--plan FILE] [--json] [--mount-dir DIR]\n"
      "                                                    in the rescue: why the installed system did not come back"},
@@ -161,7 +166,7 @@ int agent_main(int argc, char **argv)
 		if (!cmd)
 			nm_fail(&err, NM_ERR_USAGE, EINVAL,
 				"unknown command '%s'; commands: detect, plan, render, fetch, wipe, "
-				"layout, install, status, export, diagnose (see 'nmmm-agent --help')",
+				"layout, install, status, export, provision, diagnose (see 'nmmm-agent --help')",
 				argv[optind]);
 	}
 	if (err.cls == NM_ERR_NONE && nm_log_open(ctx.g.log_path, ctx.g.verbosity, &err) == 0 &&
@@ -182,6 +187,8 @@ int agent_main(int argc, char **argv)
 		fprintf(stderr, "nmmm-agent: %s\n", err.msg);
 	if (ctx.events.owned)
 		fclose(ctx.events.out);
+	if (ctx.events.copy)
+		fclose(ctx.events.copy);
 	nm_log_close();
 	return nm_exit_code(&err);
 }

@@ -79,7 +79,7 @@ enum {
 	OPT_DETACH,
 };
 
-static const struct option install_longopts[] = {
+const struct option install_longopts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"disks", required_argument, NULL, OPT_DISKS},
     {"yes", no_argument, NULL, OPT_YES},
@@ -226,6 +226,21 @@ static int prepare(struct install_run *run, struct nm_error *e)
 	if (r == 0 && (!run->rendered_dir || !run->nixpkgs_parent || !run->nixpkgs_dir))
 		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	return r;
+}
+
+/* The events' copy in the state directory: a new install starts it afresh, a resume goes on
+ * appending, so a follower counting lines (provision) never sees an old run's events. */
+static int open_events_copy(struct install_run *run, struct nm_error *e)
+{
+	_cleanup_free_ char *path = nm_strdup_printf("%s/%s", run->o->state_dir, AGENT_EVENTS_FILE);
+	if (!path)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	FILE *f = fopen(path, run->o->resume ? "ae" : "we");
+	if (!f)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot open for writing: %s", path, strerror(errno));
+	setvbuf(f, NULL, _IOLBF, 0);
+	run->ctx->events.copy = f;
+	return 0;
 }
 
 static int open_state(struct install_run *run, struct nm_error *e)
@@ -409,6 +424,8 @@ int agent_cmd_install(struct agent_ctx *ctx, int argc, char **argv, struct nm_er
 		r = open_log(&run, e);
 	if (r == 0)
 		r = open_state(&run, e);
+	if (r == 0)
+		r = open_events_copy(&run, e);
 	if (r == 0)
 		r = settle_options(&run, &o, e);
 	if (r == 0)

@@ -14,10 +14,14 @@
 #include "agent/state.h"
 
 static const char status_help[] =
-    "usage: nmmm-agent status [--follow] [--json] [--state-dir DIR]\n\n"
+    "usage: nmmm-agent status [--follow [--events [--from N]]] [--json] [--state-dir DIR]\n\n"
     "Shows which phases of the current or last install finished, which one runs, and the result.\n\n"
     "  --follow          print the install log as it grows until the install ends; exit with its\n"
     "                    exit code (0 done, 1 failed, 2 usage, 3 refused, 4 verification)\n"
+    "  --events          with --follow: print the install's events (JSON Lines, " AGENT_EVENTS_FILE ")\n"
+    "                    instead of its log, each complete line once\n"
+    "  --from N          with --events: start after the first N events (a follower that\n"
+    "                    re-attaches after a dropped connection passes how many it has seen)\n"
     "  --json            the state file as JSON\n"
     "  --state-dir DIR   where the install keeps its state (default " AGENT_DEFAULT_STATE_DIR ")\n";
 
@@ -91,21 +95,38 @@ static void print_human(const struct agent_state *st)
 		printf("the agent stopped without finishing; run 'nmmm-agent install --resume' to continue\n");
 }
 
-/* Copies what the log gained since *offset to stdout. */
-static void follow_log(const char *dir, long *offset)
+/* What --follow copies to stdout and how far it got: the log byte for byte, or the events
+ * file a complete line at a time (a line being written is left for the next round), skipping
+ * the first `skip` lines. */
+struct follow {
+	const char *file; /* AGENT_LOG_FILE or AGENT_EVENTS_FILE */
+	bool whole_lines;
+	long offset;
+	unsigned long skip; /* lines still to pass over */
+};
+
+static void follow_copy(const char *dir, struct follow *fw)
 {
 	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, AGENT_LOG_FILE);
+	snprintf(path, sizeof path, "%s/%s", dir, fw->file);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return;
-	if (fseek(f, *offset, SEEK_SET) == 0) {
-		char buf[8192];
-		size_t k;
-		while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
-			fwrite(buf, 1, k, stdout);
-			*offset += (long)k;
+	if (fseek(f, fw->offset, SEEK_SET) == 0) {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t k;
+		while ((k = getline(&line, &cap, f)) > 0) {
+			if (fw->whole_lines && line[k - 1] != '\n')
+				break;
+			fw->offset += (long)k;
+			if (fw->whole_lines && fw->skip > 0) {
+				fw->skip--;
+				continue;
+			}
+			fwrite(line, 1, (size_t)k, stdout);
 		}
+		free(line);
 	}
 	fclose(f);
 	fflush(stdout);
@@ -116,17 +137,21 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	static const struct option longopts[] = {
 	    {"follow", no_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"events", no_argument, NULL, 'e'},
+	    {"from", required_argument, NULL, 'F'},
 	    {"state-dir", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	bool follow = false, json = false;
-	const char *dir = AGENT_DEFAULT_STATE_DIR;
+	bool follow = false, json = false, events = false;
+	const char *dir = AGENT_DEFAULT_STATE_DIR, *from = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': follow = true; break;
 		case 'j': json = true; break;
+		case 'e': events = true; break;
+		case 'F': from = optarg; break;
 		case 's': dir = optarg; break;
 		case 'h': fputs(status_help, stdout); return 0;
 		default: return agent_usage_error(e, "status", "status: unknown option '%s'", argv[optind - 1]);
@@ -134,9 +159,20 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	}
 	if (optind < argc)
 		return agent_usage_error(e, "status", "status: unexpected argument '%s'", argv[optind]);
+	if ((events && !follow) || (from && !events))
+		return agent_usage_error(e, "status", "status: --events needs --follow, and --from needs --events");
+	struct follow fw = {.file = events ? AGENT_EVENTS_FILE : AGENT_LOG_FILE, .whole_lines = events};
+	if (from) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long n = strtoul(from, &end, 10);
+		if (errno || end == from || *end || from[0] == '-')
+			return agent_usage_error(e, "status", "status: --from takes a number of events, not '%s'",
+						 from);
+		fw.skip = n;
+	}
 
 	_cleanup_agent_state_ struct agent_state st = {0};
-	long offset = 0;
 	for (;;) {
 		int r = agent_state_load(&st, dir, e);
 		if (r == -ENOENT)
@@ -148,16 +184,17 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 		bool running = strcmp(effective_result(&st), "running") == 0;
 		if (!follow || !running)
 			break;
-		follow_log(dir, &offset);
+		follow_copy(dir, &fw);
 		agent_state_free(&st);
 		sleep(1);
 	}
 	if (follow)
-		follow_log(dir, &offset);
-	if (json) {
+		follow_copy(dir, &fw);
+	/* With --events stdout holds events only; the result is the exit code. */
+	if (json && !events) {
 		json_object_object_add(st.root, "effective_result", json_object_new_string(effective_result(&st)));
 		agent_print_json(st.root);
-	} else {
+	} else if (!events) {
 		print_human(&st);
 	}
 	int code = result_exit_code(&st);

@@ -6,7 +6,7 @@
 
 void agent_event(struct agent_ctx *ctx, const char *phase, const char *event, json_object *fields)
 {
-	if (!ctx->events.out) {
+	if (!ctx->events.out && !ctx->events.copy) {
 		json_object_put(fields);
 		return;
 	}
@@ -24,7 +24,11 @@ void agent_event(struct agent_ctx *ctx, const char *phase, const char *event, js
 		json_object_object_foreach(fields, k, v) json_object_object_add(o, k, json_object_get(v));
 		json_object_put(fields);
 	}
-	fprintf(ctx->events.out, "%s\n",
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(ctx->events.out);
+	const char *line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	FILE *sinks[] = {ctx->events.out, ctx->events.copy};
+	for (size_t i = 0; i < NM_ELEMENTSOF(sinks); i++)
+		if (sinks[i]) {
+			fprintf(sinks[i], "%s\n", line);
+			fflush(sinks[i]);
+		}
 }

@@ -2,11 +2,16 @@
  * the phase functions the pipeline calls in order. */
 #pragma once
 
+#include <getopt.h>
+
 #include "agent/agent.h"
 #include "agent/state.h"
 #include "disk/disk.h"
 #include "images/images.h"
 #include "netcfg/netcfg.h"
+
+/* install's long options (getopt_long, ends with {0}); provision passes them on. */
+extern const struct option install_longopts[];
 
 struct install_opts {
 	const char *config_path;

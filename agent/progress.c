@@ -41,12 +41,17 @@ static void draw_line(struct agent_progress *v, const struct img_progress *p, do
 	v->drew = true;
 }
 
+void agent_progress_draw(struct agent_progress *v, const struct img_progress *p)
+{
+	if (v->tty)
+		draw_line(v, p, p->elapsed_sec > 0 ? (double)p->bytes / p->elapsed_sec : 0);
+}
+
 void agent_progress_update(void *userdata, const struct img_progress *p)
 {
 	struct agent_progress *v = userdata;
 	double rate = p->elapsed_sec > 0 ? (double)p->bytes / p->elapsed_sec : 0;
-	if (v->tty)
-		draw_line(v, p, rate);
+	agent_progress_draw(v, p);
 	if (p->done)
 		return;
 	json_object *f = json_object_new_object();

@@ -16,5 +16,7 @@ struct agent_progress {
 void agent_progress_init(struct agent_progress *v, struct agent_ctx *ctx, const char *phase, const char *label);
 /* An img_progress_fn: pass the struct agent_progress as userdata. */
 void agent_progress_update(void *userdata, const struct img_progress *p);
+/* The line alone, no event (provision shows a remote install's progress events). */
+void agent_progress_draw(struct agent_progress *v, const struct img_progress *p);
 /* Ends the line on a terminal. */
 void agent_progress_finish(struct agent_progress *v, bool ok);

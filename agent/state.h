@@ -9,6 +9,7 @@
 
 #define AGENT_STATE_FILE "state.json"
 #define AGENT_LOG_FILE "install.log"
+#define AGENT_EVENTS_FILE "events.jsonl" /* every event of the install, one JSON object a line */
 
 struct agent_state {
 	char *dir; /* --state-dir, default AGENT_DEFAULT_STATE_DIR */

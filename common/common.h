@@ -210,6 +210,9 @@ struct nm_run_opts {
 	 * the kept output and the errors are the same with or without it. */
 	void (*on_line)(void *ud, const char *line, size_t len);
 	void *on_line_ud;
+	/* stdout into this file (created 0600 or truncated) instead of the output: a program's data
+	 * (a tar) kept apart from its messages; stderr is captured as usual. */
+	const char *stdout_path;
 };
 #define NM_RUN_LINE_MAX (64u << 10)
 
@@ -220,6 +223,19 @@ struct nm_run_result {
 };
 
 int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e);
+
+/* Several programs at once, each started and watched as nm_run does (its own process group, the
+ * minimal environment, its timeout, its output in the log and to its on_line), at most
+ * max_parallel running at a time, in order. Returns when all have ended; a program that failed
+ * is an exit status in its job (128+signal; 124 when its timeout stopped it), not an error:
+ * one job failing never stops the others. Fails only when a program cannot be started. */
+struct nm_run_job {
+	const char *const *argv;
+	struct nm_run_opts opts; /* timeout_sec, extra_env, stdin_path, on_line */
+	int exit_status; /* out */
+	double seconds; /* out: how long it ran */
+};
+int nm_run_many(struct nm_run_job *jobs, size_t n, unsigned max_parallel, struct nm_error *e);
 void nm_run_result_free(struct nm_run_result *res);
 #define _cleanup_run_result_ _cleanup_(nm_run_result_free)
 

@@ -61,13 +61,14 @@ static int64_t now_ms(void)
  * which keeps the terminal's signals from reaching it, so the kernel's parent-death signal is the
  * one that ends it. `parent` is checked after the prctl because the agent may already be gone.
  * The signal follows the thread that forked, so programs are run from the main thread only. */
-static void child_exec(const char *const argv[], char **env, const char *stdin_path, int out_fd, pid_t parent)
+static void child_exec(const char *const argv[], char **env, const struct nm_run_opts *opts, int out_fd, pid_t parent)
 {
 	setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
-	int in = open(stdin_path ? stdin_path : "/dev/null", O_RDONLY | O_CLOEXEC);
-	if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+	int in = open(opts->stdin_path ? opts->stdin_path : "/dev/null", O_RDONLY | O_CLOEXEC);
+	int data = opts->stdout_path ? open(opts->stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : out_fd;
+	if (in < 0 || data < 0 || dup2(in, 0) < 0 || dup2(data, 1) < 0 || dup2(out_fd, 2) < 0)
 		_exit(127);
 	sigset_t all;
 	sigemptyset(&all);
@@ -183,6 +184,93 @@ static int first_error_line(const char *out, size_t len, const char **line)
 	return 0;
 }
 
+/* One running program as the runner watches it: its pipe, its deadline, what it printed. */
+struct run_child {
+	const char *const *argv;
+	const struct nm_run_opts *opts;
+	pid_t pid;
+	int fd; /* the read end of its output, -1 once at EOF */
+	int64_t started, deadline;
+	bool timed_out;
+	struct nm_buf kept; /* capped at RUN_KEEP_MAX; the log gets everything */
+	struct run_lines lines; /* for opts->on_line */
+};
+
+static int child_start(struct run_child *c, const char *const argv[], const struct nm_run_opts *opts,
+		       struct nm_error *e)
+{
+	*c = (struct run_child){.argv = argv,
+				.opts = opts,
+				.fd = -1,
+				.kept = NM_BUF_INIT(RUN_KEEP_MAX),
+				.lines = {.cb = opts->on_line, .ud = opts->on_line_ud}};
+	_cleanup_strv_free_ char **env = build_env(opts->extra_env);
+	if (!env)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	_cleanup_free_ char *line_buf = opts->on_line ? malloc(NM_RUN_LINE_MAX + 1) : NULL;
+	if (opts->on_line && !line_buf)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create a pipe: %s", argv[0], strerror(errno));
+	_cleanup_free_ char *cmdline = describe_argv(argv);
+	nm_debug("running: %s", cmdline ? cmdline : argv[0]);
+	pid_t self = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot fork: %s", argv[0], strerror(err));
+	}
+	if (pid == 0)
+		child_exec(argv, env, opts, pfd[1], self);
+	setpgid(pid, pid);
+	close(pfd[1]);
+	c->pid = pid;
+	c->fd = pfd[0];
+	c->lines.buf = NM_TAKE_PTR(line_buf);
+	c->started = now_ms();
+	c->deadline = c->started + (int64_t)(opts->timeout_sec ? opts->timeout_sec : RUN_DEFAULT_TIMEOUT) * 1000;
+	return 0;
+}
+
+/* Reads what is there; false at EOF (or a read error: the program's output is over). */
+static bool child_read(struct run_child *c)
+{
+	char chunk[16384];
+	ssize_t k = read(c->fd, chunk, sizeof chunk);
+	if (k < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (k <= 0)
+		return false;
+	nm_log_raw(c->argv[0], chunk, (size_t)k);
+	(void)nm_buf_append(&c->kept, chunk, (size_t)k); /* out of memory or past the cap: log only */
+	lines_feed(&c->lines, chunk, (size_t)k);
+	return true;
+}
+
+/* The program's output ended or its time is up: stop it if needed, reap it, give its status. */
+static int child_finish(struct run_child *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	lines_finish(&c->lines);
+	if (c->timed_out) {
+		kill(-c->pid, SIGTERM);
+		for (int i = 0; i < 50 && waitpid(c->pid, NULL, WNOHANG) == 0; i++)
+			usleep(100000);
+		kill(-c->pid, SIGKILL);
+	}
+	int status = 0;
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	free(c->lines.buf);
+	c->lines.buf = NULL;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_run_result *res, struct nm_error *e)
 {
 	static const struct nm_run_opts defaults = {0};
@@ -195,79 +283,34 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 	_cleanup_free_ char *cmdline = describe_argv(argv);
 	if (!cmdline)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	_cleanup_strv_free_ char **env = build_env(opts->extra_env);
-	if (!env)
-		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	_cleanup_free_ char *line_buf = opts->on_line ? malloc(NM_RUN_LINE_MAX + 1) : NULL;
-	if (opts->on_line && !line_buf)
-		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	struct run_lines lines = {.cb = opts->on_line, .ud = opts->on_line_ud, .buf = line_buf};
-
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create a pipe: %s", argv[0], strerror(errno));
-	nm_debug("running: %s", cmdline);
-	pid_t self = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		int err = errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return nm_fail(e, NM_ERR_RUNTIME, err, "%s: cannot fork: %s", argv[0], strerror(err));
-	}
-	if (pid == 0)
-		child_exec(argv, env, opts->stdin_path, pfd[1], self);
-	setpgid(pid, pid);
-	close(pfd[1]);
-
-	unsigned timeout = opts->timeout_sec ? opts->timeout_sec : RUN_DEFAULT_TIMEOUT;
-	int64_t deadline = now_ms() + (int64_t)timeout * 1000;
-	bool timed_out = false;
-	/* Beyond the cap a chunk is dropped whole (the log has it); the tail shown in an error
-	 * is then that of the first RUN_KEEP_MAX bytes. */
-	struct nm_buf kept = NM_BUF_INIT(RUN_KEEP_MAX);
-	char chunk[16384];
+	struct run_child c;
+	int r = child_start(&c, argv, opts, e);
+	if (r < 0)
+		return r;
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = c.deadline - now_ms();
 		if (left <= 0) {
-			timed_out = true;
+			c.timed_out = true;
 			break;
 		}
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		struct pollfd p = {.fd = c.fd, .events = POLLIN};
 		int pr = poll(&p, 1, left > 1000 ? 1000 : (int)left);
 		if (pr < 0 && errno != EINTR)
 			break;
 		if (pr <= 0)
 			continue;
-		ssize_t k = read(pfd[0], chunk, sizeof chunk);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
+		if (!child_read(&c))
 			break;
-		nm_log_raw(argv[0], chunk, (size_t)k);
-		(void)nm_buf_append(&kept, chunk, (size_t)k); /* out of memory or past the cap: log only */
-		lines_feed(&lines, chunk, (size_t)k);
 	}
-	lines_finish(&lines);
-	close(pfd[0]);
-	if (timed_out) {
-		kill(-pid, SIGTERM);
-		for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
-			usleep(100000);
-		kill(-pid, SIGKILL);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	res->exit_status = child_finish(&c);
+	unsigned timeout = opts->timeout_sec ? opts->timeout_sec : RUN_DEFAULT_TIMEOUT;
 	size_t n = 0;
-	char *out = nm_buf_take(&kept, &n);
+	char *out = nm_buf_take(&c.kept, &n);
 	res->output = out;
 	res->output_len = n;
-	res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	nm_debug("%s: exit status %d", argv[0], res->exit_status);
 
-	int r = 0;
-	if (timed_out)
+	if (c.timed_out)
 		r = nm_fail(e, NM_ERR_RUNTIME, ETIME, "%s: still running after %u s and was stopped; last output: %s",
 			    cmdline, timeout, output_tail(out, n));
 	else if (res->exit_status == 127 && n > 0 && strstr(out, "cannot execute"))
@@ -285,6 +328,68 @@ int nm_run(const char *const argv[], const struct nm_run_opts *opts, struct nm_r
 	}
 	if (res == &local)
 		nm_run_result_free(&local);
+	return r;
+}
+
+/* Starts jobs in order while fewer than max run; watches all their pipes in one poll. */
+int nm_run_many(struct nm_run_job *jobs, size_t n, unsigned max_parallel, struct nm_error *e)
+{
+	if (max_parallel == 0)
+		max_parallel = 1;
+	struct run_child *kids = calloc(n ? n : 1, sizeof *kids);
+	struct pollfd *fds = calloc(n ? n : 1, sizeof *fds);
+	size_t *which = calloc(n ? n : 1, sizeof *which);
+	if (!kids || !fds || !which) {
+		free(kids), free(fds), free(which);
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	}
+	size_t next = 0, running = 0, ended = 0;
+	int r = 0;
+	while (ended < n) {
+		while (r == 0 && next < n && running < max_parallel) {
+			r = child_start(&kids[next], jobs[next].argv, &jobs[next].opts, e);
+			if (r == 0)
+				running++, next++;
+		}
+		if (r < 0 && running == 0)
+			break; /* a start failed and what did start has ended */
+		size_t k = 0;
+		int64_t soonest = INT64_MAX, now = now_ms();
+		for (size_t i = 0; i < next; i++)
+			if (kids[i].fd >= 0) {
+				fds[k] = (struct pollfd){.fd = kids[i].fd, .events = POLLIN};
+				which[k++] = i;
+				if (kids[i].deadline < soonest)
+					soonest = kids[i].deadline;
+			}
+		int64_t wait = soonest - now;
+		int pr = poll(fds, k, wait > 1000 ? 1000 : wait < 0 ? 0 : (int)wait);
+		if (pr < 0 && errno != EINTR)
+			break;
+		now = now_ms();
+		for (size_t j = 0; j < k; j++) {
+			struct run_child *c = &kids[which[j]];
+			bool open = true;
+			if (pr > 0 && (fds[j].revents & (POLLIN | POLLHUP | POLLERR)))
+				open = child_read(c);
+			if (open && now >= c->deadline)
+				c->timed_out = true, open = false;
+			if (!open) {
+				jobs[which[j]].exit_status = child_finish(c);
+				if (c->timed_out)
+					jobs[which[j]].exit_status = 124;
+				jobs[which[j]].seconds = (double)(now_ms() - c->started) / 1000.0;
+				free(c->kept.data);
+				c->kept.data = NULL;
+				running--, ended++;
+			}
+		}
+		if (r < 0 && running == 0)
+			break;
+	}
+	for (size_t i = next; i < n; i++)
+		jobs[i].exit_status = 127; /* never started: the error says why */
+	free(kids), free(fds), free(which);
 	return r;
 }
 

@@ -106,6 +106,9 @@ struct remote_run_opts {
 	/* each line of output as it arrives (nm_run_opts.on_line): following a long command */
 	void (*on_line)(void *ud, const char *line, size_t len);
 	void *on_line_ud;
+	/* the remote command's stdout into this local file (nm_run_opts.stdout_path): data, such as
+	 * a tar, kept apart from messages; stderr stays the output */
+	const char *stdout_path;
 };
 /* Runs argv on the remote (remote_command_line), through the master; output is stdout and stderr
  * together. res (may be NULL) gets the output and exit status. Exit status 255 is ssh's own: when

@@ -349,8 +349,11 @@ int remote_run(struct remote_session *s, const char *const argv[], const struct 
 	if (r < 0)
 		return r;
 	unsigned timeout = o->timeout_sec ? o->timeout_sec : SESSION_RUN_TIMEOUT;
-	struct nm_run_opts ro = {
-	    .timeout_sec = timeout, .stdin_path = o->stdin_path, .on_line = o->on_line, .on_line_ud = o->on_line_ud};
+	struct nm_run_opts ro = {.timeout_sec = timeout,
+				 .stdin_path = o->stdin_path,
+				 .on_line = o->on_line,
+				 .on_line_ud = o->on_line_ud,
+				 .stdout_path = o->stdout_path};
 	struct nm_error sub = {0};
 	r = session_ssh(s, call, cmd, &ro, res, &sub);
 	if (r == -ETIME)

@@ -87,8 +87,8 @@ int remote_target_parse(const char *s, struct remote_target *t, struct nm_error 
 		return nm_fail(e, NM_ERR_USAGE, EINVAL, "target '%s': more than one '@'; give root@HOST", s);
 	const char *user = at ? s : "root", *rest = at ? at + 1 : s;
 	size_t user_len = at ? (size_t)(at - s) : 4;
-	const char *host, *port;
-	size_t host_len;
+	const char *host = NULL, *port = NULL;
+	size_t host_len = 0;
 	int r = split_host_port(s, rest, &host, &host_len, &port, e);
 	if (r < 0)
 		return r;
