@@ -92,7 +92,8 @@ ok "Robot's password on no command line, in no output and no event"
 
 grep -q "no-carrier" "$IE_WORK/err.txt" || fail "the diagnosis does not name the cause: $(tail -n 20 "$IE_WORK/err.txt")"
 grep -q "The server is left in the rescue system" "$IE_WORK/err.txt" || fail "the error does not say where the server is: $(tail -n 25 "$IE_WORK/err.txt")"
-python3 - "$IE_WORK/events.jsonl" <<-'EOF' || fail "provision's events are wrong"
+root_uuid=$(python3 -c 'import json,sys; print([f for f in json.load(open(sys.argv[1]))["plan"]["filesystems"] if f["mountpoint"] == "/"][0]["uuid"])' "$IE_WORK/hosts/web1/plan.json")
+python3 - "$IE_WORK/events.jsonl" "$root_uuid" <<-'EOF' || fail "provision's events are wrong"
 import json, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
 steps = [e["phase"] for e in events if e["event"] == "start" and not e.get("remote")]
@@ -100,6 +101,9 @@ assert steps[:7] == ["robot", "rescue", "upload", "install", "handover", "reboot
 assert steps[7:] == ["diagnose", "rescue"], steps
 done = [e for e in events if e["phase"] == "diagnose" and e["event"] == "done"]
 assert done and done[0]["diagnosis"]["cause"] == "no-carrier", done
+# diagnose was told the root by the UUID of the exported plan, it did not have to search
+root = done[0]["diagnosis"]["root"]
+assert root["uuid"] == sys.argv[2] and root["found_by"] == "uuid", root
 robot = [e for e in events if e["phase"] == "robot" and e["event"] == "done"]
 assert len(robot) == 2 and all(r["reset"] == "hw" for r in robot), robot
 EOF
