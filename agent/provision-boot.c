@@ -152,8 +152,10 @@ static void read_root_uuid(struct provision_run *run, const char *dir)
 	struct nm_error ignored = {0};
 	if (!path || nm_json_read_file_text(path, "plan", &plan, NULL, NULL, &ignored) < 0)
 		return;
-	json_object *fss = NULL;
-	if (!json_object_object_get_ex(plan, "filesystems", &fss) || !json_object_is_type(fss, json_type_array))
+	json_object *inner = NULL, *fss = NULL;
+	/* render's plan.json holds the plan under "plan", beside the facts it was made from */
+	json_object *p = json_object_object_get_ex(plan, "plan", &inner) ? inner : plan;
+	if (!json_object_object_get_ex(p, "filesystems", &fss) || !json_object_is_type(fss, json_type_array))
 		return;
 	for (size_t i = 0; i < json_object_array_length(fss); i++) {
 		json_object *fs = json_object_array_get_idx(fss, i);
@@ -412,15 +414,23 @@ int provision_verify(struct provision_run *run, struct nm_error *e)
 
 static void print_manual_diagnosis(const struct provision_run *run)
 {
+	const struct remote_target *t = &run->target;
+	bool v6 = strchr(t->host, ':') != NULL;
+	char sp[32] = "", cp[32] = "";
+	if (t->port) {
+		snprintf(sp, sizeof sp, "-p %u ", t->port);
+		snprintf(cp, sizeof cp, "-P %u ", t->port);
+	}
 	fprintf(stderr,
 		"\nTo see why, without Robot access from here:\n"
 		"  1. Robot → Server → Rescue: activate the Linux rescue system with your key\n"
 		"  2. Robot → Server → Reset: execute a hardware reset\n"
-		"  3. scp nmmm-agent %s:/root/ && ssh %s /root/nmmm-agent diagnose%s%s\n"
+		"  3. scp %snmmm-agent %s@%s%s%s:/root/\n"
+		"     ssh %s%s@%s /root/nmmm-agent diagnose%s%s\n"
 		"     (it mounts the installed root read-only and reads the failed boot's journal)\n"
 		"or run provision with --robot-server N, which does this itself.\n",
-		run->display, run->display, run->root_uuid ? " --root-uuid " : "",
-		run->root_uuid ? run->root_uuid : "");
+		cp, t->user, v6 ? "[" : "", t->host, v6 ? "]" : "", sp, t->user, t->host,
+		run->root_uuid ? " --root-uuid " : "", run->root_uuid ? run->root_uuid : "");
 }
 
 static void print_findings(json_object *diag)

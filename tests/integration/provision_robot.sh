@@ -53,6 +53,11 @@ cat > "$IE_WORK/reset.sh" <<-EOF
 	[ -s "\$IE_WORK/booted.pid" ] && kill "\$(cat "\$IE_WORK/booted.pid")" 2>/dev/null
 	[ -s "\$IE_WORK/rescue.pid" ] && kill "\$(cat "\$IE_WORK/rescue.pid")" 2>/dev/null
 	sleep 0.5
+	# A flag file makes this boot's rescue answer with another host key than Robot names.
+	if [ -e "\$IE_WORK/impostor" ]; then
+		cp "\$IE_WORK/impostor_key" "\$IE_WORK/rescue_host_ed25519"
+		rm -f "\$IE_WORK/impostor"
+	fi
 	pe_start_rescue
 EOF
 ip netns exec "$IE_NS" env ROBOT_FAKE_USER='#ws+test' ROBOT_FAKE_PASSWORD="@$IE_WORK/robot-password" \
@@ -67,6 +72,38 @@ robot_get() { ip netns exec "$IE_NS" curl -sS --fail -u "#ws+test:$secret" "$rob
 
 : > "$IE_WORK/ssh_config"
 mapfile -t args < <(ie_install_args | grep -v -x -e --no-reboot)
+provision() { # PASSWORD EXTRA-OPTION...
+	local pw=$1
+	shift
+	ip netns exec "$IE_NS" env -u SSH_AUTH_SOCK HOME="$IE_WORK/home" NMMM_ROBOT_USER='#ws+test' \
+		NMMM_ROBOT_PASSWORD="$pw" "$NMMM_AGENT" provision --robot-server 9 --robot-url "$robot_url" \
+		--ssh-config "$IE_WORK/ssh_config" --identity "$IE_WORK/operator" --remote-dir "$IE_WORK/remote" \
+		--rescue-timeout 30 --yes "${args[@]}" --out "$IE_WORK/hosts/web1" "$@" "root@[127.0.0.1]:$PE_PORT"
+}
+requests() { robot_get /_fake/log | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+
+# Wrong credentials: one request, no second (three failed logins lock the address out), exit 2.
+before=$(requests)
+rc=0
+provision wrong-password > "$IE_WORK/401.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "Robot refused the web service credentials" "$IE_WORK/401.out" ||
+	fail "wrong Robot credentials: exit $rc, $(tail -n 3 "$IE_WORK/401.out")"
+[ "$(($(requests) - before))" = 1 ] || fail "after a 401 provision asked Robot again"
+ok "wrong Robot credentials: one request, exit 2 naming them"
+
+# The rescue answers with a host key Robot does not name: refused before anything is sent.
+ssh-keygen -q -t ed25519 -N '' -f "$IE_WORK/impostor_key" || fail "ssh-keygen failed"
+cp "$IE_WORK/rescue_host_ed25519" "$IE_WORK/rescue_host_ed25519.real"
+touch "$IE_WORK/impostor"
+rc=0
+provision "$secret" > "$IE_WORK/mitm.out" 2>&1 || rc=$?
+[ "$rc" = 3 ] && grep -q "but Robot says" "$IE_WORK/mitm.out" ||
+	fail "a rescue host key Robot does not name: exit $rc, $(tail -n 3 "$IE_WORK/mitm.out")"
+[ ! -e "$IE_WORK/remote" ] || fail "something was sent to a rescue whose host key Robot does not name"
+cp "$IE_WORK/rescue_host_ed25519.real" "$IE_WORK/rescue_host_ed25519"
+ok "a rescue host key that is not Robot's is refused (exit 3), nothing sent"
+
+main_from=$(requests)
 rc=0
 ip netns exec "$IE_NS" env -u SSH_AUTH_SOCK HOME="$IE_WORK/home" NMMM_ROBOT_USER='#ws+test' \
 	NMMM_ROBOT_PASSWORD="$secret" "$NMMM_AGENT" --events "$IE_WORK/events.jsonl" provision \
@@ -92,7 +129,8 @@ ok "Robot's password on no command line, in no output and no event"
 
 grep -q "no-carrier" "$IE_WORK/err.txt" || fail "the diagnosis does not name the cause: $(tail -n 20 "$IE_WORK/err.txt")"
 grep -q "The server is left in the rescue system" "$IE_WORK/err.txt" || fail "the error does not say where the server is: $(tail -n 25 "$IE_WORK/err.txt")"
-python3 - "$IE_WORK/events.jsonl" <<-'EOF' || fail "provision's events are wrong"
+root_uuid=$(python3 -c 'import json,sys; print([f for f in json.load(open(sys.argv[1]))["plan"]["filesystems"] if f["mountpoint"] == "/"][0]["uuid"])' "$IE_WORK/hosts/web1/plan.json")
+python3 - "$IE_WORK/events.jsonl" "$root_uuid" <<-'EOF' || fail "provision's events are wrong"
 import json, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
 steps = [e["phase"] for e in events if e["event"] == "start" and not e.get("remote")]
@@ -100,17 +138,22 @@ assert steps[:7] == ["robot", "rescue", "upload", "install", "handover", "reboot
 assert steps[7:] == ["diagnose", "rescue"], steps
 done = [e for e in events if e["phase"] == "diagnose" and e["event"] == "done"]
 assert done and done[0]["diagnosis"]["cause"] == "no-carrier", done
+# diagnose was told the root by the UUID of the exported plan, it did not have to search
+root = done[0]["diagnosis"]["root"]
+assert root["uuid"] == sys.argv[2] and root["found_by"] == "uuid", root
 robot = [e for e in events if e["phase"] == "robot" and e["event"] == "done"]
 assert len(robot) == 2 and all(r["reset"] == "hw" for r in robot), robot
 EOF
 ok "the system did not come back: the rescue again, diagnose there, the cause (no-carrier) named, exit 1"
 
 robot_get /_fake/log > "$IE_WORK/robot-log.json" || fail "cannot read the stand-in's log"
-python3 - "$IE_WORK/robot-log.json" "$(ssh-keygen -l -E md5 -f "$IE_WORK/operator.pub" | awk '{print $2}' | sed 's/^MD5://')" <<-'EOF' ||
+python3 - "$IE_WORK/robot-log.json" "$(ssh-keygen -l -E md5 -f "$IE_WORK/operator.pub" | awk '{print $2}' | sed 's/^MD5://')" "$main_from" <<-'EOF' ||
 import json, sys
 log = json.load(open(sys.argv[1]))
+assert sum(1 for r in log if (r["method"], r["path"]) == ("POST", "/key")) == 1, log  # registered once, then known
+log = log[int(sys.argv[3]):]  # the run that installs
 reqs = [(r["method"], r["path"]) for r in log]
-assert reqs.count(("POST", "/key")) == 1, reqs           # registered once, then known
+assert reqs.count(("POST", "/key")) == 0, reqs           # known from the run before
 assert reqs.count(("POST", "/boot/9/rescue")) == 2, reqs  # before the install, for the diagnosis
 assert reqs.count(("POST", "/reset/9")) == 2, reqs
 acts = [r for r in log if (r["method"], r["path"]) == ("POST", "/boot/9/rescue")]

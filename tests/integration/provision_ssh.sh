@@ -101,4 +101,20 @@ grep -q "NixOS is up on" "$IE_WORK/p3.out" || fail "the verification did not rep
 [ "$(ie_disk_sum "$IE_DECOY")" = "$decoy_before" ] || fail "the decoy disk changed"
 ok "hand-over: the deploy repository, known_hosts with the new key, the age recipient, the deploy command"
 ok "verify: the installed system answered with its new host key and runs the installed profile"
+
+# 4. Without Robot, a system that never comes back: provision says how to look (it cannot put the
+# server into the rescue itself), naming diagnose with the root's UUID, and exits 1.
+[ -s "$IE_WORK/booted.pid" ] && kill "$(cat "$IE_WORK/booted.pid")"
+PE_BOOT=pe_boot_nothing
+pe_make_rescue_bin
+pe_start_rescue || fail "the rescue's sshd did not start again"
+rc=0
+pe_provision provision "${common[@]}" --boot-timeout 5 --yes "${args[@]}" --out "$IE_WORK/hosts/web1" \
+	"${target[@]}" > "$IE_WORK/p4.out" 2> "$IE_WORK/p4.err" || rc=$?
+[ "$rc" = 1 ] || fail "a system that never answers exited $rc, not 1: $(tail -n 5 "$IE_WORK/p4.err")"
+root_uuid=$(python3 -c 'import json,sys; print([f for f in json.load(open(sys.argv[1]))["plan"]["filesystems"] if f["mountpoint"] == "/"][0]["uuid"])' "$out/plan.json")
+grep -q "did not come back as the installed system within 5 s" "$IE_WORK/p4.err" &&
+	grep -qF "ssh -p $PE_PORT root@127.0.0.1 /root/nmmm-agent diagnose --root-uuid $root_uuid" "$IE_WORK/p4.err" ||
+	fail "no way to find out why was shown: $(tail -n 12 "$IE_WORK/p4.err" | tr "\n" "|")"
+ok "without Robot, a system that does not come back: exit 1 and how to diagnose it by hand"
 finish
