@@ -265,13 +265,6 @@ int provision_reboot(struct provision_run *run, struct nm_error *e)
 	return r;
 }
 
-static long now_sec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec;
-}
-
 enum answer { ANSWER_NEW_SYSTEM, ANSWER_RESCUE, ANSWER_STRANGER };
 
 /* A failed scan is an answer too (going down, coming up): ask again. */
@@ -305,9 +298,9 @@ static enum answer who_answers(struct provision_run *run)
  * not happened yet; any other key is a refusal (someone else answers at that address). */
 static int wait_new_system(struct provision_run *run, struct nm_error *e)
 {
-	long deadline = now_sec() + (long)run->o->boot_timeout;
+	long deadline = provision_now_sec() + (long)run->o->boot_timeout;
 	for (;;) {
-		long left = deadline - now_sec();
+		long left = deadline - provision_now_sec();
 		if (left <= 0)
 			break;
 		int r = provision_wait_ssh(run, "verify", "the installed system", (unsigned)left, e);
