@@ -44,6 +44,8 @@ installed_start_journald() {
   [ -s /sysroot/etc/machine-id ] || od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >/sysroot/etc/machine-id
   id=$(cat /sysroot/etc/machine-id)
   echo "$id" >/etc/machine-id
+  # journald wants the cgroup tree (systemd as PID 1 would have mounted it)
+  mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup
   mkdir -p /sysroot/var/log/journal /var/log/journal
   mount --bind /sysroot/var/log/journal /var/log/journal
   /usr/lib/systemd/systemd-journald &
@@ -69,7 +71,11 @@ installed_network() {
   done
   [ -n "$name" ] || { logger -t systemd-networkd "no link matches 10-uplink.network (MAC $mac)"; return 0; }
   ip link set lo up
-  if [ -n "$want" ] && [ "$want" != "$name" ]; then ip link set dev "$name" name "$want" && name=$want; fi
+  # udev gave the NIC its predictable name as an altname already (systemd's 99-default.link)
+  if [ -n "$want" ] && [ "$want" != "$name" ]; then
+    ip link property del dev "$name" altname "$want" 2>/dev/null
+    ip link set dev "$name" name "$want" && name=$want
+  fi
   ip link set dev "$name" up
   for _ in $(seq 50); do
     [ "$(cat "/sys/class/net/$name/carrier" 2>/dev/null)" = 1 ] && break

@@ -33,6 +33,8 @@ server=9 disks=nvme:6G:PROV-A,nvme:6G:PROV-B
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/nmmm-vm-prov.XXXXXX")
 report_context() {
   local f
+  [ -z "${context_shown:-}" ] || return 0
+  context_shown=1
   for f in "$W"/err-*.txt; do [ -s "$f" ] && tail -n 15 "$f" | sed "s|^|  ${f##*/}: |"; done
   [ ! -s "$W/boots" ] || sed 's/^/  boots: /' "$W/boots"
   f=$(find "$W" -maxdepth 1 -name 'console-*.log' | sort -V | tail -n1)
@@ -87,6 +89,8 @@ pull_link_when_up() {
     grep -q '^NMMM-INSTALLED-LINK' "$console" 2>/dev/null && break
     sleep 0.1
   done
+  grep -q '^NMMM-INSTALLED-LINK' "$console" && [ -S "$W/monitor.sock" ] ||
+    { echo "link never up, not pulled $(date +%s.%N)" >>"$W/boots"; return 0; }
   python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"set_link uplink off\n"); time.sleep(0.5)' \
     "$W/monitor.sock" >/dev/null && echo "link pulled $(date +%s.%N)" >>"$W/boots"
@@ -101,7 +105,9 @@ machine() {
     mode=installed
     [ "$(curl -sS -X POST -d "server=$server" "$robot_url/_fake/boot" | jq -r .rescue)" != true ] || mode=rescue
     echo "$n $mode $(date +%s.%N)" >>"$W/boots"
-    args=(--serve --ssh-forward "$port" --keep "$W/disks" --disks "$disks" --mem 2048 --agent "$agent"
+    # e1000, not the default e1000e: QEMU 7.2's e1000e does not pass set_link's state on to the
+    # Linux guest (QEMU drops the packets, the guest's carrier stays 1); e1000's driver sees it.
+    args=(--serve --ssh-forward "$port" --keep "$W/disks" --disks "$disks" --nic e1000@1f.6 --mem 2048 --agent "$agent"
       --pidfile "$W/qemu.pid" --boot "$n" --timeout 1200)
     if [ $mode = rescue ]; then
       args+=(--file "$W/rescue_host:ssh/ssh_host_ed25519_key" --file "$W/operator.pub:ssh/authorized_keys"
