@@ -459,6 +459,14 @@ static int run_remote_diagnose(struct provision_run *run, json_object **diag, st
 	_cleanup_run_result_ struct nm_run_result res = {0};
 	if (r == 0)
 		r = remote_run(run->session, (const char *const *)argv, &ro, &res, e);
+	if (r == 0 && res.exit_status != 0) { /* it could not look: its own message says why */
+		size_t len = 0;
+		const char *msg = provision_remote_error_line(res.output, &len);
+		r = msg ? nm_fail(e, NM_ERR_RUNTIME, EIO, "diagnose on %s exited with %d: %.*s", run->display,
+				  res.exit_status, (int)len, msg)
+			: nm_fail(e, NM_ERR_RUNTIME, EIO, "diagnose on %s exited with %d without a message",
+				  run->display, res.exit_status);
+	}
 	if (r == 0)
 		r = nm_json_read_file_text(tmpl, "the diagnosis", diag, NULL, NULL, e);
 	unlink(tmpl);

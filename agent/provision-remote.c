@@ -308,8 +308,7 @@ static int install_argv(const struct provision_run *run, char ***argv, struct nm
 	return r;
 }
 
-/* The remote agent's last "nmmm-agent: ..." line: its error message. */
-static const char *remote_error_line(const char *out, size_t *len)
+const char *provision_remote_error_line(const char *out, size_t *len)
 {
 	const char *last = NULL;
 	for (const char *p = out; p && *p;) {
@@ -351,7 +350,7 @@ static int install_start(struct provision_run *run, struct nm_error *e)
 	if (res.exit_status == 0)
 		return 0;
 	size_t len = 0;
-	const char *msg = remote_error_line(res.output, &len);
+	const char *msg = provision_remote_error_line(res.output, &len);
 	if (!msg)
 		return nm_fail(e, class_of_exit(res.exit_status), EIO,
 			       "install on %s exited with %d without an error of its own (its output is above)",
@@ -477,7 +476,7 @@ static int follow_once(struct provision_run *run, struct remote_view *view, int 
 	*exit_status = res.exit_status;
 	if (r == 0 && res.exit_status != 0 && res.exit_status != 255) {
 		size_t len = 0;
-		const char *msg = remote_error_line(res.output, &len);
+		const char *msg = provision_remote_error_line(res.output, &len);
 		nm_debug("install on %s ended with %d: %.*s", run->display, res.exit_status, (int)len, msg ? msg : "");
 	}
 	return r;
