@@ -267,13 +267,6 @@ int provision_reboot(struct provision_run *run, struct nm_error *e)
 	return r;
 }
 
-static long now_sec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec;
-}
-
 enum answer { ANSWER_NEW_SYSTEM, ANSWER_RESCUE, ANSWER_STRANGER };
 
 /* A failed scan is an answer too (going down, coming up): ask again. */
@@ -307,9 +300,9 @@ static enum answer who_answers(struct provision_run *run)
  * not happened yet; any other key is a refusal (someone else answers at that address). */
 static int wait_new_system(struct provision_run *run, struct nm_error *e)
 {
-	long deadline = now_sec() + (long)run->o->boot_timeout;
+	long deadline = provision_now_sec() + (long)run->o->boot_timeout;
 	for (;;) {
-		long left = deadline - now_sec();
+		long left = deadline - provision_now_sec();
 		if (left <= 0)
 			break;
 		int r = provision_wait_ssh(run, "verify", "the installed system", (unsigned)left, e);
@@ -476,6 +469,14 @@ static int run_remote_diagnose(struct provision_run *run, json_object **diag, st
 	_cleanup_run_result_ struct nm_run_result res = {0};
 	if (r == 0)
 		r = remote_run(run->session, (const char *const *)argv, &ro, &res, e);
+	if (r == 0 && res.exit_status != 0) { /* it could not look: its own message says why */
+		size_t len = 0;
+		const char *msg = provision_remote_error_line(res.output, &len);
+		r = msg ? nm_fail(e, NM_ERR_RUNTIME, EIO, "diagnose on %s exited with %d: %.*s", run->display,
+				  res.exit_status, (int)len, msg)
+			: nm_fail(e, NM_ERR_RUNTIME, EIO, "diagnose on %s exited with %d without a message",
+				  run->display, res.exit_status);
+	}
 	if (r == 0)
 		r = nm_json_read_file_text(tmpl, "the diagnosis", diag, NULL, NULL, e);
 	unlink(tmpl);

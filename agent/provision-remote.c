@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/progress.h"
 
@@ -180,10 +181,17 @@ static int choose_rescue_key(struct provision_run *run, struct remote_host_key *
 	return 0;
 }
 
-int provision_rescue_connect(struct provision_run *run, struct nm_error *e)
+long provision_now_sec(void)
 {
-	provision_step(run, "rescue", run->display);
-	int r = provision_wait_ssh(run, "rescue", "the rescue system", run->o->rescue_timeout, e);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
+}
+
+/* Its SSH awaited (at most TIMEOUT seconds), its keys scanned, the one to pin chosen. */
+static int scan_rescue(struct provision_run *run, unsigned timeout, struct nm_error *e)
+{
+	int r = provision_wait_ssh(run, "rescue", "the rescue system", timeout, e);
 	struct remote_host_key *scanned = NULL;
 	size_t n = 0;
 	if (r == 0)
@@ -194,9 +202,31 @@ int provision_rescue_connect(struct provision_run *run, struct nm_error *e)
 	run->rescue_keys = NULL;
 	run->n_rescue_keys = 0;
 	if (r == 0)
-		r = choose_rescue_key(run, scanned, n, e);
-	else
-		remote_host_keys_free(scanned, n);
+		return choose_rescue_key(run, scanned, n, e);
+	remote_host_keys_free(scanned, n);
+	return r;
+}
+
+/* Right after Robot's reset the system that ran before may answer for a few seconds more, with
+ * its own host key: that is asked again (nothing is sent to it) until the rescue answers or
+ * --rescue-timeout ends, when the refusal stands. Without Robot nothing was reset: it stands at once. */
+int provision_rescue_connect(struct provision_run *run, struct nm_error *e)
+{
+	provision_step(run, "rescue", run->display);
+	long deadline = provision_now_sec() + (long)run->o->rescue_timeout;
+	int r;
+	for (bool said = false;; said = true) {
+		long left = deadline - provision_now_sec();
+		r = scan_rescue(run, left > 0 ? (unsigned)left : 1, e);
+		if (r != -EPERM || !run->robot || provision_now_sec() + 3 >= deadline)
+			break;
+		if (!said)
+			nm_warn("rescue: %s still answers with a host key that is not the rescue's (the system "
+				"before the reset, going down?); asking again until the rescue answers",
+				run->display);
+		*e = (struct nm_error){0};
+		sleep(3);
+	}
 	if (run->session) {
 		remote_session_close(run->session);
 		run->session = NULL;
@@ -278,8 +308,7 @@ static int install_argv(const struct provision_run *run, char ***argv, struct nm
 	return r;
 }
 
-/* The remote agent's last "nmmm-agent: ..." line: its error message. */
-static const char *remote_error_line(const char *out, size_t *len)
+const char *provision_remote_error_line(const char *out, size_t *len)
 {
 	const char *last = NULL;
 	for (const char *p = out; p && *p;) {
@@ -321,7 +350,7 @@ static int install_start(struct provision_run *run, struct nm_error *e)
 	if (res.exit_status == 0)
 		return 0;
 	size_t len = 0;
-	const char *msg = remote_error_line(res.output, &len);
+	const char *msg = provision_remote_error_line(res.output, &len);
 	if (!msg)
 		return nm_fail(e, class_of_exit(res.exit_status), EIO,
 			       "install on %s exited with %d without an error of its own (its output is above)",
@@ -447,7 +476,7 @@ static int follow_once(struct provision_run *run, struct remote_view *view, int 
 	*exit_status = res.exit_status;
 	if (r == 0 && res.exit_status != 0 && res.exit_status != 255) {
 		size_t len = 0;
-		const char *msg = remote_error_line(res.output, &len);
+		const char *msg = provision_remote_error_line(res.output, &len);
 		nm_debug("install on %s ended with %d: %.*s", run->display, res.exit_status, (int)len, msg ? msg : "");
 	}
 	return r;

@@ -84,6 +84,10 @@ int provision_reboot(struct provision_run *run, struct nm_error *e);
 int provision_verify(struct provision_run *run, struct nm_error *e);
 int provision_diagnose(struct provision_run *run, const struct nm_error *why, struct nm_error *e);
 void provision_run_free(struct provision_run *run);
+/* The remote agent's last "nmmm-agent: ..." line in OUT: its error message (LEN bytes), or NULL. */
+const char *provision_remote_error_line(const char *out, size_t *len);
+/* Seconds on the monotonic clock, for the steps' deadlines. */
+long provision_now_sec(void);
 
 /* The operator's public keys: --ssh-key / --ssh-key-file among the install options, else the
  * SSH agent's (ssh-add -L), else ~/.ssh/id_{ed25519,ecdsa,rsa}.pub. */

@@ -27,11 +27,15 @@ Command line (faults included):
   --rescue-password-file F  the rescue password handed out (default: a random one)
   --on-reset CMD          run CMD (a shell command; ROBOT_FAKE_SERVER, ROBOT_FAKE_RESET_TYPE in
                           its environment) when a reset is accepted: a stand-in server "reboots"
+  --rescue-until-boot     a reset leaves the activation alone: the stand-in server's next boot
+                          ends it (POST /_fake/boot), as Robot's lasts for exactly one boot
   --port-file F           write the port there (else "PORT <n>" on stdout)
 
 Control endpoints (no auth, not logged): GET /_fake/log (the requests: method, path, form as
 [name, value] pairs, authorized_key as parsed, status), GET /_fake/state, POST /_fake/set with
-the form fields rate_limit_once=S, manual_reset_active=0|1, reset_types=a,b, fail=SPEC.
+the form fields rate_limit_once=S, manual_reset_active=0|1, reset_types=a,b, fail=SPEC, and
+POST /_fake/boot server=N (a stand-in server powers on: {"rescue": true} when the rescue was
+active, which that boot ends; {"rescue": false} otherwise).
 
 It binds 127.0.0.1 only, on an ephemeral port. It is a test double, nothing more.
 """
@@ -134,6 +138,7 @@ class Fake:
         self.host_keys = args.rescue_host_key_fp or []
         self.rescue_password_file = args.rescue_password_file
         self.on_reset = args.on_reset
+        self.rescue_until_boot = args.rescue_until_boot
         self.keys = []
         self.rescue = {}
         self.resets = []
@@ -203,7 +208,8 @@ class Fake:
         if self.manual_reset_active:
             raise Invalid(409, "RESET_MANUAL_ACTIVE", "There is already a running manual reset")
         self.resets.append({"server": n, "type": kind})
-        self.rescue.pop(n, None)  # the activation lasts for the next boot, which this is
+        if not self.rescue_until_boot:
+            self.rescue.pop(n, None)  # the activation lasts for the next boot, which this is
         if kind == "man":
             self.manual_reset_active = True
         if self.on_reset:
@@ -277,6 +283,9 @@ class Fake:
         if path == "/_fake/state":
             return 200, {"keys": self.keys, "rescue": {str(n): self.rescue_shape(n) for n in self.servers},
                          "resets": self.resets, "manual_reset_active": self.manual_reset_active}
+        if path == "/_fake/boot" and method == "POST":
+            n = int(dict(form).get("server", "0"))
+            return 200, {"rescue": self.rescue.pop(n, None) is not None}
         if path == "/_fake/set" and method == "POST":
             for name, value in form:
                 if name == "rate_limit_once":
@@ -365,6 +374,7 @@ def main():
     p.add_argument("--rescue-host-key-fp", action="append", metavar="FP")
     p.add_argument("--rescue-password-file")
     p.add_argument("--on-reset", metavar="CMD")
+    p.add_argument("--rescue-until-boot", action="store_true")
     p.add_argument("--port-file")
     args = p.parse_args()
     Handler.fake = Fake(args)

@@ -5,7 +5,9 @@
 # the failed boot's journal into the installed root and takes the uplink's carrier away; NixOS
 # cannot boot here). Asserts: the operator's key (from ~/.ssh) registered with Robot and the
 # rescue activated with its fingerprint, the server reset, the rescue's host key verified against
-# Robot's fingerprint (no trust on first use), the install, the hand-over; then, the system not
+# Robot's fingerprint (no trust on first use) — after the system that ran before the reset went
+# on answering, with its own host key, for two seconds (asked again, not refused) — the install,
+# the hand-over; then, the system not
 # answering within --boot-timeout, the diagnosis: the rescue activated and the server reset again,
 # `diagnose` run there, its cause (no-carrier) in provision's error and events, exit 1, the server
 # left in the rescue; Robot's password on no command line and in no output.
@@ -47,9 +49,12 @@ printf '%s' "$secret" > "$IE_WORK/robot-password"
 cat > "$IE_WORK/reset.sh" <<-EOF
 	#!/bin/bash
 	# The server restarts into the rescue system: whatever answered before stops, the rescue starts.
+	# The system that ran before the first reset goes on answering for two seconds (a reset takes
+	# a moment), with its own host key.
 	$(declare -p IE_WORK IE_NS PE_PORT)
 	$([ -z "${ASAN_OPTIONS:-}" ] || declare -p ASAN_OPTIONS)
 	$(declare -f pe_start_rescue pe_sshd_config)
+	[ -s "\$IE_WORK/before.pid" ] && { sleep 2; kill "\$(cat "\$IE_WORK/before.pid")"; rm -f "\$IE_WORK/before.pid"; }
 	[ -s "\$IE_WORK/booted.pid" ] && kill "\$(cat "\$IE_WORK/booted.pid")" 2>/dev/null
 	[ -s "\$IE_WORK/rescue.pid" ] && kill "\$(cat "\$IE_WORK/rescue.pid")" 2>/dev/null
 	sleep 0.5
@@ -60,11 +65,17 @@ cat > "$IE_WORK/reset.sh" <<-EOF
 	fi
 	pe_start_rescue
 EOF
+# The system before the reset: an sshd with a host key of its own on the rescue's address.
+ssh-keygen -q -t ed25519 -N '' -C root@before -f "$IE_WORK/before_host_ed25519" || fail "ssh-keygen failed"
+pe_sshd_config "$IE_WORK/before_host_ed25519" "$IE_WORK/before.pid" > "$IE_WORK/before_sshd_config"
+ip netns exec "$IE_NS" /usr/sbin/sshd -D -e -f "$IE_WORK/before_sshd_config" >> "$IE_WORK/sshd-before.log" 2>&1 &
+for _ in $(seq 100); do [ -s "$IE_WORK/before.pid" ] && break; sleep 0.05; done
+[ -s "$IE_WORK/before.pid" ] || fail "the sshd of the system before the reset did not start: $(cat "$IE_WORK/sshd-before.log")"
 ip netns exec "$IE_NS" env ROBOT_FAKE_USER='#ws+test' ROBOT_FAKE_PASSWORD="@$IE_WORK/robot-password" \
 	python3 "$NMMM_SRC/tests/httpd/robot_fake.py" --port-file "$IE_WORK/robot-port" --server 9 \
 	--rescue-host-key-fp "$rescue_md5" --on-reset "bash $IE_WORK/reset.sh" > "$IE_WORK/robot.log" 2>&1 &
 robot_pid=$!
-trap 'kill "$robot_pid" 2>/dev/null; pe_cleanup' EXIT
+trap 'kill "$robot_pid" 2>/dev/null; [ -s "$IE_WORK/before.pid" ] && kill "$(cat "$IE_WORK/before.pid")" 2>/dev/null; pe_cleanup' EXIT
 for _ in $(seq 200); do [ -s "$IE_WORK/robot-port" ] && break; sleep 0.05; done
 [ -s "$IE_WORK/robot-port" ] || fail "the Robot stand-in did not start: $(cat "$IE_WORK/robot.log")"
 robot_url="http://127.0.0.1:$(cat "$IE_WORK/robot-port")"
@@ -164,4 +175,7 @@ ok "Robot: the key registered once, the rescue activated with it and the server 
 grep -q "rescue: host key ssh-ed25519 SHA256:.* verified" "$IE_WORK/err.txt" || fail "the rescue's host key was not verified against Robot's"
 ! grep -q "trusted on first use" "$IE_WORK/err.txt" || fail "trust on first use although Robot gave the fingerprint"
 ok "the rescue's host key verified against Robot's fingerprint"
+grep -q "still answers with a host key that is not the rescue's" "$IE_WORK/err.txt" ||
+	fail "the system before the reset was not asked again: $(grep rescue: "$IE_WORK/err.txt")"
+ok "the system answering before the reset took effect was asked again, not refused"
 finish
