@@ -68,9 +68,12 @@ EOF
 # The system before the reset: an sshd with a host key of its own on the rescue's address.
 ssh-keygen -q -t ed25519 -N '' -C root@before -f "$IE_WORK/before_host_ed25519" || fail "ssh-keygen failed"
 pe_sshd_config "$IE_WORK/before_host_ed25519" "$IE_WORK/before.pid" > "$IE_WORK/before_sshd_config"
-ip netns exec "$IE_NS" /usr/sbin/sshd -D -e -f "$IE_WORK/before_sshd_config" >> "$IE_WORK/sshd-before.log" 2>&1 &
-for _ in $(seq 100); do [ -s "$IE_WORK/before.pid" ] && break; sleep 0.05; done
-[ -s "$IE_WORK/before.pid" ] || fail "the sshd of the system before the reset did not start: $(cat "$IE_WORK/sshd-before.log")"
+start_before() {
+	ip netns exec "$IE_NS" /usr/sbin/sshd -D -e -f "$IE_WORK/before_sshd_config" >> "$IE_WORK/sshd-before.log" 2>&1 &
+	for _ in $(seq 100); do [ -s "$IE_WORK/before.pid" ] && break; sleep 0.05; done
+	[ -s "$IE_WORK/before.pid" ] || fail "the sshd of the system before the reset did not start: $(cat "$IE_WORK/sshd-before.log")"
+}
+start_before
 ip netns exec "$IE_NS" env ROBOT_FAKE_USER='#ws+test' ROBOT_FAKE_PASSWORD="@$IE_WORK/robot-password" \
 	python3 "$NMMM_SRC/tests/httpd/robot_fake.py" --port-file "$IE_WORK/robot-port" --server 9 \
 	--rescue-host-key-fp "$rescue_md5" --on-reset "bash $IE_WORK/reset.sh" > "$IE_WORK/robot.log" 2>&1 &
@@ -107,13 +110,18 @@ ssh-keygen -q -t ed25519 -N '' -f "$IE_WORK/impostor_key" || fail "ssh-keygen fa
 cp "$IE_WORK/rescue_host_ed25519" "$IE_WORK/rescue_host_ed25519.real"
 touch "$IE_WORK/impostor"
 rc=0
-provision "$secret" > "$IE_WORK/mitm.out" 2>&1 || rc=$?
+provision "$secret" --rescue-timeout 8 > "$IE_WORK/mitm.out" 2>&1 || rc=$?
 [ "$rc" = 3 ] && grep -q "but Robot says" "$IE_WORK/mitm.out" ||
 	fail "a rescue host key Robot does not name: exit $rc, $(tail -n 3 "$IE_WORK/mitm.out")"
 [ ! -e "$IE_WORK/remote" ] || fail "something was sent to a rescue whose host key Robot does not name"
 cp "$IE_WORK/rescue_host_ed25519.real" "$IE_WORK/rescue_host_ed25519"
 ok "a rescue host key that is not Robot's is refused (exit 3), nothing sent"
 
+# The installing run starts as the first did: the server runs its old system (the impostor's
+# rescue goes away as that system would have).
+kill "$(cat "$IE_WORK/rescue.pid")" && rm -f "$IE_WORK/rescue.pid"
+sleep 0.5
+start_before
 main_from=$(requests)
 rc=0
 ip netns exec "$IE_NS" env -u SSH_AUTH_SOCK HOME="$IE_WORK/home" NMMM_ROBOT_USER='#ws+test' \
