@@ -25,14 +25,6 @@ static const char status_help[] =
     "  --json            the state file as JSON\n"
     "  --state-dir DIR   where the install keeps its state (default " AGENT_DEFAULT_STATE_DIR ")\n";
 
-static const char *str_field(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-	    ? json_object_get_string(v)
-	    : NULL;
-}
-
 static bool pid_alive(json_object *root)
 {
 	json_object *v = NULL;
@@ -45,7 +37,7 @@ static bool pid_alive(json_object *root)
 /* "running" only while the recorded process lives: a killed agent leaves "running" behind. */
 static const char *effective_result(const struct agent_state *st)
 {
-	const char *result = str_field(st->root, "result");
+	const char *result = nm_json_str(st->root, "result");
 	if (!result)
 		return "unknown";
 	if (strcmp(result, "running") == 0 && !pid_alive(st->root))
@@ -67,7 +59,7 @@ static int result_exit_code(const struct agent_state *st)
 static void print_human(const struct agent_state *st)
 {
 	const char *result = effective_result(st);
-	const char *current = str_field(st->root, "current_phase");
+	const char *current = nm_json_str(st->root, "current_phase");
 	printf("install: %s", result);
 	if (strcmp(result, "running") == 0 && current)
 		printf(" (phase %s)", current);
@@ -90,7 +82,7 @@ static void print_human(const struct agent_state *st)
 	}
 	json_object *err = agent_state_get(st, "error");
 	if (err)
-		printf("error: %s\n", str_field(err, "message"));
+		printf("error: %s\n", nm_json_str(err, "message"));
 	if (strcmp(result, "interrupted") == 0)
 		printf("the agent stopped without finishing; run 'nmmm-agent install --resume' to continue\n");
 }
@@ -199,7 +191,7 @@ int agent_cmd_status(struct agent_ctx *ctx, int argc, char **argv, struct nm_err
 	}
 	int code = result_exit_code(&st);
 	if (follow && code != 0)
-		return nm_fail(e, (enum nm_err_class)code, EIO, "the install ended with exit code %d (see above)",
+		return nm_fail(e, nm_err_class_of_exit(code), EIO, "the install ended with exit code %d (see above)",
 			       code);
 	return 0;
 }

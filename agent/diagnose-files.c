@@ -94,19 +94,19 @@ void diag_rendered_from_plan(json_object *doc, struct diag_rendered *r)
 	if (!json_object_object_get_ex(doc, "plan", &plan))
 		plan = doc;
 	if (json_object_object_get_ex(doc, "uplink", &uplink)) {
-		r->uplink_name = dup_or_null(diag_json_str(uplink, "name"));
-		r->uplink_predicted = dup_or_null(diag_json_str(uplink, "predicted_name"));
+		r->uplink_name = dup_or_null(nm_json_str(uplink, "name"));
+		r->uplink_predicted = dup_or_null(nm_json_str(uplink, "predicted_name"));
 	}
 	if (json_object_object_get_ex(plan, "filesystems", &fss) && json_object_is_type(fss, json_type_array))
 		for (size_t i = 0; !r->root_uuid && i < json_object_array_length(fss); i++) {
 			json_object *f = json_object_array_get_idx(fss, i);
-			const char *mp = diag_json_str(f, "mountpoint");
+			const char *mp = nm_json_str(f, "mountpoint");
 			if (mp && strcmp(mp, "/") == 0)
-				r->root_uuid = dup_or_null(diag_json_str(f, "uuid"));
+				r->root_uuid = dup_or_null(nm_json_str(f, "uuid"));
 		}
 	if (json_object_object_get_ex(plan, "arrays", &arrays) && json_object_is_type(arrays, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(arrays); i++) {
-			const char *u = diag_json_str(json_object_array_get_idx(arrays, i), "uuid");
+			const char *u = nm_json_str(json_object_array_get_idx(arrays, i), "uuid");
 			if (u)
 				(void)nm_strv_push(&r->array_uuids, u);
 		}
@@ -165,7 +165,7 @@ int diag_rendered_read(const char *mount_dir, json_object *plan_arg, const char 
 	}
 	if (k != -ENOMEM && read_installed(mount_dir, STATE_FILE, &state_text, r) == 0) {
 		_cleanup_json_ json_object *st = parse_json(STATE_FILE, state_text, r);
-		r->install_result = dup_or_null(diag_json_str(st, "result"));
+		r->install_result = dup_or_null(nm_json_str(st, "result"));
 	}
 	if (k == -ENOMEM || !r->warnings || !r->array_uuids)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory reading the installed files");

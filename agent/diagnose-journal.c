@@ -31,17 +31,9 @@ void diag_journal_free(struct diag_journal *j)
 	*j = (struct diag_journal){0};
 }
 
-const char *diag_json_str(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-	    ? json_object_get_string(v)
-	    : NULL;
-}
-
 static uint64_t field_u64(json_object *o, const char *key)
 {
-	const char *s = diag_json_str(o, key);
+	const char *s = nm_json_str(o, key);
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
@@ -78,13 +70,13 @@ int diag_entry_parse(const char *line, size_t len, struct diag_entry *en)
 	bool complete = json_tokener_get_error(tok) == json_tokener_success;
 	json_tokener_free(tok);
 	_cleanup_json_ json_object *obj = o;
-	if (!complete || !obj || !json_object_is_type(obj, json_type_object) || !diag_json_str(obj, "__CURSOR"))
+	if (!complete || !obj || !json_object_is_type(obj, json_type_object) || !nm_json_str(obj, "__CURSOR"))
 		return -EINVAL;
-	const char *transport = diag_json_str(obj, "_TRANSPORT");
-	const char *unit = transport && strcmp(transport, "kernel") == 0 ? "kernel" : diag_json_str(obj, "UNIT");
-	const char *ident = diag_json_str(obj, "SYSLOG_IDENTIFIER");
+	const char *transport = nm_json_str(obj, "_TRANSPORT");
+	const char *unit = transport && strcmp(transport, "kernel") == 0 ? "kernel" : nm_json_str(obj, "UNIT");
+	const char *ident = nm_json_str(obj, "SYSLOG_IDENTIFIER");
 	if (!unit)
-		unit = diag_json_str(obj, "_SYSTEMD_UNIT");
+		unit = nm_json_str(obj, "_SYSTEMD_UNIT");
 	if (!unit)
 		unit = ident ? ident : "?";
 	en->unit = strdup(unit);

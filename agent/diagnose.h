@@ -70,8 +70,6 @@ char *diag_last_boot_parse(const char *output, size_t *n);
 /* The link a line of systemd-networkd is about ("eno1: Lost carrier" gives "eno1"); false (and
  * ifname empty) for other lines. */
 bool diag_entry_link(const struct diag_entry *en, char *ifname, size_t size);
-/* The string at key of a JSON object, or NULL (absent, not a string, o NULL). */
-const char *diag_json_str(json_object *o, const char *key);
 
 /* What one journal line is evidence of, or DIAG_NONE. Carrier changes are told apart by
  * diag_carrier_event: a lost carrier that came back is no cause. */

@@ -15,14 +15,6 @@
 
 #define BUILD_IN_RAM_MIN_BYTES (4ull << 30) /* MemAvailable needed to build in the rescue's store */
 
-static const char *product_str(json_object *products, const char *key)
-{
-	json_object *v = NULL;
-	if (products && json_object_object_get_ex(products, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 static int missing_product(const char *phase, const char *what, struct nm_error *e)
 {
 	return nm_fail(e, NM_ERR_RUNTIME, ENOENT,
@@ -282,14 +274,14 @@ int install_fetch_check(struct install_run *run, json_object *products, struct n
 	json_object *np = NULL;
 	const char *release = NULL;
 	if (products && json_object_object_get_ex(products, "nixpkgs", &np))
-		release = product_str(np, "release");
+		release = nm_json_str(np, "release");
 	if (!release || !img_release_valid(release))
 		return missing_product("fetch", "the nixpkgs release it recorded", e);
 	free(run->release);
 	run->release = strdup(release);
 	if (!run->release)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	const char *bin = product_str(products, "nix_bin");
+	const char *bin = nm_json_str(products, "nix_bin");
 	if (!bin)
 		return missing_product("fetch", "the Nix it recorded", e);
 	int r = img_nix_at(bin, &run->nix, e);
@@ -396,12 +388,12 @@ int install_build(struct install_run *run, json_object **products, struct nm_err
 
 int install_build_check(struct install_run *run, json_object *products, struct nm_error *e)
 {
-	const char *sys = product_str(products, "system");
-	const char *inst = product_str(products, "installer");
+	const char *sys = nm_json_str(products, "system");
+	const char *inst = nm_json_str(products, "installer");
 	run->built = sys != NULL;
 	if (!sys) {
-		sys = product_str(products, "system_drv");
-		inst = product_str(products, "installer_drv");
+		sys = nm_json_str(products, "system_drv");
+		inst = nm_json_str(products, "installer_drv");
 	}
 	if (!sys || !inst || !nm_exists("/", sys) || !nm_exists("/", inst))
 		return missing_product("build", "the built system in the store", e);

@@ -25,24 +25,6 @@ static const char *out_dir(const struct provision_run *run, char **owned)
 	return *owned;
 }
 
-static int mkdir_p(const char *dir, struct nm_error *e)
-{
-	_cleanup_free_ char *copy = strdup(dir);
-	if (!copy)
-		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	for (char *p = copy + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-				return nm_fail(e, NM_ERR_USAGE, errno, "--out %s: cannot create %s: %s", dir, copy,
-					       strerror(errno));
-			*p = '/';
-		}
-	if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-		return nm_fail(e, NM_ERR_USAGE, errno, "--out %s: cannot create it: %s", dir, strerror(errno));
-	return 0;
-}
-
 /* A name export may write: one plain file name, nothing that climbs or hides. */
 static bool plain_name(const char *name)
 {
@@ -58,7 +40,10 @@ static int unpack_export(const char *tar_path, const char *dir, unsigned *count,
 	archive_read_support_format_tar(a);
 	int r = 0;
 	if (archive_read_open_filename(a, tar_path, 65536) != ARCHIVE_OK)
-		r = nm_fail(e, NM_ERR_RUNTIME, EIO, "handover: the export is not a tar: %s", archive_error_string(a));
+		r = nm_fail(
+		    e, NM_ERR_RUNTIME, EIO,
+		    "handover: the export is not a tar (%s); run 'nmmm-agent export' on the server to see what it says",
+		    archive_error_string(a));
 	struct archive_entry *ent;
 	while (r == 0 && archive_read_next_header(a, &ent) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(ent);
@@ -77,7 +62,10 @@ static int unpack_export(const char *tar_path, const char *dir, unsigned *count,
 		if (!data)
 			return archive_read_free(a), nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 		if (archive_read_data(a, data, (size_t)size) != size) {
-			r = nm_fail(e, NM_ERR_RUNTIME, EIO, "handover: the export's %s is cut short", name);
+			r = nm_fail(e, NM_ERR_RUNTIME, EIO,
+				    "handover: the export's %s is cut short; run provision again with --resume (the "
+				    "installed system is kept)",
+				    name);
 			break;
 		}
 		_cleanup_free_ char *path = nm_strdup_printf("%s/%s", dir, name);
@@ -101,14 +89,6 @@ static int download_export(struct provision_run *run, const char *tar_path, stru
 	return remote_run(run->session, (const char *const *)argv, &ro, NULL, e);
 }
 
-static const char *str_at(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-	    ? json_object_get_string(v)
-	    : NULL;
-}
-
 /* From report.json: the host keys made for the new system, its toplevel and host name. */
 static int read_report(struct provision_run *run, const char *dir, struct nm_error *e)
 {
@@ -126,19 +106,22 @@ static int read_report(struct provision_run *run, const char *dir, struct nm_err
 	if (!run->host_keys)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		const char *line = str_at(json_object_array_get_idx(keys, i), "public_key");
+		const char *line = nm_json_str(json_object_array_get_idx(keys, i), "public_key");
 		struct nm_error why = {0}; /* the message below says what it means here */
 		if (!line || remote_host_key_parse(line, &run->host_keys[run->n_host_keys], &why) < 0)
-			return nm_fail(e, NM_ERR_VERIFY, EINVAL,
-				       "handover: %s lists a host key that cannot be read; the new system's SSH "
-				       "could not be verified",
-				       path);
+			return nm_fail(
+			    e, NM_ERR_VERIFY, EINVAL,
+			    "handover: %s lists a host key that cannot be read, so the new system's SSH "
+			    "could not be verified; compare it with /etc/ssh on the installed root before you trust it",
+			    path);
 		run->n_host_keys++;
 	}
 	if (run->n_host_keys == 0)
 		return nm_fail(e, NM_ERR_VERIFY, ENOENT,
-			       "handover: %s lists no host key; the new system's SSH could not be verified", path);
-	const char *sys = str_at(rep, "system"), *host = str_at(rep, "hostname");
+			       "handover: %s lists no host key, so the new system's SSH could not be verified; "
+			       "run provision again with --resume (the hand-over makes the keys)",
+			       path);
+	const char *sys = nm_json_str(rep, "system"), *host = nm_json_str(rep, "hostname");
 	run->system = sys ? strdup(sys) : NULL;
 	run->hostname = host ? strdup(host) : NULL;
 	return 0;
@@ -159,7 +142,7 @@ static void read_root_uuid(struct provision_run *run, const char *dir)
 		return;
 	for (size_t i = 0; i < json_object_array_length(fss); i++) {
 		json_object *fs = json_object_array_get_idx(fss, i);
-		const char *mp = str_at(fs, "mountpoint"), *uuid = str_at(fs, "uuid");
+		const char *mp = nm_json_str(fs, "mountpoint"), *uuid = nm_json_str(fs, "uuid");
 		if (mp && uuid && strcmp(mp, "/") == 0 && !run->root_uuid)
 			run->root_uuid = strdup(uuid);
 	}
@@ -204,7 +187,11 @@ int provision_handover(struct provision_run *run, struct nm_error *e)
 	const char *dir = out_dir(run, &dir_owned);
 	if (!dir)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	int r = mkdir_p(dir, e);
+	int r = nm_mkdir_p(dir, e);
+	if (r < 0) { /* the operator's directory: a usage error, named by its option */
+		nm_error_prefix(e, "--out %s", dir);
+		e->cls = NM_ERR_USAGE;
+	}
 	tar = nm_strdup_printf("%s/.export.tar.part", dir);
 	if (r == 0 && !tar)
 		r = nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
@@ -258,8 +245,10 @@ int provision_reboot(struct provision_run *run, struct nm_error *e)
 	int r = remote_run(run->session, argv, &ro, &res, e);
 	/* The connection may drop under the command (255): that is the reboot. */
 	if (r == 0 && res.exit_status != 0 && res.exit_status != 255)
-		r = nm_fail(e, NM_ERR_RUNTIME, EIO, "reboot on %s exited with %d: %s", run->display, res.exit_status,
-			    res.output ? res.output : "");
+		r = nm_fail(e, NM_ERR_RUNTIME, EIO,
+			    "reboot on %s exited with %d: %s; reboot it yourself (Robot → Server → Reset); the "
+			    "hand-over's known_hosts holds its new host keys",
+			    run->display, res.exit_status, res.output ? res.output : "");
 	remote_session_close(run->session);
 	run->session = NULL;
 	if (r == 0)
@@ -323,8 +312,9 @@ static int wait_new_system(struct provision_run *run, struct nm_error *e)
 		case ANSWER_RESCUE: sleep(3); break;
 		}
 	}
-	return nm_fail(e, NM_ERR_RUNTIME, ETIMEDOUT, "%s did not come back as the installed system within %u s",
-		       run->display, run->o->boot_timeout);
+	return nm_fail(e, NM_ERR_RUNTIME, ETIMEDOUT,
+		       "%s did not come back as the installed system within %u s (--boot-timeout)", run->display,
+		       run->o->boot_timeout);
 }
 
 static char *trimmed(const char *s)
@@ -433,15 +423,15 @@ static void print_findings(json_object *diag)
 		return;
 	for (size_t i = 0; i < json_object_array_length(findings); i++) {
 		json_object *f = json_object_array_get_idx(findings, i), *ev = NULL;
-		fprintf(stderr, "\n%s: %s\n", str_at(f, "cause") ? str_at(f, "cause") : "?",
-			str_at(f, "summary") ? str_at(f, "summary") : "");
-		if (str_at(f, "fix"))
-			fprintf(stderr, "  what to do: %s\n", str_at(f, "fix"));
+		fprintf(stderr, "\n%s: %s\n", nm_json_str(f, "cause") ? nm_json_str(f, "cause") : "?",
+			nm_json_str(f, "summary") ? nm_json_str(f, "summary") : "");
+		if (nm_json_str(f, "fix"))
+			fprintf(stderr, "  what to do: %s\n", nm_json_str(f, "fix"));
 		if (json_object_object_get_ex(f, "evidence", &ev) && json_object_is_type(ev, json_type_array))
 			for (size_t j = 0; j < json_object_array_length(ev) && j < 12; j++) {
 				json_object *item = json_object_array_get_idx(ev, j);
-				const char *src = str_at(item, "source"), *unit = str_at(item, "unit"),
-					   *path = str_at(item, "path"), *text = str_at(item, "text");
+				const char *src = nm_json_str(item, "source"), *unit = nm_json_str(item, "unit"),
+					   *path = nm_json_str(item, "path"), *text = nm_json_str(item, "text");
 				fprintf(stderr, "  | %s%s%s: %s\n", src ? src : "?", unit || path ? " " : "",
 					unit	   ? unit
 					    : path ? path
@@ -491,9 +481,9 @@ static const char *first_cause(json_object *diag, const char **summary, const ch
 	    !json_object_is_type(findings, json_type_array) || json_object_array_length(findings) == 0)
 		return NULL;
 	json_object *f = json_object_array_get_idx(findings, 0);
-	*summary = str_at(f, "summary");
-	*fix = str_at(f, "fix");
-	return str_at(f, "cause");
+	*summary = nm_json_str(f, "summary");
+	*fix = nm_json_str(f, "fix");
+	return nm_json_str(f, "cause");
 }
 
 int provision_diagnose(struct provision_run *run, const struct nm_error *why, struct nm_error *e)

@@ -29,14 +29,6 @@ struct hosts_view {
 	bool drawn;
 };
 
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-	    ? json_object_get_string(v)
-	    : NULL;
-}
-
 static int push(char ***v, const char *s, struct nm_error *e)
 {
 	return nm_strv_push(v, s) < 0 ? nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory") : 0;
@@ -75,7 +67,8 @@ static int entry_argv(const struct provision_opts *o, json_object *ent, size_t i
 		      struct nm_error *e)
 {
 	if (!json_object_is_type(ent, json_type_object))
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu is not an object", file, i + 1);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: entry %zu is not an object; write {\"host\": \"root@HOST\", ...}", file, i + 1);
 	json_object_object_foreach(ent, key, val)
 	{
 		(void)val;
@@ -85,14 +78,16 @@ static int entry_argv(const struct provision_opts *o, json_object *ent, size_t i
 				       "%s: entry %zu: unknown field '%s' (host, robot_server, config, out, args)",
 				       file, i + 1, key);
 	}
-	const char *host = jstr(ent, "host"), *config = jstr(ent, "config"), *out = jstr(ent, "out");
+	const char *host = nm_json_str(ent, "host"), *config = nm_json_str(ent, "config"),
+		   *out = nm_json_str(ent, "out");
 	json_object *num = NULL, *args = NULL;
 	bool has_num = json_object_object_get_ex(ent, "robot_server", &num);
 	if (has_num && !json_object_is_type(num, json_type_int))
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu: robot_server is a number", file, i + 1);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: entry %zu: robot_server is a number (Robot → Server), not a string", file, i + 1);
 	if (!host && !has_num)
-		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: entry %zu names neither host nor robot_server", file,
-			       i + 1);
+		return nm_fail(e, NM_ERR_USAGE, EINVAL,
+			       "%s: entry %zu names neither host nor robot_server; give one of them", file, i + 1);
 	j->argv = nm_strv_new();
 	char self[] = "/proc/self/exe", numbuf[32];
 	int r = j->argv ? push(&j->argv, self, e) : nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
@@ -150,19 +145,15 @@ static void on_child_line(void *ud, const char *line, size_t len)
 		nm_debug("%s: %.*s", j->name, (int)len, line);
 		return;
 	}
-	const char *phase = jstr(ev, "phase"), *what = jstr(ev, "event"), *msg = jstr(ev, "message");
+	const char *phase = nm_json_str(ev, "phase"), *what = nm_json_str(ev, "event"),
+		   *msg = nm_json_str(ev, "message");
 	if (phase && what && strcmp(what, "start") == 0)
 		snprintf(j->phase, sizeof j->phase, "%s", phase);
 	if (msg && what && strcmp(what, "error") == 0)
 		snprintf(j->message, sizeof j->message, "%s", msg);
 	if (phase && what) {
-		json_object *f = json_object_new_object();
-		json_object_object_foreach(ev, k, val)
-		{
-			if (strcmp(k, "ts") && strcmp(k, "phase") && strcmp(k, "event"))
-				json_object_object_add(f, k, json_object_get(val));
-		}
-		if (!json_object_object_get_ex(f, "host", NULL))
+		json_object *f = provision_event_fields(ev);
+		if (f && !json_object_object_get_ex(f, "host", NULL))
 			json_object_object_add(f, "host", json_object_new_string(j->name));
 		agent_event(j->ctx, phase, what, f);
 	}
@@ -266,6 +257,9 @@ int provision_hosts(struct agent_ctx *ctx, const struct provision_opts *o, struc
 	free(jobs);
 	free(runs);
 	if (r == 0 && failed)
-		r = nm_fail(e, NM_ERR_RUNTIME, EIO, "provision: %u of %zu servers failed (see the table)", failed, n);
+		r = nm_fail(e, NM_ERR_RUNTIME, EIO,
+			    "provision: %u of %zu servers failed (see the table and their events); run them again "
+			    "alone to see why",
+			    failed, n);
 	return r;
 }

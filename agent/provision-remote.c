@@ -22,6 +22,17 @@ void provision_event(struct provision_run *run, const char *step, const char *ev
 	agent_event(run->ctx, step, event, fields);
 }
 
+json_object *provision_event_fields(json_object *ev)
+{
+	json_object *fields = json_object_new_object();
+	json_object_object_foreach(ev, k, val)
+	{
+		if (fields && strcmp(k, "ts") != 0 && strcmp(k, "phase") != 0 && strcmp(k, "event") != 0)
+			json_object_object_add(fields, k, json_object_get(val));
+	}
+	return fields;
+}
+
 void provision_step(struct provision_run *run, const char *step, const char *what)
 {
 	nm_info("== provision: %s (%s)", step, what);
@@ -114,28 +125,16 @@ static int expected_fingerprints(struct provision_run *run, char ***out, struct 
 	return nm_strv_push(out, given) < 0 ? nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory") : 0;
 }
 
+/* "ssh-ed25519 SHA256:..., ..." for messages. */
 static char *fingerprint_list(const struct remote_host_key *keys, size_t n)
 {
-	struct nm_buf b = NM_BUF_INIT(1 << 16);
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *one = nm_strdup_printf("%s%s %s", i ? ", " : "", keys[i].type, keys[i].sha256);
-		if (!one || nm_buf_append(&b, one, strlen(one)) < 0)
-			break;
+	_cleanup_strv_free_ char **each = nm_strv_new();
+	for (size_t i = 0; each && i < n; i++) {
+		_cleanup_free_ char *one = nm_strdup_printf("%s %s", keys[i].type, keys[i].sha256);
+		if (!one || nm_strv_push(&each, one) < 0)
+			return NULL;
 	}
-	size_t len = 0;
-	char *s = nm_buf_take(&b, &len);
-	return s ? s : strdup("(none)");
-}
-
-static char *join_list(char *const *v)
-{
-	struct nm_buf b = NM_BUF_INIT(1 << 16);
-	for (size_t i = 0; v && v[i]; i++)
-		if ((i && nm_buf_append(&b, ", ", 2) < 0) || nm_buf_append(&b, v[i], strlen(v[i])) < 0)
-			break;
-	size_t len = 0;
-	char *s = nm_buf_take(&b, &len);
-	return s ? s : strdup("");
+	return each ? nm_strv_join(each, ", ") : NULL;
 }
 
 /* Picks the scanned key to pin: the one matching what is expected, or every scanned key on
@@ -158,7 +157,7 @@ static int choose_rescue_key(struct provision_run *run, struct remote_host_key *
 	int i = remote_host_key_match(scanned, n, expected);
 	if (i < 0) {
 		_cleanup_free_ char *list = fingerprint_list(scanned, n);
-		_cleanup_free_ char *want = join_list(expected);
+		_cleanup_free_ char *want = nm_strv_join(expected, ", ");
 		remote_host_keys_free(scanned, n);
 		return nm_fail(e, NM_ERR_REFUSED, EPERM,
 			       "rescue: %s answers with host key %s, but %s says %s: this is not the rescue "
@@ -197,7 +196,10 @@ static int scan_rescue(struct provision_run *run, unsigned timeout, struct nm_er
 	if (r == 0)
 		r = remote_keyscan(&run->target, 30, &scanned, &n, e);
 	if (r == 0 && n == 0)
-		r = nm_fail(e, NM_ERR_RUNTIME, ENOENT, "rescue: %s offers no host key to ssh-keyscan", run->display);
+		r = nm_fail(e, NM_ERR_RUNTIME, ENOENT,
+			    "rescue: %s answers SSH but offers no host key to ssh-keyscan; check that it is the rescue "
+			    "system (Robot → Server → Rescue) and that nothing filters the connection",
+			    run->display);
 	remote_host_keys_free(run->rescue_keys, run->n_rescue_keys);
 	run->rescue_keys = NULL;
 	run->n_rescue_keys = 0;
@@ -321,16 +323,6 @@ const char *provision_remote_error_line(const char *out, size_t *len)
 	return last;
 }
 
-static enum nm_err_class class_of_exit(int code)
-{
-	switch (code) {
-	case 2: return NM_ERR_USAGE;
-	case 3: return NM_ERR_REFUSED;
-	case 4: return NM_ERR_VERIFY;
-	default: return NM_ERR_RUNTIME;
-	}
-}
-
 /* Starts it; it confirms in the foreground (the disks it will erase are shown here) and
  * detaches. Without --yes it stops there with exit 3, having written nothing. */
 static int install_start(struct provision_run *run, struct nm_error *e)
@@ -352,10 +344,11 @@ static int install_start(struct provision_run *run, struct nm_error *e)
 	size_t len = 0;
 	const char *msg = provision_remote_error_line(res.output, &len);
 	if (!msg)
-		return nm_fail(e, class_of_exit(res.exit_status), EIO,
+		return nm_fail(e, nm_err_class_of_exit(res.exit_status), EIO,
 			       "install on %s exited with %d without an error of its own (its output is above)",
 			       run->display, res.exit_status);
-	return nm_fail(e, class_of_exit(res.exit_status), EIO, "install on %s: %.*s", run->display, (int)len, msg);
+	return nm_fail(e, nm_err_class_of_exit(res.exit_status), EIO, "install on %s: %.*s", run->display, (int)len,
+		       msg);
 }
 
 /* ---- remote events shown here ---- */
@@ -367,12 +360,13 @@ struct remote_view {
 	char phase[64];
 };
 
-static const char *field_str(json_object *o, const char *k)
+/* A remote event's own fields, marked as the remote install's, to pass on as provision's. */
+static json_object *remote_fields(json_object *ev)
 {
-	json_object *v = NULL;
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-	    ? json_object_get_string(v)
-	    : NULL;
+	json_object *fields = provision_event_fields(ev);
+	if (fields)
+		json_object_object_add(fields, "remote", json_object_new_boolean(1));
+	return fields;
 }
 
 static int64_t field_i64(json_object *o, const char *k)
@@ -388,7 +382,7 @@ static void show_progress(struct remote_view *v, const char *phase, json_object 
 		agent_progress_init(&v->progress, v->run->ctx, v->phase, NULL);
 		v->in_progress = true;
 	}
-	v->progress.label = field_str(ev, "what");
+	v->progress.label = nm_json_str(ev, "what");
 	int64_t bytes = field_i64(ev, "bytes"), rate = field_i64(ev, "rate");
 	struct img_progress p = {.bytes = (uint64_t)bytes,
 				 .total = (uint64_t)field_i64(ev, "total"),
@@ -396,14 +390,7 @@ static void show_progress(struct remote_view *v, const char *phase, json_object 
 				 .attempt = (unsigned)field_i64(ev, "attempt")};
 	agent_progress_draw(&v->progress, &p);
 	v->progress.label = NULL;
-	json_object *fields = json_object_new_object();
-	json_object_object_foreach(ev, k, val)
-	{
-		if (strcmp(k, "ts") != 0 && strcmp(k, "phase") != 0 && strcmp(k, "event") != 0)
-			json_object_object_add(fields, k, json_object_get(val));
-	}
-	json_object_object_add(fields, "remote", json_object_new_boolean(1));
-	provision_event(v->run, phase, "progress", fields);
+	provision_event(v->run, phase, "progress", remote_fields(ev));
 }
 
 static void end_progress(struct remote_view *v)
@@ -416,7 +403,7 @@ static void end_progress(struct remote_view *v)
 /* An event of the remote install, on this console as a local install shows it. */
 static void show_event(struct remote_view *v, json_object *ev)
 {
-	const char *phase = field_str(ev, "phase"), *what = field_str(ev, "event");
+	const char *phase = nm_json_str(ev, "phase"), *what = nm_json_str(ev, "event");
 	if (!phase || !what)
 		return;
 	if (strcmp(what, "progress") == 0) {
@@ -427,15 +414,9 @@ static void show_event(struct remote_view *v, json_object *ev)
 	if (strcmp(what, "start") == 0)
 		nm_info("== %s", phase);
 	else if (strcmp(what, "error") == 0)
-		nm_log(NM_LOG_ERROR, "%s: %s", phase, field_str(ev, "message") ? field_str(ev, "message") : "failed");
-	json_object *fields = json_object_new_object();
-	json_object_object_foreach(ev, k, val)
-	{
-		if (strcmp(k, "ts") != 0 && strcmp(k, "phase") != 0 && strcmp(k, "event") != 0)
-			json_object_object_add(fields, k, json_object_get(val));
-	}
-	json_object_object_add(fields, "remote", json_object_new_boolean(1));
-	provision_event(v->run, phase, what, fields);
+		nm_log(NM_LOG_ERROR, "%s: %s", phase,
+		       nm_json_str(ev, "message") ? nm_json_str(ev, "message") : "failed");
+	provision_event(v->run, phase, what, remote_fields(ev));
 }
 
 void provision_remote_line(void *ud, const char *line, size_t len)
@@ -519,7 +500,7 @@ int provision_install(struct provision_run *run, struct nm_error *e)
 		return r;
 	run->remote_exit = status;
 	if (status != 0)
-		return nm_fail(e, class_of_exit(status), EIO,
+		return nm_fail(e, nm_err_class_of_exit(status), EIO,
 			       "install on %s ended with exit code %d (its error is above; the log is %s/install.log "
 			       "there); fix the cause and run provision again with --resume",
 			       run->display, status, run->o->state_dir ? run->o->state_dir : AGENT_DEFAULT_STATE_DIR);

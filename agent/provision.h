@@ -101,6 +101,8 @@ void provision_remote_line(void *ud, const char *line, size_t len);
 int provision_wait_ssh(struct provision_run *run, const char *step, const char *what, unsigned timeout,
 		       struct nm_error *e);
 
+/* An event's fields without its ts, phase and event (a new object), to emit again elsewhere. */
+json_object *provision_event_fields(json_object *ev);
 /* Emits a provision step's event (phase = the step) with the host in it. */
 void provision_event(struct provision_run *run, const char *step, const char *event, json_object *fields);
 /* A step's start: the event and "== provision: STEP (what)" on the console. */

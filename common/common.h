@@ -68,6 +68,9 @@ int nm_fail(struct nm_error *e, enum nm_err_class cls, int code, const char *fmt
 /* Prefixes an existing message with context ("nvme0n1: ..."). */
 void nm_error_prefix(struct nm_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int nm_exit_code(const struct nm_error *e);
+/* The class an exit code of nmmm-agent stands for (another nmmm-agent's: a remote install, a
+ * child provision): 2, 3, 4 their own, anything else runtime. */
+enum nm_err_class nm_err_class_of_exit(int code);
 const char *nm_err_class_name(enum nm_err_class cls);
 
 /* ---- logging ----
@@ -109,6 +112,9 @@ int nm_list_dir(const char *root, const char *rel, char ***names);
  * `mode` is the file's permission bits (0600, 0644), independent of the umask. Errors name the
  * path; on failure no temporary is left. */
 int nm_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode, struct nm_error *e);
+/* mkdir -p with mode 0755: each missing directory of path made, an existing one fine; a runtime
+ * error naming the directory that could not be made. */
+int nm_mkdir_p(const char *path, struct nm_error *e);
 /* write(2) until all of buf is written (EINTR retried); 0 or -errno. */
 int nm_write_all(int fd, const void *buf, size_t len);
 
@@ -121,6 +127,9 @@ int nm_json_read_file_text(const char *path, const char *what, json_object **out
 			   struct nm_error *e);
 /* A string list as a JSON array of strings (NULL: an empty array). */
 json_object *nm_json_strv(char *const *v);
+/* The string at o[key] (borrowed), or NULL when o is not an object, has no such key, or holds
+ * another type there: the one reader of a string field in nmmm's JSON. */
+const char *nm_json_str(json_object *o, const char *key);
 
 /* ---- a growable buffer with a size cap ----
  * Bytes appended, or read in place after nm_buf_reserve, up to `max`: what would pass it is
@@ -156,6 +165,8 @@ void nm_strv_free(char **v);
  * of one broken file say it once). Out of memory loses the warning, never the caller's work. */
 void nm_warning_add(char ***warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *nm_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The strings of v joined by sep (v may be NULL: ""); NULL when out of memory. */
+char *nm_strv_join(char *const *v, const char *sep);
 /* Replaces bytes that are not printable UTF-8 with '?' and trims whitespace at both ends. */
 void nm_sanitize_text(char *s);
 bool nm_utf8_valid(const char *s, size_t len);

@@ -47,6 +47,16 @@ int nm_exit_code(const struct nm_error *e)
 	return (int)e->cls;
 }
 
+enum nm_err_class nm_err_class_of_exit(int code)
+{
+	switch (code) {
+	case NM_ERR_USAGE:
+	case NM_ERR_REFUSED:
+	case NM_ERR_VERIFY: return (enum nm_err_class)code;
+	default: return NM_ERR_RUNTIME;
+	}
+}
+
 const char *nm_err_class_name(enum nm_err_class cls)
 {
 	switch (cls) {

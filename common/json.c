@@ -70,3 +70,12 @@ json_object *nm_json_strv(char *const *v)
 		json_object_array_add(a, json_object_new_string(v[i]));
 	return a;
 }
+
+const char *nm_json_str(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}

@@ -144,3 +144,16 @@ void nm_sanitize_text(char *s)
 	memmove(s, s + start, end - start);
 	s[end - start] = '\0';
 }
+
+char *nm_strv_join(char *const *v, const char *sep)
+{
+	struct nm_buf b = NM_BUF_INIT(SIZE_MAX);
+	for (size_t i = 0; v && v[i]; i++)
+		if ((i && nm_buf_append(&b, sep, strlen(sep)) < 0) || nm_buf_append(&b, v[i], strlen(v[i])) < 0) {
+			free(b.data);
+			return NULL;
+		}
+	size_t len = 0;
+	char *s = nm_buf_take(&b, &len);
+	return s ? s : strdup("");
+}

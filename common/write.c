@@ -80,3 +80,21 @@ int nm_write_file_atomic(const char *path, const void *data, size_t len, unsigne
 			       dir, strerror(-r));
 	return 0;
 }
+
+int nm_mkdir_p(const char *path, struct nm_error *e)
+{
+	_cleanup_free_ char *buf = strdup(path);
+	if (!buf)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	for (char *p = buf + 1;; p++) {
+		bool end = *p == '\0';
+		if (!end && *p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", buf, strerror(errno));
+		if (end)
+			return 0;
+		*p = '/';
+	}
+}

@@ -20,17 +20,9 @@ void lvm_pvs_free(struct lvm_pvs *pvs)
 	*pvs = (struct lvm_pvs){0};
 }
 
-static const char *field(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int add_pv(struct lvm_pvs *pvs, json_object *o)
 {
-	const char *pv = field(o, "pv_name"), *vg = field(o, "vg_name"), *uuid = field(o, "vg_uuid");
+	const char *pv = nm_json_str(o, "pv_name"), *vg = nm_json_str(o, "vg_name"), *uuid = nm_json_str(o, "vg_uuid");
 	if (!pv)
 		return 0;
 	struct lvm_pv *nv = realloc(pvs->v, (pvs->n + 1) * sizeof *nv);

@@ -10,23 +10,6 @@
 #include <sys/stat.h>
 #include <sys/swap.h>
 
-static int mkdir_p(const char *path, struct nm_error *e)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", buf, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot create: %s", buf, strerror(errno));
-	return 0;
-}
-
 static int refuse_busy_target(const char *root, const char *target, struct nm_error *e)
 {
 	struct disk_mount_table mt;
@@ -71,7 +54,7 @@ static int mount_one(const char *root, const struct disk_plan *plan, const char 
 	int n = snprintf(dir, sizeof dir, "%s%s", target, strcmp(fs->mountpoint, "/") == 0 ? "" : fs->mountpoint);
 	if (n < 0 || (size_t)n >= sizeof dir)
 		return nm_fail(e, NM_ERR_USAGE, ENAMETOOLONG, "%s: mountpoint too long", fs->mountpoint);
-	int r = mkdir_p(dir, e);
+	int r = nm_mkdir_p(dir, e);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *opts = join_options(fs->options);

@@ -11,14 +11,6 @@
 
 #define FOLLOWS_MAX 32 /* a longer chain of inputs is a cycle */
 
-static const char *str_field(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 /* The node an input of `from` points at: a node name, or a "follows" path of input names
  * walked from the root node. */
 static json_object *resolve_input(json_object *nodes, const char *root, json_object *from, const char *input,
@@ -56,7 +48,7 @@ static int find_node(json_object *lock, const char *path, const char *name, json
 	json_object *nodes = NULL, *v = NULL;
 	if (!json_object_object_get_ex(lock, "version", &v) || json_object_get_int(v) != 7)
 		return lock_error(path, e, "not a flake.lock of version 7 (as Nix 2.7 and later write them)");
-	const char *root = str_field(lock, "root");
+	const char *root = nm_json_str(lock, "root");
 	json_object *root_node = NULL;
 	if (!root || !json_object_object_get_ex(lock, "nodes", &nodes) ||
 	    !json_object_object_get_ex(nodes, root, &root_node))
@@ -80,8 +72,8 @@ static int pin_from_locked(struct img_nixpkgs_pin *p, const char *path, const ch
 	json_object *locked = NULL, *original = NULL, *v = NULL;
 	if (!json_object_object_get_ex(node, "locked", &locked))
 		return lock_error(path, e, "the node has no 'locked' entry");
-	const char *type = str_field(locked, "type");
-	const char *nar = str_field(locked, "narHash");
+	const char *type = nm_json_str(locked, "type");
+	const char *nar = nm_json_str(locked, "narHash");
 	if (!type || (strcmp(type, "github") != 0 && strcmp(type, "tarball") != 0))
 		return nm_fail(e, NM_ERR_USAGE, EINVAL,
 			       "--nixpkgs-from %s: node '%s' is locked as type '%s'; nmmm-agent fetches 'github' and "
@@ -96,23 +88,23 @@ static int pin_from_locked(struct img_nixpkgs_pin *p, const char *path, const ch
 	p->nar_hash = NM_TAKE_PTR(sri);
 	bool ok = true;
 	if (strcmp(type, "github") == 0) {
-		const char *owner = str_field(locked, "owner"), *repo = str_field(locked, "repo");
-		const char *rev = str_field(locked, "rev");
+		const char *owner = nm_json_str(locked, "owner"), *repo = nm_json_str(locked, "repo");
+		const char *rev = nm_json_str(locked, "rev");
 		if (!owner || !repo || !img_rev_valid(rev) || strpbrk(owner, "/ ") || strpbrk(repo, "/ "))
 			return lock_error(path, e, "the github input lacks owner, repo or a 40-digit rev");
 		ok = (p->owner = strdup(owner)) && (p->repo = strdup(repo)) && (p->rev = strdup(rev));
 	} else {
-		const char *url = str_field(locked, "url");
+		const char *url = nm_json_str(locked, "url");
 		if (!url)
 			return lock_error(path, e, "the tarball input has no url");
 		ok = (p->url = strdup(url)) != NULL;
-		const char *rev = str_field(locked, "rev");
+		const char *rev = nm_json_str(locked, "rev");
 		if (ok && img_rev_valid(rev))
 			ok = (p->rev = strdup(rev)) != NULL;
 	}
 	if (json_object_object_get_ex(locked, "lastModified", &v))
 		p->last_modified = json_object_get_int64(v);
-	const char *ref = json_object_object_get_ex(node, "original", &original) ? str_field(original, "ref") : NULL;
+	const char *ref = json_object_object_get_ex(node, "original", &original) ? nm_json_str(original, "ref") : NULL;
 	if (ok && ref)
 		ok = (p->branch = strdup(ref)) != NULL;
 	if (ok)

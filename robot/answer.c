@@ -18,18 +18,9 @@ json_object *robot_unwrap(json_object *item, const char *type)
 	return inner;
 }
 
-const char *robot_json_str(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int robot_json_strdup(json_object *o, const char *key, char **out)
 {
-	const char *s = robot_json_str(o, key);
+	const char *s = nm_json_str(o, key);
 	*out = s ? strdup(s) : NULL;
 	return s && !*out ? -ENOMEM : 0;
 }
@@ -68,7 +59,7 @@ int robot_json_fingerprints(json_object *v, char ***out)
 		json_object *key = robot_unwrap(item, "key");
 		const char *fp = json_object_is_type(item, json_type_string)
 		    ? json_object_get_string(item)
-		    : robot_json_str(key ? key : item, "fingerprint");
+		    : nm_json_str(key ? key : item, "fingerprint");
 		if (fp && nm_strv_push(&list, fp) < 0)
 			return -ENOMEM;
 	}
@@ -121,7 +112,7 @@ int robot_malformed(const char *method, const char *path, const char *what, stru
 /* Robot's message, made printable and short. */
 static void robot_message(json_object *err, char *buf, size_t size)
 {
-	const char *m = robot_json_str(err, "message");
+	const char *m = nm_json_str(err, "message");
 	snprintf(buf, size, "%.*s", ROBOT_MESSAGE_MAX, m ? m : "");
 	nm_sanitize_text(buf);
 }

@@ -275,7 +275,7 @@ static void reply_parse(struct robot_reply *r, const struct nm_buf *answer)
 	r->json = o;
 	json_object *err = NULL;
 	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "error", &err))
-		r->code = robot_json_str(err, "code");
+		r->code = nm_json_str(err, "code");
 }
 
 static int exchange_once(struct robot_client *c, const char *method, const char *path, const char *form,

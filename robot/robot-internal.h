@@ -49,8 +49,6 @@ int robot_check_number(int number, struct nm_error *e);
 
 /* {"<type>": {...}} -> the inner object, or NULL when it is not of that shape. */
 json_object *robot_unwrap(json_object *item, const char *type);
-/* A member that is a string, or NULL (absent, null, another type). */
-const char *robot_json_str(json_object *o, const char *key);
 /* A copy of a string member in *out (NULL when absent or null): 0 or -ENOMEM. */
 int robot_json_strdup(json_object *o, const char *key, char **out);
 bool robot_json_bool(json_object *o, const char *key);

@@ -11,13 +11,7 @@ IE_NAME=provhosts
 # shellcheck source=tests/integration/lib/provision-env.sh
 . "$(dirname "$0")/lib/provision-env.sh"
 
-ie_make_disks 2G
-ie_make_netns
-ie_make_channels
-pe_make_keys
-pe_make_rescue_bin
-pe_start_rescue || fail "the rescue's sshd did not start"
-: > "$IE_WORK/ssh_config"
+pe_setup
 # A port where nothing listens: the second server never answers.
 dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ie_install_args | grep -v -x -e --no-reboot > "$IE_WORK/install-args"

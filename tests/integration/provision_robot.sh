@@ -86,11 +86,13 @@ robot_get() { ip netns exec "$IE_NS" curl -sS --fail -u "#ws+test:$secret" "$rob
 
 : > "$IE_WORK/ssh_config"
 mapfile -t args < <(ie_install_args | grep -v -x -e --no-reboot)
+# provision as the operator runs it; $events names an --events file for the run.
+events=""
 provision() { # PASSWORD EXTRA-OPTION...
 	local pw=$1
 	shift
 	ip netns exec "$IE_NS" env -u SSH_AUTH_SOCK HOME="$IE_WORK/home" NMMM_ROBOT_USER='#ws+test' \
-		NMMM_ROBOT_PASSWORD="$pw" "$NMMM_AGENT" provision --robot-server 9 --robot-url "$robot_url" \
+		NMMM_ROBOT_PASSWORD="$pw" "$NMMM_AGENT" ${events:+--events "$events"} provision --robot-server 9 --robot-url "$robot_url" \
 		--ssh-config "$IE_WORK/ssh_config" --identity "$IE_WORK/operator" --remote-dir "$IE_WORK/remote" \
 		--rescue-timeout 30 --yes "${args[@]}" --out "$IE_WORK/hosts/web1" "$@" "root@[127.0.0.1]:$PE_PORT"
 }
@@ -124,11 +126,7 @@ sleep 0.5
 start_before
 main_from=$(requests)
 rc=0
-ip netns exec "$IE_NS" env -u SSH_AUTH_SOCK HOME="$IE_WORK/home" NMMM_ROBOT_USER='#ws+test' \
-	NMMM_ROBOT_PASSWORD="$secret" "$NMMM_AGENT" --events "$IE_WORK/events.jsonl" provision \
-	--robot-server 9 --robot-url "$robot_url" --ssh-config "$IE_WORK/ssh_config" --identity "$IE_WORK/operator" \
-	--remote-dir "$IE_WORK/remote" --rescue-timeout 30 --boot-timeout 15 --yes "${args[@]}" \
-	--out "$IE_WORK/hosts/web1" "root@[127.0.0.1]:$PE_PORT" > "$IE_WORK/out.txt" 2> "$IE_WORK/err.txt" &
+events="$IE_WORK/events.jsonl" provision "$secret" --boot-timeout 15 > "$IE_WORK/out.txt" 2> "$IE_WORK/err.txt" &
 prov=$!
 # While it runs: Robot's password on no command line (provision's, ssh's, the remote agent's).
 leaked=no

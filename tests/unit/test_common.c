@@ -268,6 +268,110 @@ static void run_delivers_long_lines_in_pieces(void **state)
 	seen_lines_free(&s);
 }
 
+/* Several programs at once: at most max_parallel run together (each holds a slot file while it
+ * runs, the most seen at once is counted), each keeps its own exit status and lines, a failing
+ * one does not stop the others, and one past its timeout is stopped with 124. */
+struct many_lines {
+	int n;
+	char last[64];
+};
+
+static void many_on_line(void *ud, const char *line, size_t len)
+{
+	struct many_lines *l = ud;
+	l->n++;
+	snprintf(l->last, sizeof l->last, "%.*s", (int)len, line);
+}
+
+static void run_many_bounds_parallelism_and_keeps_each_result(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nmmm-test-many-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	/* Each job: take a slot (a file), record how many slots are taken, work, free the slot. */
+	_cleanup_free_ char *job = nm_strdup_printf(
+	    "touch %s/$$; ls %s | wc -l >> %s.seen; sleep 0.3; rm %s/$$; echo \"job $0\"; exit $1", dir, dir, dir, dir);
+	const char *a0[] = {"sh", "-c", job, "a", "0", NULL};
+	const char *a1[] = {"sh", "-c", job, "b", "3", NULL};
+	const char *a2[] = {"sh", "-c", job, "c", "0", NULL};
+	const char *a3[] = {"sh", "-c", "sleep 5", NULL};
+	struct many_lines lines[4] = {0};
+	struct nm_run_job jobs[4] = {
+	    {.argv = a0, .opts = {.on_line = many_on_line, .on_line_ud = &lines[0]}},
+	    {.argv = a1, .opts = {.on_line = many_on_line, .on_line_ud = &lines[1]}},
+	    {.argv = a2, .opts = {.on_line = many_on_line, .on_line_ud = &lines[2]}},
+	    {.argv = a3, .opts = {.timeout_sec = 1}},
+	};
+	struct nm_error e = {0};
+	assert_int_equal(nm_run_many(jobs, 4, 2, &e), 0);
+	assert_int_equal(jobs[0].exit_status, 0);
+	assert_int_equal(jobs[1].exit_status, 3);
+	assert_int_equal(jobs[2].exit_status, 0);
+	assert_int_equal(jobs[3].exit_status, 124);
+	assert_true(jobs[3].seconds >= 1.0 && jobs[3].seconds < 4.0);
+	assert_string_equal(lines[0].last, "job a");
+	assert_string_equal(lines[1].last, "job b");
+	assert_string_equal(lines[2].last, "job c");
+	assert_int_equal(lines[0].n, 1);
+	_cleanup_free_ char *seen_path = nm_strdup_printf("%s.seen", dir);
+	_cleanup_free_ char *seen = NULL;
+	size_t len = 0;
+	assert_int_equal(nm_read_file("/", seen_path, 4096, &seen, &len), 0);
+	int most = 0;
+	for (char *save = NULL, *t = strtok_r(seen, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+		most = atoi(t) > most ? atoi(t) : most;
+	assert_int_equal(most, 2); /* two at once, never three */
+	unlink(seen_path);
+	rmdir(dir);
+}
+
+static void strv_join_json_str_and_exit_classes(void **state)
+{
+	(void)state;
+	char *v[] = {"a", "b c", "", NULL};
+	_cleanup_free_ char *joined = nm_strv_join(v, ", ");
+	assert_string_equal(joined, "a, b c, ");
+	_cleanup_free_ char *none = nm_strv_join(NULL, ", ");
+	assert_string_equal(none, "");
+	_cleanup_json_ json_object *o = json_tokener_parse("{\"s\": \"x\", \"n\": 1, \"z\": null}");
+	assert_string_equal(nm_json_str(o, "s"), "x");
+	assert_null(nm_json_str(o, "n"));
+	assert_null(nm_json_str(o, "z"));
+	assert_null(nm_json_str(o, "missing"));
+	assert_null(nm_json_str(NULL, "s"));
+	_cleanup_json_ json_object *arr = json_tokener_parse("[\"s\"]");
+	assert_null(nm_json_str(arr, "s"));
+	assert_int_equal(nm_err_class_of_exit(2), NM_ERR_USAGE);
+	assert_int_equal(nm_err_class_of_exit(3), NM_ERR_REFUSED);
+	assert_int_equal(nm_err_class_of_exit(4), NM_ERR_VERIFY);
+	assert_int_equal(nm_err_class_of_exit(1), NM_ERR_RUNTIME);
+	assert_int_equal(nm_err_class_of_exit(255), NM_ERR_RUNTIME);
+	assert_int_equal(nm_err_class_of_exit(0), NM_ERR_RUNTIME);
+}
+
+static void mkdir_p_makes_each_missing_directory(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nmmm-test-mkdir-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	_cleanup_free_ char *deep = nm_strdup_printf("%s/a/b/c", dir);
+	struct nm_error e = {0};
+	assert_int_equal(nm_mkdir_p(deep, &e), 0);
+	assert_int_equal(nm_mkdir_p(deep, &e), 0); /* there already: fine */
+	struct stat st;
+	assert_int_equal(stat(deep, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	/* A file in the way: an error naming the directory that could not be made. */
+	_cleanup_free_ char *file = nm_strdup_printf("%s/f", dir);
+	assert_int_equal(nm_write_file_atomic(file, "x", 1, 0644, &e), 0);
+	_cleanup_free_ char *below = nm_strdup_printf("%s/f/g", dir);
+	assert_true(nm_mkdir_p(below, &e) < 0);
+	assert_non_null(strstr(e.msg, below));
+	_cleanup_free_ char *cleanup = nm_strdup_printf("rm -rf %s", dir);
+	const char *rm[] = {"sh", "-c", cleanup, NULL};
+	assert_int_equal(nm_run(rm, NULL, NULL, NULL), 0);
+}
+
 static void run_kills_on_timeout(void **state)
 {
 	struct nm_error e = {0};
@@ -537,6 +641,9 @@ int main(void)
 	    cmocka_unit_test(run_delivers_lines_as_they_arrive),
 	    cmocka_unit_test(run_delivers_long_lines_in_pieces),
 	    cmocka_unit_test(run_kills_on_timeout),
+	    cmocka_unit_test(run_many_bounds_parallelism_and_keeps_each_result),
+	    cmocka_unit_test(strv_join_json_str_and_exit_classes),
+	    cmocka_unit_test(mkdir_p_makes_each_missing_directory),
 	    cmocka_unit_test(run_reports_missing_program),
 	    cmocka_unit_test(url_redact_hides_userinfo_and_query),
 	};

@@ -123,6 +123,18 @@ pe_provision() {
 		"$NMMM_AGENT" "$@"
 }
 
+# The world every provision test starts from: the disk, the namespace, the nixpkgs, the keys,
+# the stand-ins and a running rescue; an empty ssh_config so the machine's own never applies.
+pe_setup() {
+	ie_make_disks 2G
+	ie_make_netns
+	ie_make_channels
+	pe_make_keys
+	pe_make_rescue_bin
+	pe_start_rescue || fail "the rescue's sshd did not start"
+	: > "$IE_WORK/ssh_config"
+}
+
 pe_cleanup() {
 	local f
 	for f in "$IE_WORK/rescue.pid" "$IE_WORK/booted.pid"; do
