@@ -90,19 +90,27 @@ diagnose() {
 	after=$(ie_disk_sum "$IE_DISK")
 	[ "$before" = "$after" ] || fail "$name: diagnose changed the disk"
 	! grep -q "$IE_WORK/dmnt" /proc/self/mounts || fail "$name: $IE_WORK/dmnt still mounted"
-	python3 - "$IE_WORK/$name.json" <<-'EOF' || fail "$name: the root was not unmounted or its loop device stayed"
-	import json, os, sys, time
+	python3 - "$IE_WORK/$name.json" <<-'EOF' || fail "$name: the root was not unmounted"
+	import json, sys
 	root = json.load(open(sys.argv[1]))["root"]
 	assert root["unmounted"] is True, root
 	assert root["mount_options"] == "ro,noload", root
-	loop = os.path.basename(root["loop_device"])
-	for _ in range(50):  # the kernel lets an autoclear loop device go as its last user closes it
-	    if not os.path.exists(f"/sys/block/{loop}/loop/backing_file"):
-	        break
-	    time.sleep(0.1)
-	else:
-	    raise AssertionError(f"{loop} still attached")
 	EOF
+	local loop
+	loop=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["root"]["loop_device"])' "$IE_WORK/$name.json")
+	loop_released "${loop#/dev/}" || fail "$name: $loop still reads $root_part after diagnose ended"
+}
+
+# loop_released LOOP: true once LOOP no longer reads the root partition. The kernel lets an
+# autoclear loop device go as its last user closes it; tests running in parallel may take the
+# freed number for a device of their own at once, so the check is what it reads, not that it exists.
+loop_released() {
+	local backing=/sys/block/$1/loop/backing_file
+	for _ in $(seq 50); do
+		[ "$(cat "$backing" 2> /dev/null)" = "$root_part" ] || return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # cause JSON EXPECTED [PYTHON]: the likely cause is EXPECTED, and PYTHON (on `d`, the JSON) holds.
@@ -193,6 +201,11 @@ for _ in 1 2 3 4 5; do
 	done
 	if [ -n "$caught" ]; then
 		grep -q " $IE_WORK/dmnt " /proc/self/mountinfo && fail "the mount shows in the caller's namespace"
+		# While the root is mounted, its loop device reads the root partition: what
+		# loop_released waits to end.
+		live=$(echo "$caught" | sed -n 's/.* - ext4 \/dev\/\(loop[0-9]*\) .*/\1/p')
+		[ "$(cat "/sys/block/$live/loop/backing_file" 2> /dev/null)" = "$root_part" ] ||
+			fail "diagnose's loop device ${live:-?} does not read $root_part"
 		kill -KILL "$pid"
 	fi
 	wait "$pid" 2> /dev/null || true
@@ -201,12 +214,8 @@ done
 [ -n "$caught" ] || fail "diagnose never seen with the root mounted (5 tries)"
 loop=$(echo "$caught" | sed -n 's/.* - ext4 \/dev\/\(loop[0-9]*\) .*/\1/p')
 [ -n "$loop" ] || fail "no loop device in the mount line: $caught"
-for _ in $(seq 50); do
-	[ -e "/sys/block/$loop/loop/backing_file" ] || break
-	sleep 0.1
-done
-[ -e "/sys/block/$loop/loop/backing_file" ] && fail "$loop still attached after diagnose was killed"
-grep -q "/dev/$loop " /proc/self/mounts && fail "/dev/$loop mounted after diagnose was killed"
+loop_released "$loop" || fail "$loop still reads $root_part after diagnose was killed"
+grep -q " $IE_WORK/dmnt " /proc/self/mounts && fail "$IE_WORK/dmnt mounted after diagnose was killed"
 [ "$(ie_disk_sum "$IE_DISK")" = "$before" ] || fail "killed diagnose changed the disk"
 ok "killed mid-way: no mount, $loop detached, disk unchanged"
 
