@@ -28,6 +28,8 @@ struct disk_info {
 	char *path; /* /dev/<name> */
 	char *by_id; /* preferred /dev/disk/by-id link, or NULL */
 	char **by_id_links; /* every /dev/disk/by-id link to the disk (--disks accepts any) */
+	char *by_path; /* preferred /dev/disk/by-path link (the slot: survives a disk swap), or NULL */
+	char **by_path_links; /* every /dev/disk/by-path link to the disk (--disks accepts any) */
 	uint64_t size_bytes;
 	unsigned logical_sector_size;
 	unsigned physical_sector_size;
@@ -163,6 +165,7 @@ struct disk_member_plan {
 	char *name; /* kernel name */
 	char *path;
 	char *by_id;
+	char *by_path; /* the slot's name, where the boot loader goes (NULL: none; plans before it) */
 	char *serial;
 	char *model;
 	uint64_t size_bytes;

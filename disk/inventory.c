@@ -329,7 +329,7 @@ static char *controller_driver(struct disk_reader *rd)
 	return NULL;
 }
 
-/* ---- /dev/disk/by-id ---- */
+/* ---- /dev/disk/by-id and by-path ---- */
 
 /* Lower is better: names that carry model and serial first, then WWNs, then the rest. */
 static int by_id_rank(const char *link)
@@ -347,24 +347,42 @@ static int by_id_rank(const char *link)
 	return 4;
 }
 
-static void read_by_id(const char *root, struct disk_info *d)
+/* Lower is better among /dev/disk/by-path links: udev's own ID_PATH ("pci-...") before the
+ * "virtio-pci-..." alias, and the longer name first, which is the current form where udev keeps
+ * an older one as a compatibility alias (ATA: "...-ata-1.0" is ID_PATH, "...-ata-1" the alias,
+ * which a later udev may drop). */
+static int by_path_rank(const char *link)
 {
+	return (strncmp(link, "pci-", 4) == 0 ? 0 : 1 << 16) - (int)strlen(link);
+}
+
+/* The links in DIR (under root) that point at the disk itself, into *all (never NULL after), and
+ * the best by RANK as "DIR/link" into *best (NULL when there is none). */
+static void read_disk_links(const char *root, const char *dir, const struct disk_info *d, int (*rank)(const char *),
+			    char ***all, char **best)
+{
+	*all = nm_strv_new();
 	_cleanup_strv_free_ char **links = NULL;
-	if (nm_list_dir(root, "/dev/disk/by-id", &links) < 0)
+	if (nm_list_dir(root, dir, &links) < 0)
 		return; /* no udev (rescue without it, this host): no links, not an error */
-	const char *best = NULL;
+	const char *top = NULL;
 	for (size_t i = 0; links[i]; i++) {
-		char rel[PATH_MAX];
-		snprintf(rel, sizeof rel, "/dev/disk/by-id/%s", links[i]);
+		_cleanup_free_ char *rel = nm_strdup_printf("%s/%s", dir, links[i]);
 		_cleanup_free_ char *target = NULL;
 		if (nm_readlink_base(root, rel, &target) < 0 || strcmp(target, d->name) != 0)
 			continue;
-		nm_strv_push(&d->by_id_links, rel);
-		if (!best || by_id_rank(links[i]) < by_id_rank(best))
-			best = links[i];
+		nm_strv_push(all, rel);
+		if (!top || rank(links[i]) < rank(top) || (rank(links[i]) == rank(top) && strcmp(links[i], top) < 0))
+			top = links[i];
 	}
-	if (best)
-		d->by_id = nm_strdup_printf("/dev/disk/by-id/%s", best);
+	if (top)
+		*best = nm_strdup_printf("%s/%s", dir, top);
+}
+
+static void read_disk_names(const char *root, struct disk_info *d)
+{
+	read_disk_links(root, "/dev/disk/by-id", d, by_id_rank, &d->by_id_links, &d->by_id);
+	read_disk_links(root, "/dev/disk/by-path", d, by_path_rank, &d->by_path_links, &d->by_path);
 }
 
 /* ---- signatures (libblkid, read-only) ---- */
@@ -547,7 +565,7 @@ static int read_disk(const char *root, const char *name, const struct machine_us
 		      "%s: no serial in device/serial, serial, device/vpd_pg80 or device/wwid; name it by kernel "
 		      "name or by-id link",
 		      rd.sysdir);
-	read_by_id(root, d);
+	read_disk_names(root, d);
 
 	struct dev_set set = {0};
 	dev_set_add(root, &set, name, rd.sysdir);
@@ -572,6 +590,8 @@ void disk_info_clear(struct disk_info *d)
 	free(d->path);
 	free(d->by_id);
 	nm_strv_free(d->by_id_links);
+	free(d->by_path);
+	nm_strv_free(d->by_path_links);
 	free(d->model);
 	free(d->serial);
 	free(d->wwid);
@@ -662,6 +682,8 @@ json_object *disk_info_to_json(const struct disk_info *d)
 	json_object_object_add(o, "path", disk_json_str(d->path));
 	json_object_object_add(o, "by_id", disk_json_str(d->by_id));
 	json_object_object_add(o, "by_id_links", nm_json_strv(d->by_id_links));
+	json_object_object_add(o, "by_path", disk_json_str(d->by_path));
+	json_object_object_add(o, "by_path_links", nm_json_strv(d->by_path_links));
 	json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)d->size_bytes));
 	json_object_object_add(o, "logical_sector_size", json_object_new_int64(d->logical_sector_size));
 	json_object_object_add(o, "physical_sector_size", json_object_new_int64(d->physical_sector_size));

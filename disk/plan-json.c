@@ -35,6 +35,7 @@ static json_object *member_json(const struct disk_member_plan *m)
 	json_object_object_add(o, "name", disk_json_str(m->name));
 	json_object_object_add(o, "path", disk_json_str(m->path));
 	json_object_object_add(o, "by_id", disk_json_str(m->by_id));
+	json_object_object_add(o, "by_path", disk_json_str(m->by_path));
 	json_object_object_add(o, "serial", disk_json_str(m->serial));
 	json_object_object_add(o, "model", disk_json_str(m->model));
 	json_object_object_add(o, "size_bytes", json_object_new_int64((int64_t)m->size_bytes));
@@ -148,6 +149,14 @@ static int get_str(struct reader *rd, json_object *o, const char *key, bool null
 	return *out ? 0 : nm_fail(rd->e, NM_ERR_RUNTIME, ENOMEM, "saved plan: out of memory");
 }
 
+/* A string field that plans saved before it existed lack: absent or null is NULL. */
+static int get_str_since(struct reader *rd, json_object *o, const char *key, char **out)
+{
+	if (!json_object_object_get_ex(o, key, NULL))
+		return 0;
+	return get_str(rd, o, key, true, out);
+}
+
 static int get_fixed(struct reader *rd, json_object *o, const char *key, char *buf, size_t size)
 {
 	int r = 0;
@@ -258,6 +267,8 @@ static int read_member(struct reader *rd, json_object *o, struct disk_member_pla
 		r = get_str(rd, o, "path", false, &m->path);
 	if (r == 0)
 		r = get_str(rd, o, "by_id", true, &m->by_id);
+	if (r == 0)
+		r = get_str_since(rd, o, "by_path", &m->by_path);
 	if (r == 0)
 		r = get_str(rd, o, "serial", true, &m->serial);
 	if (r == 0)

@@ -121,8 +121,13 @@ static void render_swraid(struct nm_nix_out *o, const struct disk_plan *p)
 			  "  boot.initrd.systemd.enable = true;\n\n");
 }
 
+/* Where GRUB goes: the disk's slot (/dev/disk/by-path) when udev names one, so a disk swapped in
+ * the same slot needs no edit; else its /dev/disk/by-id name (follows the serial); else the kernel
+ * name. docs/replace-a-disk.md has the trade-off. */
 static const char *disk_boot_path(const struct disk_member_plan *d)
 {
+	if (d->by_path && *d->by_path)
+		return d->by_path;
 	return d->by_id && *d->by_id ? d->by_id : d->path;
 }
 
@@ -130,13 +135,21 @@ static void render_bootloader_bios(struct nm_nix_out *o, const struct disk_plan 
 {
 	nm_nix_out_printf(o,
 			  "  # Legacy BIOS boot: GRUB goes into the BIOS boot partition of every disk, so each one\n"
-			  "  # boots alone. Disks by /dev/disk/by-id, which does not change between boots.\n"
+			  "  # boots alone. Disks by /dev/disk/by-path, the slot: a disk replaced in the same slot\n"
+			  "  # needs no change here (after a mainboard swap the slots may; `nmmm-agent replace-disk`\n"
+			  "  # prints the lines to write).\n"
 			  "  boot.loader.grub.enable = true;\n  boot.loader.grub.devices = [\n");
 	for (size_t i = 0; i < p->n_disks; i++) {
 		const struct disk_member_plan *d = &p->disks[i];
-		if (!d->by_id || !*d->by_id)
+		if ((!d->by_path || !*d->by_path) && d->by_id && *d->by_id)
 			nm_nix_out_comment(o, "    ",
-					   "%s has no /dev/disk/by-id link: by kernel name, which can change", d->name);
+					   "%s has no /dev/disk/by-path link: by id, which follows the serial (a "
+					   "replacement disk needs this line changed)",
+					   d->name);
+		else if (!d->by_path || !*d->by_path)
+			nm_nix_out_comment(
+			    o, "    ", "%s has no /dev/disk/by-path or by-id link: by kernel name, which can change",
+			    d->name);
 		nm_nix_out_printf(o, "    ");
 		nm_nix_out_str(o, "boot disk", disk_boot_path(d));
 		nm_nix_out_printf(o, "\n");
@@ -187,7 +200,7 @@ unsigned disk_plan_grub_configuration_limit(const struct disk_plan *p)
 }
 
 /* Characters a value may have to go into a single-quoted shell word of the ESP check unchanged:
- * plan-made mountpoints, vfat UUIDs and /dev/disk/by-id names never have others. */
+ * plan-made mountpoints, vfat UUIDs and /dev/disk/by-path and by-id names never have others. */
 static bool shell_word_safe(const char *s)
 {
 	return s && *s &&
@@ -210,7 +223,9 @@ static void render_esp_check(struct nm_nix_out *o, const struct disk_plan *p)
 		const struct disk_member_plan *disk = NULL;
 		if (!fs->mountpoint || !fs_is_esp(p, fs) || !fs_part(p, fs, &disk))
 			continue;
-		const char *where = disk_boot_path(disk);
+		/* The disk as the boot loader names it, or by kernel name where that name has a
+		 * character a single-quoted word cannot hold (the message is for a human). */
+		const char *where = shell_word_safe(disk_boot_path(disk)) ? disk_boot_path(disk) : disk->name;
 		if (!shell_word_safe(fs->mountpoint) || !shell_word_safe(fs->uuid) || !shell_word_safe(where)) {
 			o->err =
 			    nm_fail(o->e, NM_ERR_USAGE, EINVAL,
@@ -221,8 +236,9 @@ static void render_esp_check(struct nm_nix_out *o, const struct disk_plan *p)
 		}
 		_cleanup_free_ char *line = nm_strdup_printf(
 		    "mountpoint -q %s || echo 'nmmm: the ESP %s (vfat UUID %s) on %s is not mounted: that disk "
-		    "is dead or missing and GRUB cannot be updated on it. Replace the disk and restore its ESP "
-		    "(docs/install.md, \"Replacing a dead disk\"), then run nixos-rebuild again.' >&2",
+		    "is dead or missing and GRUB cannot be updated on it. Replace the disk and rebuild its mirror "
+		    "and ESP with nmmm-agent replace-disk (docs/replace-a-disk.md), then run nixos-rebuild "
+		    "again.' >&2",
 		    fs->mountpoint, fs->mountpoint, fs->uuid, where);
 		nm_nix_out_printf(o, "    ");
 		nm_nix_out_str(o, "ESP check", line);

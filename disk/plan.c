@@ -280,6 +280,7 @@ static int fill_member(const struct disk_info *d, const struct layout *l, struct
 	m->name = strdup(d->name);
 	m->path = strdup(d->path ? d->path : "");
 	m->by_id = d->by_id ? strdup(d->by_id) : NULL;
+	m->by_path = d->by_path ? strdup(d->by_path) : NULL;
 	m->serial = d->serial ? strdup(d->serial) : NULL;
 	m->model = d->model ? strdup(d->model) : NULL;
 	m->size_bytes = d->size_bytes;
@@ -478,6 +479,7 @@ static void free_member(struct disk_member_plan *m)
 	free(m->name);
 	free(m->path);
 	free(m->by_id);
+	free(m->by_path);
 	free(m->serial);
 	free(m->model);
 	free(m->wwid);

@@ -17,7 +17,8 @@ static bool spec_names_disk(const struct disk_info *d, const char *spec)
 	if (strncmp(spec, "serial:", 7) == 0)
 		return d->serial && *d->serial && strcmp(d->serial, spec + 7) == 0;
 	if (strncmp(spec, "/dev/disk/", 10) == 0)
-		return (d->by_id && strcmp(d->by_id, spec) == 0) || nm_strv_contains(d->by_id_links, spec);
+		return (d->by_id && strcmp(d->by_id, spec) == 0) || nm_strv_contains(d->by_id_links, spec) ||
+		    nm_strv_contains(d->by_path_links, spec);
 	if (strncmp(spec, "/dev/", 5) == 0)
 		spec += 5;
 	return strcmp(d->name, spec) == 0;

@@ -3,7 +3,7 @@
 # tests/fixtures (dual stack on an onboard NIC; a Hetzner AX with a BMC USB NIC and temporary,
 # deprecated and tentative IPv6 addresses; an IPv6-only UEFI machine with multi-function NICs).
 # The fixtures hold no disks, so each is copied and given two NVMe disks in sysfs, one with a
-# hostile /dev/disk/by-id name ('"', '${', '$'). Every value of the rendered files, evaluated by
+# hostile /dev/disk/by-id and by-path name ('"', '${', '$'). Every value of the rendered files, evaluated by
 # the real nix-instantiate, is compared with what `detect --json` reports for the same tree:
 # the uplink's MAC, its usable addresses (IPv4 as /32), gateways, resolvers, modules, microcode,
 # GRUB targets and root's keys — nothing here is a hard-coded expectation of the fixture.
@@ -19,12 +19,13 @@ source "$(dirname "$0")/lib/nix-env.sh"
 tmp=$(mktemp -d /tmp/nix-render-fixtures.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# add_disk TREE N BY_ID: an NVMe namespace nvme<N>n1 of 512 GB under a PCI device, and its by-id link.
+# add_disk TREE N BY_ID BY_PATH: an NVMe namespace nvme<N>n1 of 512 GB under a PCI device, and
+# its by-id and by-path links.
 add_disk() {
-	local tree=$1 n=$2 by_id=$3
+	local tree=$1 n=$2 by_id=$3 by_path=$4
 	local ctrl="$tree/sys/devices/pci0000:00/0000:0$((n + 4)):00.0/nvme/nvme$n"
 	local dev="$ctrl/nvme${n}n1"
-	mkdir -p "$dev/queue" "$tree/sys/block" "$tree/dev/disk/by-id"
+	mkdir -p "$dev/queue" "$tree/sys/block" "$tree/dev/disk/by-id" "$tree/dev/disk/by-path"
 	echo 1000215216 >"$dev/size"
 	echo 0 >"$dev/removable"
 	echo 512 >"$dev/queue/logical_block_size"
@@ -35,6 +36,7 @@ add_disk() {
 	echo "S6$n" >"$ctrl/serial"
 	ln -s "../devices/pci0000:00/0000:0$((n + 4)):00.0/nvme/nvme$n/nvme${n}n1" "$tree/sys/block/nvme${n}n1"
 	ln -s "../../nvme${n}n1" "$tree/dev/disk/by-id/$by_id"
+	ln -s "../../nvme${n}n1" "$tree/dev/disk/by-path/$by_path"
 }
 
 checked=0
@@ -44,9 +46,10 @@ for fx in nvme-onboard sata-pcie-bmc uefi-multifunction; do
 	out="$tmp/$fx/out"
 	mkdir -p "$tmp/$fx"
 	cp -a "$NMMM_FIXTURES/$fx/root" "$tree"
-	add_disk "$tree" 0 "nvme-SAMSUNG_MZVL2512HCJQ-00B00_S60"
+	rm -rf "$tree/dev/disk"
+	add_disk "$tree" 0 "nvme-SAMSUNG_MZVL2512HCJQ-00B00_S60" "pci-0000:04:00.0-nvme-1"
 	# shellcheck disable=SC2016 # a literal '${' is the point: it must survive escaping
-	add_disk "$tree" 1 'nvme-Odd"Vendor_${x}_$y_S61'
+	add_disk "$tree" 1 'nvme-Odd"Vendor_${x}_$y_S61' 'pci-0000:05:00.0"${x}_$y-nvme-1'
 
 	"$NMMM_AGENT" --root "$tree" detect --json >"$tmp/$fx/detect.json" 2>/dev/null
 	"$NMMM_AGENT" --root "$tree" render --disks nvme0n1,nvme1n1 --hostname "$fx" --out "$out" \
@@ -108,10 +111,10 @@ if det["virtualisation"] == "none" and det["cpu_vendor"] in ("intel", "amd"):
     eq("microcode", hw["hardware"]["cpu"][det["cpu_vendor"]]["updateMicrocode"], True)
     eq("imports", hw["imports"], ["/m/installer/scan/not-detected.nix"])
 
-by_id = {d["name"]: d["by_id"] for d in det["disks"]}
+by_path = {d["name"]: d["by_path"] for d in det["disks"]}
 grub = hw["boot"]["loader"]["grub"]
 if det["boot_mode"] == "bios":
-    eq("grub devices", grub["devices"], [by_id["nvme0n1"], by_id["nvme1n1"]])
+    eq("grub devices (the slots)", grub["devices"], [by_path["nvme0n1"], by_path["nvme1n1"]])
 else:
     eq("grub device", grub["device"], "nodev")
     esps = [fs for fs in rec["plan"]["filesystems"] if fs["fstype"] == "vfat" and fs.get("mountpoint")]
@@ -120,7 +123,7 @@ else:
     checks = [l for l in grub["extraPrepareConfig"].split("\n") if l]
     eq("an ESP check each", [l.split()[2] for l in checks], [fs["mountpoint"] for fs in esps])
     for l, fs in zip(checks, esps):
-        if fs["uuid"] not in l or "Replacing a dead disk" not in l:
+        if fs["uuid"] not in l or "nmmm-agent replace-disk" not in l:
             sys.exit(f"FAIL: {fx}: ESP check '{l}' does not name {fs['uuid']} and the repair")
 eq("swraid", hw["boot"]["swraid"]["enable"], True)
 eq("systemd initrd (degraded arrays start)", hw["boot"]["initrd"]["systemd"]["enable"], True)

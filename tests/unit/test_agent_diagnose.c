@@ -253,12 +253,12 @@ static void rendered_golden_gives_mac_path_and_gateways(void **state)
 	struct diag_rendered r = {0};
 	assert_int_equal(diag_rendered_parse_hw(text, &r), 0);
 	assert_string_equal(r.mac, "90:1b:0e:aa:bb:cc");
-	assert_int_equal(r.mac_line.line, 55);
+	assert_int_equal(r.mac_line.line, 57);
 	assert_string_equal(r.mac_line.text, "matchConfig.MACAddress = \"90:1b:0e:aa:bb:cc\";");
 	assert_string_equal(r.pci_path, "pci-0000:00:1f.6");
 	assert_int_equal(r.n_routes, 4);
 	assert_string_equal(r.routes[0].text, "{ Gateway = \"203.0.113.1\"; GatewayOnLink = true; }");
-	assert_int_equal(r.routes[0].line, 61);
+	assert_int_equal(r.routes[0].line, 63);
 	free(text);
 	/* the plan.json rendered beside it: the root's UUID and the uplink's names */
 	json_object *plan = json_object_from_file(NMMM_FIXTURES "/nvme-onboard/expected/render/plan.json");

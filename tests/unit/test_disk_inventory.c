@@ -67,6 +67,8 @@ static void nvme_onboard_lists_two_eligible_nvme_disks_with_old_arrays(void **st
 	assert_int_equal(d->minor, 0);
 	assert_string_equal(d->by_id, "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ-00B00_S675NX0T123456");
 	assert_int_equal(nm_strv_len(d->by_id_links), 2); /* not the -part1 link */
+	assert_string_equal(d->by_path, "/dev/disk/by-path/pci-0000:01:00.0-nvme-1");
+	assert_int_equal(nm_strv_len(d->by_path_links), 1); /* not the -part1 link */
 	assert_true(d->eligible);
 	assert_null(d->why_not);
 	assert_int_equal(d->n_partitions, 3);
@@ -98,6 +100,9 @@ static void sata_disks_read_serial_from_vpd_page_and_see_swap(void **state)
 	assert_string_equal(a->driver, "ahci");
 	assert_string_equal(a->by_id, "/dev/disk/by-id/ata-ST4000NM0245-1Z2107_ZC1AB2CD");
 	assert_true(nm_strv_contains(a->by_id_links, "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4"));
+	/* udev's current ATA form, not the older alias it keeps next to it */
+	assert_string_equal(a->by_path, "/dev/disk/by-path/pci-0000:2c:00.0-ata-1.0");
+	assert_true(nm_strv_contains(a->by_path_links, "/dev/disk/by-path/pci-0000:2c:00.0-ata-1"));
 	assert_true(a->eligible);
 	const struct disk_info *b = disk(&inv, "sdb");
 	assert_int_equal(b->n_uses, 1);

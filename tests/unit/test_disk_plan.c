@@ -638,7 +638,7 @@ static void sizes_parse_with_binary_units(void **state)
 
 /* ---- selection ---- */
 
-static void disks_are_named_by_name_path_by_id_or_serial(void **state)
+static void disks_are_named_by_name_path_by_id_by_path_or_serial(void **state)
 {
 	struct fixture *f = *state;
 	add_disk(&f->inv, "sda", 100 * GiB, 512, "WD-1");
@@ -647,7 +647,10 @@ static void disks_are_named_by_name_path_by_id_or_serial(void **state)
 	b->by_id_links = nm_strv_new();
 	nm_strv_push(&b->by_id_links, "/dev/disk/by-id/ata-WDC_WD-2");
 	nm_strv_push(&b->by_id_links, "/dev/disk/by-id/wwn-0x5000");
-	add_disk(&f->inv, "nvme0n1", 100 * GiB, 512, "N1");
+	struct disk_info *nv = add_disk(&f->inv, "nvme0n1", 100 * GiB, 512, "N1");
+	nv->by_path = strdup("/dev/disk/by-path/pci-0000:01:00.0-nvme-1");
+	nv->by_path_links = nm_strv_new();
+	nm_strv_push(&nv->by_path_links, "/dev/disk/by-path/pci-0000:01:00.0-nvme-1");
 	add_disk(&f->inv, "loop3", 10 * GiB, 512, NULL);
 	static const struct {
 		const char *spec, *name;
@@ -655,6 +658,7 @@ static void disks_are_named_by_name_path_by_id_or_serial(void **state)
 		     {"/dev/nvme0n1", "nvme0n1"},
 		     {"/dev/disk/by-id/ata-WDC_WD-2", "sdb"},
 		     {"/dev/disk/by-id/wwn-0x5000", "sdb"},
+		     {"/dev/disk/by-path/pci-0000:01:00.0-nvme-1", "nvme0n1"},
 		     {"serial:WD-1", "sda"},
 		     {"serial:WD 2 \"x\"", "sdb"},
 		     {"loop3", "loop3"}};
@@ -990,7 +994,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(config_reads_every_field, setup, teardown),
 	    cmocka_unit_test_setup_teardown(raid_level_needs_enough_disks, setup, teardown),
 	    cmocka_unit_test(sizes_parse_with_binary_units),
-	    cmocka_unit_test_setup_teardown(disks_are_named_by_name_path_by_id_or_serial, setup, teardown),
+	    cmocka_unit_test_setup_teardown(disks_are_named_by_name_path_by_id_by_path_or_serial, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_or_wrong_disks_are_usage_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(automatic_selection_needs_exactly_two_similar_disks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(disks_in_use_are_refused, setup, teardown),

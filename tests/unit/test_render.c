@@ -54,10 +54,14 @@ static struct fixture *fixture_new(void)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	assert_non_null(f);
-	f->disks[0] = (struct disk_member_plan){
-	    .name = "nvme0n1", .path = "/dev/nvme0n1", .by_id = "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S111"};
-	f->disks[1] = (struct disk_member_plan){
-	    .name = "nvme1n1", .path = "/dev/nvme1n1", .by_id = "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S222"};
+	f->disks[0] = (struct disk_member_plan){.name = "nvme0n1",
+						.path = "/dev/nvme0n1",
+						.by_id = "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S111",
+						.by_path = "/dev/disk/by-path/pci-0000:01:00.0-nvme-1"};
+	f->disks[1] = (struct disk_member_plan){.name = "nvme1n1",
+						.path = "/dev/nvme1n1",
+						.by_id = "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S222",
+						.by_path = "/dev/disk/by-path/pci-0000:02:00.0-nvme-1"};
 	add_part(f, 0, 0, 1, DISK_PART_BIOS_BOOT, "/dev/nvme0n1p1");
 	add_part(f, 0, 1, 2, DISK_PART_ESP, "/dev/nvme0n1p2");
 	add_part(f, 0, 2, 4, DISK_PART_ROOT, "/dev/nvme0n1p4");
@@ -315,8 +319,9 @@ static void dual_stack_bios_mirror_renders_addresses_routes_raid_and_grub_on_bot
 	assert_bool_at(v, "hw|boot|initrd|systemd|enable", true);
 	assert_bool_at(v, "hw|boot|loader|grub|enable", true);
 	assert_len_at(v, "hw|boot|loader|grub|devices", 2);
-	assert_str_at(v, "hw|boot|loader|grub|devices|0", "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S111");
-	assert_str_at(v, "hw|boot|loader|grub|devices|1", "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S222");
+	/* By slot: a disk swapped into the same slot needs no edit of the hardware file. */
+	assert_str_at(v, "hw|boot|loader|grub|devices|0", "/dev/disk/by-path/pci-0000:01:00.0-nvme-1");
+	assert_str_at(v, "hw|boot|loader|grub|devices|1", "/dev/disk/by-path/pci-0000:02:00.0-nvme-1");
 	assert_absent(v, "hw|boot|loader|grub|efiSupport");
 
 	/* ./hardware-configuration.nix, a path: absolute after toString. */
@@ -418,10 +423,9 @@ static void uefi_mirror_installs_grub_on_every_esp_with_mirrored_boots(void **st
 		   *fallback = strstr(check, "mountpoint -q /boot-fallback-1 ||");
 	assert_non_null(boot);
 	assert_non_null(fallback);
-	assert_non_null(strstr(boot, "1A2B-3C4D) on /dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S111 is not mounted"));
-	assert_non_null(
-	    strstr(fallback, "5E6F-7A8B) on /dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S222 is not mounted"));
-	assert_non_null(strstr(fallback, "Replacing a dead disk"));
+	assert_non_null(strstr(boot, "1A2B-3C4D) on /dev/disk/by-path/pci-0000:01:00.0-nvme-1 is not mounted"));
+	assert_non_null(strstr(fallback, "5E6F-7A8B) on /dev/disk/by-path/pci-0000:02:00.0-nvme-1 is not mounted"));
+	assert_non_null(strstr(fallback, "nmmm-agent replace-disk (docs/replace-a-disk.md)"));
 	json_object_put(v);
 	fixture_free(f);
 }
@@ -498,7 +502,8 @@ static void one_disk_has_no_swraid_and_grub_on_that_disk_with_swap(void **state)
 	struct fixture *f = fixture_new();
 	f->plan.n_disks = 1;
 	f->plan.n_arrays = 0;
-	f->disks[0].by_id = NULL; /* no by-id link: the kernel path, with a comment */
+	f->disks[0].by_id = NULL; /* no by-id or by-path link: the kernel path, with a comment */
+	f->disks[0].by_path = NULL;
 	f->fs[0].device = "/dev/nvme0n1p4";
 	f->fs[1] = (struct disk_fs_plan){
 	    .device = "/dev/nvme0n1p3", .fstype = "swap", .uuid = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"};
@@ -528,9 +533,9 @@ static void hostile_strings_in_keys_paths_and_names_survive_escaping(void **stat
 {
 	struct fixture *f = fixture_new();
 	const char *key = KEY_ED25519 " \"${builtins.abort \"x\"}\" \\ $${y} ''${z} 'é\ttab";
-	const char *by_id = "/dev/disk/by-id/nvme-\"${x}\\n''";
+	const char *by_path = "/dev/disk/by-path/pci-\"${x}\\n''";
 	f->keys[0] = (char *)key;
-	f->disks[0].by_id = (char *)by_id;
+	f->disks[0].by_path = (char *)by_path;
 	f->nic.name = "eth0\n}; evil = true; #";
 	f->nic.predicted_name = "enp35s0\"${x}";
 	f->inv.ipv4_gateway.dev = NULL;
@@ -538,7 +543,7 @@ static void hostile_strings_in_keys_paths_and_names_survive_escaping(void **stat
 	f->fs[0].mountpoint = "/";
 	json_object *v = render_and_eval(f);
 	assert_str_at(v, "conf|users|users|root|openssh|authorizedKeys|keys|0", key);
-	assert_str_at(v, "hw|boot|loader|grub|devices|0", by_id);
+	assert_str_at(v, "hw|boot|loader|grub|devices|0", by_path);
 	assert_absent(v, "hw|evil");
 	json_object_put(v);
 	fixture_free(f);
@@ -601,6 +606,21 @@ static char *read_all(const char *dir, const char *name)
 	char *text = NULL;
 	assert_int_equal(nm_read_file("/", path, 0, &text, NULL), 0);
 	return text;
+}
+
+/* A disk udev gives no slot name (some controllers): GRUB goes to it by id, and the file says
+ * that a replacement needs the line changed. */
+static void disk_without_by_path_is_named_by_id_with_a_comment(void **state)
+{
+	struct fixture *f = fixture_new();
+	f->disks[1].by_path = NULL;
+	json_object *v = render_and_eval(f);
+	assert_str_at(v, "hw|boot|loader|grub|devices|0", "/dev/disk/by-path/pci-0000:01:00.0-nvme-1");
+	assert_str_at(v, "hw|boot|loader|grub|devices|1", "/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S222");
+	_cleanup_free_ char *hw = read_all(f->dir, "hardware-configuration.nix");
+	assert_non_null(strstr(hw, "# nvme1n1 has no /dev/disk/by-path link: by id, which follows the serial"));
+	json_object_put(v);
+	fixture_free(f);
 }
 
 static void render_writes_exactly_three_files_and_a_refused_render_keeps_them(void **state)
@@ -684,6 +704,7 @@ int main(void)
 	    cmocka_unit_test(grub_generation_limit_fits_the_smallest_esp),
 	    cmocka_unit_test(uplink_by_mac_then_pci_path_and_bmc_usb_nic_down),
 	    cmocka_unit_test(one_disk_has_no_swraid_and_grub_on_that_disk_with_swap),
+	    cmocka_unit_test(disk_without_by_path_is_named_by_id_with_a_comment),
 	    cmocka_unit_test(qemu_guest_imports_qemu_profile_and_no_microcode),
 	    cmocka_unit_test(hostile_strings_in_keys_paths_and_names_survive_escaping),
 	    cmocka_unit_test(invalid_hostname_is_a_usage_error_naming_the_rule),

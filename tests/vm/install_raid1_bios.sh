@@ -2,7 +2,7 @@
 # tests/vm/install_raid1_bios.sh: the whole `install --yes` in the simulated rescue, two NVMe
 # disks, legacy BIOS, with Debian's nix and the miniature channel: the disks carry the saved plan,
 # the RAID-1 is healthy, the root holds the system, the channel, host keys and report, and GRUB
-# went to both disks by id. Boot 2 with the same disks: the arrays assemble and every device the
+# went to both disks by slot (/dev/disk/by-path). Boot 2 with the same disks: the arrays assemble and every device the
 # installed hardware-configuration.nix mounts exists and mounts.
 # shellcheck disable=SC2154 # agent, vm_keep, vm_src: set by the sourced tests/vm/lib files
 if [ -z "${NMMM_GUEST:-}" ]; then
@@ -18,8 +18,8 @@ fi
 . /nmmm/lib/install.sh
 if [ "$NMMM_BOOT" = 1 ]; then
   guest_install serial:INST-A,serial:INST-B || fail "install exited $?"
-  assert_installed "grub-bios /dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_INST-A
-grub-bios /dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_INST-B"
+  assert_installed "grub-bios $(by_path_of INST-A)
+grub-bios $(by_path_of INST-B)"
   finish
 fi
 . /nmmm/lib/reboot.sh

@@ -27,7 +27,9 @@ done
 hw=/tmp/render/hardware-configuration.nix
 assert_render_has_layout_shape "$plan" /tmp/render
 for s in NVME-A NVME-B; do
-  grep -q "nvme-QEMU_NVMe_Ctrl_$s\"" "$hw" && ok "GRUB goes on the disk $s" || fail "$hw: no GRUB device for $s"
+  slot=$(by_path_of "$s")
+  [ -n "$slot" ] && grep -qF "\"$slot\"" "$hw" && ok "GRUB goes on the disk $s by its slot $slot" ||
+    fail "$hw: no GRUB device for $s (slot '$slot')"
 done
 lsblk -o NAME,SIZE,TYPE,FSTYPE,UUID,MOUNTPOINTS
 finish

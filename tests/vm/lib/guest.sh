@@ -22,6 +22,19 @@ disk_by_serial() {
   lsblk -dnpo NAME,SERIAL | awk -v s="$1" '$2==s {print $1; exit}'
 }
 
+# The disk's slot as udev names it, where GRUB goes on BIOS machines: the /dev/disk/by-path
+# link of the disk with this serial that the agent prefers (pci-..., the longest: udev's current
+# form, not an older alias). SERIAL.
+by_path_of() {
+  local dev l
+  dev=$(disk_by_serial "$1")
+  [ -n "$dev" ] || return 0
+  for l in /dev/disk/by-path/*; do
+    case $l in *-part[0-9]*) continue ;; esac
+    [ "$(readlink -f "$l")" = "$dev" ] && echo "$l"
+  done | awk '{ print (index($0, "/dev/disk/by-path/pci-") == 1 ? 0 : 1), -length($0), $0 }' | sort -k1,1n -k2,2n -k3 | head -n1 | cut -d' ' -f3
+}
+
 # A property of a block device as blkid's low-level probe sees it (no cache): KEY DEV.
 probe() { blkid -p -o export "$2" 2>/dev/null | sed -n "s/^$1=//p" | head -n1; }
 
