@@ -1,7 +1,7 @@
 /* upload.c: a local file onto the remote, whole or not at all: streamed into a temporary name
  * beside the destination, hashed there with sha256sum, compared with the local SHA-256, and only
- * then renamed into place. It reads only the file it uploads and runs only the fixed remote
- * commands below (through remote_run, so through remote_command_line). */
+ * then renamed into place, all in one remote command. It reads only the file it uploads and runs
+ * only the fixed remote command below (through remote_run, so through remote_command_line). */
 #include "remote/remote-internal.h"
 
 #include <errno.h>
@@ -72,26 +72,20 @@ static char *temporary_name(const char *remote_path)
 	return nm_strdup_printf("%s.nmmm-%016llx", remote_path, (unsigned long long)r);
 }
 
-/* The bytes to the temporary (its mode set), then its digest; a failure removes it. */
-static int send_file(struct remote_session *s, const char *local_path, const char *tmp, unsigned mode,
-		     struct nm_run_result *res, struct nm_error *e)
+/* One remote command, so one round trip over the emulated or slow far side: the bytes to the
+ * temporary (its mode set), its digest printed, and only when that is the local file's the rename
+ * into place; any failure removes the temporary. */
+static int send_file(struct remote_session *s, const char *local_path, const char *tmp, unsigned mode, const char *want,
+		     const char *remote_path, struct nm_run_result *res, struct nm_error *e)
 {
-	static const char script[] = "umask 077 && cat > \"$1\" && chmod \"$2\" \"$1\" && sha256sum < \"$1\" || "
+	static const char script[] = "umask 077 && cat > \"$1\" && chmod \"$2\" \"$1\" && d=$(sha256sum < \"$1\") && "
+				     "printf '%s\\n' \"$d\" && [ \"$d\" = \"$3  -\" ] && mv -f -- \"$1\" \"$4\" || "
 				     "{ rm -f -- \"$1\"; exit 1; }";
 	char mode_text[8];
 	snprintf(mode_text, sizeof mode_text, "%o", mode);
-	const char *argv[] = {"sh", "-c", script, "sh", tmp, mode_text, NULL};
-	struct remote_run_opts ro = {.timeout_sec = UPLOAD_TIMEOUT, .stdin_path = local_path};
+	const char *argv[] = {"sh", "-c", script, "sh", tmp, mode_text, want, remote_path, NULL};
+	struct remote_run_opts ro = {.timeout_sec = UPLOAD_TIMEOUT, .stdin_path = local_path, .allow_failure = true};
 	return remote_run(s, argv, &ro, res, e);
-}
-
-/* The temporary after a failed check: removed, on a best-effort basis (the error that follows says
- * what went wrong; a leftover has an unmistakable name). */
-static void discard(struct remote_session *s, const char *tmp)
-{
-	const char *rm[] = {"rm", "-f", "--", tmp, NULL};
-	struct nm_error ignored = {0};
-	(void)remote_run(s, rm, NULL, NULL, &ignored);
 }
 
 int remote_upload(struct remote_session *s, const char *local_path, const char *remote_path, unsigned mode,
@@ -111,27 +105,29 @@ int remote_upload(struct remote_session *s, const char *local_path, const char *
 	if (!tmp)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	_cleanup_run_result_ struct nm_run_result res = {0};
-	if ((r = send_file(s, local_path, tmp, mode, &res, e)) < 0) {
+	if ((r = send_file(s, local_path, tmp, mode, want, remote_path, &res, e)) < 0) {
 		nm_error_prefix(e, "upload of %s to %s", local_path, remote_path);
 		return r;
 	}
-	if (!remote_digest(res.output, res.output_len, got)) {
-		discard(s, tmp);
-		return nm_fail(e, NM_ERR_RUNTIME, EPROTO,
-			       "upload of %s to %s: the remote sha256sum printed no digest; is coreutils there?",
-			       local_path, remote_path);
-	}
-	if (strcmp(want, got) != 0) {
-		discard(s, tmp);
+	bool have_digest = remote_digest(res.output, res.output_len, got);
+	if (have_digest && strcmp(want, got) != 0)
 		return nm_fail(e, NM_ERR_VERIFY, EBADMSG,
 			       "upload of %s to %s: the remote copy's SHA-256 is %s, the local file's is %s; the copy "
 			       "was removed and %s left as it was. Upload again; if it recurs, the remote's storage "
 			       "or the link changes data",
 			       local_path, remote_path, got, want, remote_path);
-	}
-	const char *mv[] = {"mv", "-f", "--", tmp, remote_path, NULL};
-	if ((r = remote_run(s, mv, NULL, NULL, e)) < 0)
-		return r;
+	if (res.exit_status != 0)
+		return nm_fail(e, NM_ERR_RUNTIME, EIO,
+			       "upload of %s to %s: %s (remote exit status %d); the copy was removed and %s left as "
+			       "it was. Check that the directory exists and has room",
+			       local_path, remote_path,
+			       have_digest ? "the verified copy could not be renamed into place"
+					   : "the copy could not be written or hashed",
+			       res.exit_status, remote_path);
+	if (!have_digest)
+		return nm_fail(e, NM_ERR_RUNTIME, EPROTO,
+			       "upload of %s to %s: the remote sha256sum printed no digest; is coreutils there?",
+			       local_path, remote_path);
 	nm_info("uploaded %s to %s (SHA-256 %s)", local_path, remote_path, want);
 	return 0;
 }
