@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/vm/install_raid1_bios.sh: the whole `install --yes` in the simulated rescue, two NVMe
-# disks, legacy BIOS, with Debian's nix and the miniature channel: the disks carry the saved plan,
+# disks, legacy BIOS, with Debian's nix and no nixpkgs option (the compiled-in pin's sources serve
+# the miniature nixpkgs under a test rev, tests/vm/lib/install.sh): the disks carry the saved plan,
 # the RAID-1 is healthy, the root holds the system, the channel, host keys and report, and GRUB
 # went to both disks by slot (/dev/disk/by-path). Boot 2 with the same disks: the arrays assemble and every device the
 # installed hardware-configuration.nix mounts exists and mounts.
@@ -9,8 +10,9 @@ if [ -z "${NMMM_GUEST:-}" ]; then
   . "$(dirname "$0")/lib/host.sh"
   . "$(dirname "$0")/lib/install.sh"
   vm_keep_dir
-  vm_channel_tarball "$vm_keep"
-  vm_boot --keep "$vm_keep" --disks nvme:6G:INST-A,nvme:6G:INST-B --mem 2048 --file "$vm_keep/nixexprs.tar.xz" --file "$vm_keep/nixexprs.nar" --boot 1
+  # no nixpkgs option: the compiled-in pin's sources, the miniature nixpkgs under its test rev
+  vm_pin_archive "$vm_keep"
+  vm_boot --keep "$vm_keep" --disks nvme:6G:INST-A,nvme:6G:INST-B --mem 2048 --file "$vm_keep/origin" --file "$vm_keep/pin" --boot 1
   vm_boot --keep "$vm_keep" --disks nvme:6G:INST-A,nvme:6G:INST-B --mem 2048 --boot 2
   exit
 fi

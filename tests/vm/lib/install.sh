@@ -18,11 +18,39 @@ vm_channel_tarball() {
   rm -rf "$dir/stage"
 }
 
-# Guest: install onto DISKS with the channel from /nmmm/nixexprs.tar.xz; extra arguments follow.
+# Host: the miniature nixpkgs where the compiled-in pin's first source looks for its rev, the
+# GitHub archive origin/NixOS/nixpkgs/archive/REV.tar.gz (one top directory, gzip), under DIR, and
+# DIR/pin: "REV NAR_HASH" for NMMM_TEST_NIXPKGS_PIN. With both in the guest (--file DIR/origin
+# --file DIR/pin), guest_install runs `install --yes` with no nixpkgs option at all: the
+# compiled-in pin's own path (its sources, release and NAR hash check) with only the rev and hash
+# replaced, as README says tests do (NMMM_TEST_ORIGIN_BASE, a file:/// base here).
+vm_pin_archive() {
+  local dir=$1 rev=5eed5eed5eed5eed5eed5eed5eed5eed5eed0002
+  mkdir -p "$dir/stage/nixpkgs-$rev" "$dir/origin/NixOS/nixpkgs/archive"
+  cp -a "$vm_src/tests/fixtures/mini-channel/." "$dir/stage/nixpkgs-$rev/"
+  tar -C "$dir/stage" -czf "$dir/origin/NixOS/nixpkgs/archive/$rev.tar.gz" "nixpkgs-$rev"
+  echo "$rev $(nix-hash --type sha256 "$dir/stage/nixpkgs-$rev")" >"$dir/pin"
+  rm -rf "$dir/stage"
+}
+
+# Guest: install onto DISKS with the channel from /nmmm/nixexprs.tar.xz, or, where the host put
+# /nmmm/pin (vm_pin_archive), with no nixpkgs option: the compiled-in pin's path; extra arguments
+# follow.
 guest_install() {
   local disks=$1 nar
   shift
+  if [ -s /nmmm/pin ]; then
+    NMMM_TEST_ORIGIN_BASE=file:///nmmm/origin NMMM_TEST_NIXPKGS_PIN=$(cat /nmmm/pin) guest_install_with "$disks" "$@"
+    return
+  fi
   nar=$(cat /nmmm/nixexprs.nar)
+  guest_install_with "$disks" --nixpkgs file:///nmmm/nixexprs.tar.xz --nixpkgs-hash "$nar" "$@"
+}
+
+# Guest: `install --yes` onto DISKS with Debian's nix, no binary cache, and the given options.
+guest_install_with() {
+  local disks=$1
+  shift
   # On a real rescue the operator is logged in over this link; here e1000e may still be
   # negotiating right after boot.
   for _ in $(seq 150); do
@@ -30,7 +58,6 @@ guest_install() {
     sleep 0.1
   done
   step "$agent" --events /tmp/install-events.jsonl install --yes --disks "$disks" --nix-from-path --substituters '' \
-    --nixpkgs file:///nmmm/nixexprs.tar.xz --nixpkgs-hash "$nar" \
     --hostname web1 --ssh-key "$KEY" --no-reboot "$@"
 }
 
@@ -55,6 +82,13 @@ assert_installed() {
     fail "no nixos channel on the target"
   [ "$(jq '.ssh_host_keys | length' "$m/etc/nixos/report.json")" = 2 ] && ok "report lists 2 host keys" ||
     fail "report.json host keys: $(jq -c .ssh_host_keys "$m/etc/nixos/report.json")"
+  if [ -s /nmmm/pin ]; then
+    # no nixpkgs option: the compiled-in pin's path, its rev replaced by the test tree's
+    local pinned
+    pinned=$(jq -r '.pins.nixpkgs | "\(.origin) \(.rev) \(.release) \(.branch)"' "$m/etc/nixos/report.json")
+    [ "$pinned" = "NMMM_TEST_NIXPKGS_PIN $(cut -d' ' -f1 /nmmm/pin) 26.05 nixos-26.05" ] &&
+      ok "installed from the compiled-in pin's sources (test rev): $pinned" || fail "report.json pins.nixpkgs: $pinned"
+  fi
   local bootfile=$m/boot/nmmm-toy-bootloader
   if [ -n "$(jq -r '.filesystems[] | select(.mountpoint == "/boot") | .device' <<<"$plan")" ]; then
     mount "$(jq -r '.filesystems[] | select(.mountpoint == "/boot") | .device' <<<"$plan")" "$m/boot" || fail "ESP does not mount"
