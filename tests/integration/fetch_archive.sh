@@ -28,7 +28,10 @@ every_filter_gives_the_tar_tree() {
   done
   [ "$(stat -c %a "$T/good-xz/pkgs/bin-tool")" = 755 ] && [ "$(readlink "$T/good-xz/pkgs/lib/up")" = ../default.nix ] &&
     [ "$(stat -c %i "$T/good-xz/pkgs/hard")" = "$(stat -c %i "$T/good-xz/pkgs/default.nix")" ] &&
-    [ "$(readlink "$T/good-xz/pkgs/here-again")" = lib/default.nix ]
+    [ "$(readlink "$T/good-xz/pkgs/here-again")" = lib/default.nix ] &&
+    # a file verified by SHA-256 keeps the archive's times, as tar -x does (a NAR-verified tree
+    # need not: a NAR holds none)
+    [ "$(stat -c %Y "$T/good-xz/pkgs/default.nix")" = "$(stat -c %Y "$T/ref-good/pkgs/default.nix")" ]
 }
 
 # unsafe KIND WORDS: the archive evil-KIND.tar is refused with a message containing WORDS
