@@ -125,6 +125,10 @@ kill "$(cat "$IE_WORK/rescue.pid")" && rm -f "$IE_WORK/rescue.pid"
 sleep 0.5
 start_before
 main_from=$(requests)
+# Robot's rate limit on the installing run's first request (403 RATE_LIMIT_EXCEEDED, interval 1 s):
+# waited out, then asked again, the run goes on.
+ip netns exec "$IE_NS" curl -sS --fail -X POST -d rate_limit_once=1 "$robot_url/_fake/set" > /dev/null ||
+	fail "cannot set the stand-in's rate limit"
 rc=0
 events="$IE_WORK/events.jsonl" provision "$secret" --boot-timeout 15 > "$IE_WORK/out.txt" 2> "$IE_WORK/err.txt" &
 prov=$!
@@ -162,6 +166,16 @@ robot = [e for e in events if e["phase"] == "robot" and e["event"] == "done"]
 assert len(robot) == 2 and all(r["reset"] == "hw" for r in robot), robot
 EOF
 ok "the system did not come back: the rescue again, diagnose there, the cause (no-carrier) named, exit 1"
+
+grep -q "robot: Robot's rate limit for .* waiting 1 s before asking again" "$IE_WORK/err.txt" ||
+	fail "the rate limit was not waited out visibly: $(grep robot: "$IE_WORK/err.txt")"
+python3 - "$IE_WORK/events.jsonl" <<-'EOF' || fail "no event says provision waits for Robot's rate limit"
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+waits = [e for e in events if e["phase"] == "robot" and e["event"] == "progress" and "wait_seconds" in e]
+assert len(waits) == 1 and waits[0]["wait_seconds"] == 1, waits
+EOF
+ok "Robot's rate limit (403, interval 1 s): waited out with a progress line and event, then on"
 
 robot_get /_fake/log > "$IE_WORK/robot-log.json" || fail "cannot read the stand-in's log"
 python3 - "$IE_WORK/robot-log.json" "$(ssh-keygen -l -E md5 -f "$IE_WORK/operator.pub" | awk '{print $2}' | sed 's/^MD5://')" "$main_from" <<-'EOF' ||
