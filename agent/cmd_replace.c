@@ -305,8 +305,9 @@ static int run_replacement(struct agent_ctx *ctx, const struct disk_replace *r, 
 		step_event(ctx, "raid", "start", NULL);
 		rc = disk_replace_add(r, &o, e);
 	}
-	if (rc == 0 && t->n_filesystems) {
+	if (rc == 0)
 		step_event(ctx, "raid", "done", NULL);
+	if (rc == 0 && t->n_filesystems) {
 		step_event(ctx, "format", "start", t->filesystems[0].device);
 		rc = disk_format(t, &o, e);
 		if (rc == 0)
