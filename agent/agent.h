@@ -59,6 +59,8 @@ int agent_cmd_provision(struct agent_ctx *ctx, int argc, char **argv, struct nm_
 /* In the rescue, after the installed system did not come back: the likely cause, read-only
  * (cmd_diagnose.c; docs/provision.md, "Diagnosis"). */
 int agent_cmd_diagnose(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
+/* Rebuilds a dead mirror member on a blank disk (cmd_replace.c; docs/replace-a-disk.md). */
+int agent_cmd_replace(struct agent_ctx *ctx, int argc, char **argv, struct nm_error *e);
 
 /* Shared by commands: prints "usage: nmmm-agent CMD ..." help text and the bad-usage error. */
 int agent_usage_error(struct nm_error *e, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

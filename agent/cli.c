@@ -43,6 +43,8 @@ static const struct agent_command commands[] = {
     {"diagnose", agent_cmd_diagnose,
      "diagnose [--root-uuid UUID] [--plan FILE] [--json] [--mount-dir DIR]\n"
      "                                                    in the rescue: why the installed system did not come back"},
+    {"replace-disk", agent_cmd_replace,
+     "replace-disk --failed SERIAL|NAME --new DISK [--yes]  rebuild a dead mirror member"},
 };
 
 static void print_usage(FILE *f)
@@ -166,7 +168,8 @@ int agent_main(int argc, char **argv)
 		if (!cmd)
 			nm_fail(&err, NM_ERR_USAGE, EINVAL,
 				"unknown command '%s'; commands: detect, plan, render, fetch, wipe, "
-				"layout, install, status, export, provision, diagnose (see 'nmmm-agent --help')",
+				"layout, install, status, export, provision, diagnose, replace-disk (see 'nmmm-agent "
+				"--help')",
 				argv[optind]);
 	}
 	if (err.cls == NM_ERR_NONE && nm_log_open(ctx.g.log_path, ctx.g.verbosity, &err) == 0 &&

@@ -19,8 +19,11 @@
 
 extern char **environ;
 
+/* The rescue's (Debian's) directories, then an installed NixOS's system profile, where its mdadm,
+ * mkfs and util-linux are (replace-disk runs there; NixOS has no /usr/sbin). */
 static const char *const base_env[] = {
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/sw/bin:/run/current-system/"
+    "sw/sbin",
     "LC_ALL=C",
     "HOME=/root",
 };

@@ -409,3 +409,70 @@ int disk_unmount_readonly(struct disk_ro_mount *m, struct nm_error *e);
 /* Unmounts when still mounted (a failure is a warning in the log) and frees. */
 void disk_ro_mount_free(struct disk_ro_mount *m);
 #define _cleanup_disk_ro_mount_ _cleanup_(disk_ro_mount_free)
+
+/* ---- replacing a dead mirror member (replace.c) ----
+ * `replace-disk` on the installed system (or the rescue): the dead disk's partitions rebuilt on
+ * a blank disk from the installed plan. Deciding changes nothing; the writes go through the guard
+ * with `target` — the new disk alone — as their plan. docs/replace-a-disk.md. */
+
+struct disk_replace_array {
+	char *name; /* the plan's array name: "root" */
+	char *md; /* the running array's kernel name: md127 */
+	char *survivor_member; /* its working member now: nvme0n1p4 */
+	char *member; /* the new partition to add: /dev/nvme1n1p4 */
+	unsigned number; /* its partition number */
+};
+
+struct disk_replace {
+	char *failed; /* the dead disk's name in the plan */
+	char *failed_serial;
+	char *survivor; /* kernel name, now, of the disk under the arrays' working members */
+	/* The new disk (its identity as the inventory reads it now) with the dead disk's partitions —
+	 * same numbers, start, size, type and name, new partition UUIDs — and, when it had one, the dead
+	 * disk's ESP: vfat with the same volume id, label and mountpoint, so fileSystems stays right. */
+	struct disk_plan target;
+	struct disk_replace_array *arrays;
+	size_t n_arrays;
+	/* BIOS: the lines of boot.loader.grub.devices in hardware-configuration.nix to change, as
+	 * "-    \"old\"" and "+    \"new\""; empty when the dead disk's name leads to the new one
+	 * (a by-path name in the same slot) and always on UEFI (ESPs by mountpoint). */
+	char **boot_change;
+};
+
+struct disk_replace_input {
+	const char *root; /* --root, for reading the names in boot.loader.grub.devices */
+	const struct disk_plan *installed; /* the installed system's plan */
+	const struct disk_inventory *inv; /* the machine now */
+	const struct disk_md_status *md; /* the running arrays, with their UUIDs */
+	const char *failed; /* --failed: serial, serial:X, kernel name, /dev path or by-id link from the plan */
+	const char *new_disk; /* --new: a disk of the inventory */
+};
+
+/* Decides the replacement, changing nothing. NM_ERR_REFUSED, naming the disk and what to do, when
+ * --failed names no disk of the plan, an array on it is not running, inactive or not degraded (or
+ * still runs on the failed disk), the arrays run on more than one other disk, --new is no whole
+ * disk here, is the survivor or a disk of the plan, is in use (mounted, swap, holders), not blank
+ * (a signature or a partition), smaller than the survivor, or the survivor's partitions are not
+ * the planned ones. */
+int disk_replace_plan(const struct disk_replace_input *in, struct disk_replace *r, struct nm_error *e);
+void disk_replace_free(struct disk_replace *r);
+#define _cleanup_disk_replace_ _cleanup_(disk_replace_free)
+/* {failed, failed_serial, survivor, new, new_serial, partitions[] {path, start, size, type_guid,
+ * part_uuid}, arrays[] {name, md, survivor_member, add}, esp_device, esp_uuid, esp_mountpoint,
+ * boot_change[]}. */
+json_object *disk_replace_to_json(const struct disk_replace *r);
+/* mdadm /dev/mdX --add for each new partition (each passing the guard with r->target). The
+ * partitions come from disk_partition(&r->target, ...), the ESP from disk_format(&r->target, ...). */
+int disk_replace_add(const struct disk_replace *r, const struct disk_run_opts *o, struct nm_error *e);
+
+/* An array's resync as /sys/block/<md>/md shows it. */
+struct disk_md_sync {
+	bool idle; /* sync_action "idle": no resync or recovery running */
+	bool degraded; /* md/degraded is not 0 */
+	uint64_t done_sectors, total_sectors; /* sync_completed; 0 and 0 when "none" */
+};
+/* -ENOENT when the array has no md directory under root. */
+int disk_md_sync_read(const char *root, const char *md, struct disk_md_sync *s);
+/* Sets the array's own resync limit (md/sync_speed_max) to kib KiB/s, or back to the system-wide
+ * one (/proc/sys/dev/raid/speed_limit_max) with kib 0. */
+int disk_md_sync_limit(const char *root, const char *md, unsigned long kib, struct nm_error *e);
