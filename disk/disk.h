@@ -410,6 +410,10 @@ int disk_unmount_readonly(struct disk_ro_mount *m, struct nm_error *e);
 void disk_ro_mount_free(struct disk_ro_mount *m);
 #define _cleanup_disk_ro_mount_ _cleanup_(disk_ro_mount_free)
 
+/* The name boot.loader.grub.devices gives a planned disk on BIOS machines: its slot
+ * (/dev/disk/by-path) when udev names one, else its by-id link, else its /dev path. */
+const char *disk_member_boot_name(const struct disk_member_plan *d);
+
 /* ---- replacing a dead mirror member (replace.c) ----
  * `replace-disk` on the installed system (or the rescue): the dead disk's partitions rebuilt on
  * a blank disk from the installed plan. Deciding changes nothing; the writes go through the guard

@@ -124,7 +124,7 @@ static void render_swraid(struct nm_nix_out *o, const struct disk_plan *p)
 /* Where GRUB goes: the disk's slot (/dev/disk/by-path) when udev names one, so a disk swapped in
  * the same slot needs no edit; else its /dev/disk/by-id name (follows the serial); else the kernel
  * name. docs/replace-a-disk.md has the trade-off. */
-static const char *disk_boot_path(const struct disk_member_plan *d)
+const char *disk_member_boot_name(const struct disk_member_plan *d)
 {
 	if (d->by_path && *d->by_path)
 		return d->by_path;
@@ -151,7 +151,7 @@ static void render_bootloader_bios(struct nm_nix_out *o, const struct disk_plan 
 			    o, "    ", "%s has no /dev/disk/by-path or by-id link: by kernel name, which can change",
 			    d->name);
 		nm_nix_out_printf(o, "    ");
-		nm_nix_out_str(o, "boot disk", disk_boot_path(d));
+		nm_nix_out_str(o, "boot disk", disk_member_boot_name(d));
 		nm_nix_out_printf(o, "\n");
 	}
 	nm_nix_out_printf(o, "  ];\n\n");
@@ -225,7 +225,8 @@ static void render_esp_check(struct nm_nix_out *o, const struct disk_plan *p)
 			continue;
 		/* The disk as the boot loader names it, or by kernel name where that name has a
 		 * character a single-quoted word cannot hold (the message is for a human). */
-		const char *where = shell_word_safe(disk_boot_path(disk)) ? disk_boot_path(disk) : disk->name;
+		const char *where =
+		    shell_word_safe(disk_member_boot_name(disk)) ? disk_member_boot_name(disk) : disk->name;
 		if (!shell_word_safe(fs->mountpoint) || !shell_word_safe(fs->uuid) || !shell_word_safe(where)) {
 			o->err =
 			    nm_fail(o->e, NM_ERR_USAGE, EINVAL,

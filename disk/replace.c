@@ -259,6 +259,7 @@ static int build_target(const struct disk_plan *p, const struct disk_member_plan
 	    .name = strdup(n->name),
 	    .path = strdup(n->path),
 	    .by_id = n->by_id ? strdup(n->by_id) : NULL,
+	    .by_path = n->by_path ? strdup(n->by_path) : NULL,
 	    .serial = n->serial ? strdup(n->serial) : NULL,
 	    .model = n->model ? strdup(n->model) : NULL,
 	    .size_bytes = n->size_bytes,
@@ -308,8 +309,9 @@ static int build_target(const struct disk_plan *p, const struct disk_member_plan
 	return 0;
 }
 
-/* BIOS: boot.loader.grub.devices names each disk (by-id, else its /dev path). The failed disk's
- * entry needs a change when that name no longer leads to the new disk. UEFI names ESPs by
+/* BIOS: boot.loader.grub.devices names each disk as disk_member_boot_name does (its slot, else
+ * by-id, else its /dev path). The failed disk's entry needs a change when that name no longer
+ * leads to the new disk (a by-id name, or the new disk in another slot). UEFI names ESPs by
  * mountpoint and the new ESP keeps its UUID: nothing changes. */
 static int boot_change(const char *root, const struct disk_plan *p, const struct disk_member_plan *f,
 		       const struct disk_info *n, struct disk_replace *r, struct nm_error *e)
@@ -319,12 +321,12 @@ static int boot_change(const char *root, const struct disk_plan *p, const struct
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
 	if (p->uefi)
 		return 0;
-	const char *old = f->by_id && *f->by_id ? f->by_id : f->path;
+	const char *old = disk_member_boot_name(f);
 	char pbuf[PATH_MAX], real[PATH_MAX];
 	if (old && nm_root_path(root, old, pbuf, sizeof pbuf) == 0 && realpath(pbuf, real) &&
 	    strcmp(base_name(real), n->name) == 0)
 		return 0; /* a by-path name in the same slot, or a kernel name the new disk took */
-	const char *now = n->by_id && *n->by_id ? n->by_id : n->path;
+	const char *now = disk_member_boot_name(&r->target.disks[0]);
 	_cleanup_free_ char *minus = nm_strdup_printf("-    \"%s\"", old ? old : "?");
 	_cleanup_free_ char *plus = nm_strdup_printf("+    \"%s\"", now);
 	if (!minus || !plus || nm_strv_push(&r->boot_change, minus) < 0 || nm_strv_push(&r->boot_change, plus) < 0)

@@ -287,6 +287,21 @@ static void bios_by_id_name_gone_gives_the_change(void **state)
 	assert_string_equal(w->r.boot_change[1], "+    \"/dev/disk/by-id/nvme-QEMU_C\"");
 }
 
+/* The plan names the dead disk by its slot (what the renderer writes when udev names one) and the
+ * new disk sits in another slot: the change is slot to slot. */
+static void bios_slot_name_gone_gives_the_new_slot(void **state)
+{
+	struct world *w = *state;
+	plan.uefi = false;
+	plan_disks[0].by_path = "/dev/disk/by-path/pci-0000:01:00.0-nvme-1";
+	w->disks[1].by_path = "/dev/disk/by-path/pci-0000:03:00.0-nvme-1";
+	decides(w);
+	plan_disks[0].by_path = NULL;
+	assert_int_equal(nm_strv_len(w->r.boot_change), 2);
+	assert_string_equal(w->r.boot_change[0], "-    \"/dev/disk/by-path/pci-0000:01:00.0-nvme-1\"");
+	assert_string_equal(w->r.boot_change[1], "+    \"/dev/disk/by-path/pci-0000:03:00.0-nvme-1\"");
+}
+
 static void bios_name_still_leading_to_new_disk_needs_none(void **state)
 {
 	struct world *w = *state;
@@ -332,6 +347,7 @@ int main(void)
 	    T(refuses_the_survivor_as_new),
 	    T(refuses_unknown_new_disk),
 	    T(bios_by_id_name_gone_gives_the_change),
+	    T(bios_slot_name_gone_gives_the_new_slot),
 	    T(bios_name_still_leading_to_new_disk_needs_none),
 #undef T
 	};
