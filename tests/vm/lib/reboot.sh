@@ -20,12 +20,14 @@ assemble_after_reboot() {
 # else --add: a full copy), the resync runs at
 # full speed until it ends, and the array is clean with every member active.
 readd_missing_members() {
-  local disk=$1 md part u t0
+  local disk=$1 md part u t0 deg state how
   echo 200000 >/proc/sys/dev/raid/speed_limit_max
   echo 200000 >/proc/sys/dev/raid/speed_limit_min
   for md in $(mdadm --detail --scan | awk '{print $2}'); do
     u=$(mdadm --detail --export "$md" | sed -n 's/^MD_UUID=//p')
-    [ "$(mdadm --detail --export "$md" | sed -n 's/^MD_DEGRADED=//p')" != 0 ] ||
+    # mdadm --detail --export has no degraded count: the kernel's, from sysfs.
+    deg=/sys/block/$(basename "$(readlink -f "$md")")/md/degraded
+    [ "$(cat "$deg")" != 0 ] ||
       { fail "$md: not degraded after a boot without $disk"; continue; }
     for part in $(lsblk -lnpo NAME "$disk" | tail -n +2); do
       [ "$(mdadm --examine --export "$part" 2>/dev/null | sed -n 's/^MD_UUID=//p')" = "$u" ] || continue
@@ -36,7 +38,7 @@ readd_missing_members() {
       ok "$md: $part $how, resync took $((SECONDS - t0)) s"
     done
     state=$(mdadm --detail "$md" | sed -n 's/^ *State : \(.*[^ ]\) *$/\1/p')
-    [ "$state" = clean ] && [ "$(mdadm --detail --export "$md" | sed -n 's/^MD_DEGRADED=//p')" = 0 ] &&
+    [ "$state" = clean ] && [ "$(cat "$deg")" = 0 ] &&
       ok "$md: clean with all members after the resync" || fail "$md: state '$state' after the resync"
   done
 }
