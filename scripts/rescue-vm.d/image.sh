@@ -60,6 +60,33 @@ image_extract_packages() {
   rm -rf "$work"
 }
 
+# Debian's GRUB (BIOS and EFI platforms) as a self-contained directory /usr/lib/nmmm-grub in ROOT:
+# bin/grub-install (and the mdadm it runs), lib/grub/<platform>/, and the shared libraries both
+# need with their loader in lib/ (run as lib/ld-linux-x86-64.so.2 --library-path lib bin/...). It STANDS IN for nixpkgs' grub2 package, which cannot be had here: the miniature
+# channel imports this directory into the store (builtins.path), and switch-to-configuration runs
+# grub-install from there inside the installed system's chroot, where no Debian library exists.
+# The GRUB itself (boot sector, core image, modules) is the real one.
+image_grub_package() {
+  local root=$1 work p dest=$1/usr/lib/nmmm-grub lib
+  work=$(mktemp -d)
+  for p in grub-common grub2-common grub-pc-bin grub-efi-amd64-bin; do
+    (cd "$work" && apt-get download -q "$p" >&2) || { rm -rf "$work"; echo "rescue-vm: apt-get download $p failed" >&2; return 1; }
+  done
+  for p in "$work"/*.deb; do dpkg -x "$p" "$work/x"; done
+  mkdir -p "$dest/bin" "$dest/lib/grub"
+  cp "$work/x/usr/sbin/grub-install" "$dest/bin/"
+  cp -a "$work/x/usr/lib/grub/i386-pc" "$work/x/usr/lib/grub/x86_64-efi" "$dest/lib/grub/"
+  rm -f "$dest"/lib/grub/*/*.module # the unlinked objects: grub-install reads the .mod files
+  # grub-install asks mdadm for an array's members (mdadm --detail --export); NixOS's GRUB finds
+  # the system's mdadm on its PATH, this one carries the image's.
+  cp "$root/usr/sbin/mdadm" "$dest/bin/"
+  for lib in $(chroot "$root" ldd /usr/lib/nmmm-grub/bin/grub-install /usr/sbin/mdadm |
+    awk '$2 == "=>" {print $3} $1 ~ /^\// {print $1}' | sort -u); do
+    cp -L "$root$lib" "$dest/lib/"
+  done
+  rm -rf "$work"
+}
+
 # Removes what a rescue in RAM does not need: docs, man pages, locales, apt caches, the hwdb,
 # Python (pulled in by xfsprogs for xfs_scrub_all only), Perl (debconf only), iconv modules.
 image_trim() {
@@ -107,6 +134,7 @@ image_build() {
     return 1
   fi
   image_extract_packages "$here" "$tmp/root" || return 1
+  image_grub_package "$tmp/root" || return 1
   image_trim "$tmp/root"
   # depmod's scratch copy is hard-linked, so it must sit on the kernel cache's filesystem.
   kwork=$(mktemp -d /var/cache/nmmm/kernel/.depmod-vm.XXXXXX)

@@ -3,17 +3,39 @@
 # with SIGKILL as the raid, format, mount and install phases start, each time continued with
 # `install --resume --yes`: the end is one clean install — the saved plan exactly on the disks,
 # the RAID-1 healthy, an ESP on each disk, GRUB for EFI on /boot and mirrored to the second ESP.
-# shellcheck disable=SC2154 # agent, vm_keep: set by the sourced tests/vm/lib files
+# Then the layout boots by itself, with no kernel from the harness: OVMF runs each ESP's
+# \EFI\BOOT\BOOTX64.EFI (GRUB installed --removable into that ESP, with the kernel and initrds
+# copied next to its grub.cfg), the initrd (systemd, udev, mdadm's rules and last-resort timer)
+# mounts the root by the rendered UUID and the installed system checks it and every planned device
+# (both ESPs included) by UUID — with both disks, without the first (on overlays), without the
+# second (for real: the first disk moves ahead). Last, in the rescue, the second disk comes back
+# and the array resyncs to clean. Real: firmware, partitions, GRUB, md, the last-resort mechanism;
+# stand-ins: the kernel, the initrd's builder, the toy system (tests/vm/install_raid1_bios.sh).
+# shellcheck disable=SC2154 # agent, vm_keep, vm_src: set by the sourced tests/vm/lib files
 if [ -z "${NMMM_GUEST:-}" ]; then
   . "$(dirname "$0")/lib/host.sh"
   . "$(dirname "$0")/lib/install.sh"
+  . "$vm_src/tests/lib/report.sh"
+  report_counting
   vm_keep_dir
   vm_channel_tarball "$vm_keep"
-  vm_boot --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --file "$vm_keep/nixexprs.tar.xz" --file "$vm_keep/nixexprs.nar"
-  exit
+  vm_boot --keep "$vm_keep" --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --boot-files \
+    --file "$vm_keep/nixexprs.tar.xz" --file "$vm_keep/nixexprs.nar" --boot 1
+  vm_disk_boot both-disks uefi 0 --disks sata:6G:UEFI-A,sata:6G:UEFI-B
+  vm_disk_boot without-first uefi 1 --disks sata:6G:UEFI-B --snapshot
+  vm_disk_boot without-second uefi 1 --disks sata:6G:UEFI-A
+  vm_boot --keep "$vm_keep" --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --boot 5 ||
+    fail "the resync in the rescue exited $?"
+  finish
 fi
 . /nmmm/lib/guest.sh
 . /nmmm/lib/install.sh
+if [ "$NMMM_BOOT" = 5 ]; then
+  . /nmmm/lib/reboot.sh
+  assemble_after_reboot
+  readd_missing_members "$(disk_by_serial UEFI-B)"
+  finish
+fi
 disks=serial:UEFI-A,serial:UEFI-B
 # The rescue's own md resync limit: the install lowers it (to 10000 KiB/s, when above) and must
 # put back this one, also when a resume creates the arrays again and so finds the lowered limit in

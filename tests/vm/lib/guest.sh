@@ -205,6 +205,3 @@ layout_plan() {
 
 # Partition sizes of a plan by disk, "number:role:size" per line, for comparing two plans' shapes.
 plan_shape() { jq -r '.disks[] | .partitions[] | "\(.number):\(.role):\(.start):\(.size)"' | sort -u; }
-
-# The devices a plan's fileSystems/swapDevices will name (what install renders from that plan).
-plan_devices() { jq -r '.filesystems[] | select(.mountpoint != null or .fstype == "swap") | "/dev/disk/by-uuid/\(.uuid)"' | sort -u; }
