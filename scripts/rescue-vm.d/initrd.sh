@@ -13,8 +13,6 @@
 
 initrd_dracut_modules="bash systemd systemd-initrd systemd-journald systemd-udevd systemd-modules-load dracut-systemd udev-rules kernel-modules base fs-lib rootfs-block nmmm-swraid"
 initrd_drivers="nvme ahci sd_mod virtio_pci virtio_blk md_mod raid1 ext4 crc32c_generic"
-# Loaded in stage 1 for stage 2: the toy system has no modules of its own to mount the ESPs with.
-initrd_forced_drivers="vfat nls_cp437 nls_iso8859_1 nls_utf8"
 
 initrd_key() {
   local here=$1 image=$2
@@ -47,7 +45,7 @@ initrd_build() {
   mount -t proc proc "$tmp/root/proc"
   chroot "$tmp/root" dracut --quiet --force --no-hostonly --no-hostonly-cmdline --no-compress \
     --modules "$initrd_dracut_modules" --drivers "$initrd_drivers" \
-    --force-drivers "$initrd_forced_drivers" --kver "$kver" /initrd >"$tmp/dracut.log" 2>&1 || rc=$?
+    --kver "$kver" /initrd >"$tmp/dracut.log" 2>&1 || rc=$?
   umount "$tmp/root/proc"
   if [ $rc != 0 ] || [ ! -s "$tmp/root/initrd" ]; then
     tail -n 30 "$tmp/dracut.log" >&2

@@ -19,12 +19,13 @@ if [ -z "${NMMM_GUEST:-}" ]; then
   report_counting
   vm_keep_dir
   vm_channel_tarball "$vm_keep"
-  vm_boot --keep "$vm_keep" --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --boot-files \
+  # 2 GiB: the rescue in RAM plus the boot files (kernel, initrd) and the channel under OVMF
+  vm_boot --keep "$vm_keep" --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --mem 2048 --boot-files \
     --file "$vm_keep/nixexprs.tar.xz" --file "$vm_keep/nixexprs.nar" --boot 1
   vm_disk_boot both-disks uefi 0 --disks sata:6G:UEFI-A,sata:6G:UEFI-B
   vm_disk_boot without-first uefi 1 --disks sata:6G:UEFI-B --snapshot
   vm_disk_boot without-second uefi 1 --disks sata:6G:UEFI-A
-  vm_boot --keep "$vm_keep" --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --boot 5 ||
+  vm_boot --keep "$vm_keep" --disks sata:6G:UEFI-A,sata:6G:UEFI-B --firmware uefi --mem 2048 --boot 5 ||
     fail "the resync in the rescue exited $?"
   finish
 fi

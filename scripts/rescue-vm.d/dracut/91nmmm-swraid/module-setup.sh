@@ -14,8 +14,14 @@ depends() {
     echo systemd rootfs-block
 }
 
+# Loaded in stage 1 for stage 2: the toy system has no kernel modules of its own to mount the
+# ESPs with (vfat wants its codepage and I/O charset at mount time). systemd-modules-load loads
+# them, as NixOS's systemd initrd loads boot.initrd.kernelModules; dracut's rd.driver.pre would
+# need dracut-pre-udev, which runs only for options on the kernel's own command line.
+esp_modules="vfat nls_cp437 nls_iso8859_1 nls_utf8"
+
 installkernel() {
-    instmods md_mod raid1
+    instmods md_mod raid1 $esp_modules
 }
 
 # shellcheck disable=SC2154 # moddir, systemdsystemunitdir, initdir, SYSTEMCTL: set by dracut
@@ -27,4 +33,6 @@ install() {
     inst_script "$moddir/nmmm-stage1.sh" /usr/bin/nmmm-stage1
     inst_simple "$moddir/nmmm-stage1.service" "$systemdsystemunitdir/nmmm-stage1.service"
     $SYSTEMCTL -q --root "$initdir" add-wants initrd-switch-root.target nmmm-stage1.service
+    mkdir -p "$initdir/etc/modules-load.d"
+    printf '%s\n' $esp_modules >"$initdir/etc/modules-load.d/nmmm-esp.conf"
 }
