@@ -33,8 +33,8 @@ static const char replace_help[] =
     "system only), limits the resync and follows it. Refuses unless the arrays are degraded and\n"
     "the new disk is blank, unused, outside the plan and at least as large as the survivor.\n\n"
     "  --failed X        the dead disk: its serial (as Hetzner's mail gives it), serial:X, or its\n"
-    "                    name in the plan (nvme0n1, /dev/disk/by-id/...)\n"
-    "  --new DISK        the blank disk: kernel name, /dev path, by-id link or serial:X\n"
+    "                    name in the plan (nvme0n1, /dev/disk/by-id/..., /dev/disk/by-path/...)\n"
+    "  --new DISK        the blank disk: kernel name, /dev path, by-id or by-path link or serial:X\n"
     "  --yes             really do it; without it the replacement is shown and nothing is written\n"
     "  --plan FILE       the installed plan (default " PLAN_FILE ", else " STATE_FILE ");\n"
     "                    in the rescue: mount the installed root read-only and name its plan.json\n"
@@ -180,17 +180,9 @@ static int boot_loader(struct agent_ctx *ctx, const struct disk_replace *r, stru
 	}
 	step_event(ctx, "bootloader", "start", r->target.disks[0].path);
 	if (esp && esp->mountpoint) {
-		const char *check[] = {"mountpoint", "-q", esp->mountpoint, NULL};
-		struct nm_run_result res = {0};
-		int k = nm_run(check, &(struct nm_run_opts){.timeout_sec = 30, .allow_failure = true}, &res, e);
-		bool mounted = k == 0 && res.exit_status == 0;
-		nm_run_result_free(&res);
-		if (!mounted) {
-			const char *mount[] = {"mount", "-t", "vfat", esp->device, esp->mountpoint, NULL};
-			if (nm_mkdir_p(esp->mountpoint, e) < 0 ||
-			    nm_run(mount, &(struct nm_run_opts){.timeout_sec = 60}, NULL, e) < 0)
-				return nm_error_prefix(e, "ESP %s: ", esp->device), e->code;
-		}
+		struct disk_run_opts o = {.root = "/"};
+		if (disk_mount_in_place(&r->target, esp, &o, e) < 0)
+			return nm_error_prefix(e, "ESP %s: ", esp->device), e->code;
 	}
 	char *env[] = {"NIXOS_INSTALL_BOOTLOADER=1", NULL};
 	const char *argv[] = {SWITCH, "boot", NULL};
@@ -223,7 +215,8 @@ static int resync(struct agent_ctx *ctx, const struct disk_replace *r, const str
 	int rc = 0;
 	for (;;) {
 		uint64_t done = 0, total = 0;
-		bool all_clean = true, stuck = false;
+		bool all_clean = true;
+		const char *stuck = NULL; /* an array idle but still degraded: its recovery did not start */
 		for (size_t i = 0; i < r->n_arrays; i++) {
 			struct disk_md_sync s;
 			if (disk_md_sync_read("/", r->arrays[i].md, &s) < 0) {
@@ -236,7 +229,7 @@ static int resync(struct agent_ctx *ctx, const struct disk_replace *r, const str
 			if (!s.idle || s.degraded)
 				all_clean = false;
 			if (s.idle && s.degraded)
-				stuck = true;
+				stuck = r->arrays[i].md;
 			done += s.done_sectors * 512;
 			total += s.total_sectors * 512;
 		}
@@ -247,9 +240,10 @@ static int resync(struct agent_ctx *ctx, const struct disk_replace *r, const str
 			break;
 		if (stuck && el > RECOVERY_START_SEC) {
 			rc = nm_fail(e, NM_ERR_RUNTIME, EIO,
-				     "an array is still degraded and not recovering %d s after the add; check 'cat "
-				     "/proc/mdstat' and 'mdadm --detail /dev/%s'",
-				     RECOVERY_START_SEC, r->arrays[0].md);
+				     "/dev/%s is still degraded and not recovering %d s after the add; check 'cat "
+				     "/proc/mdstat' and 'mdadm --detail /dev/%s', then 'mdadm /dev/%s --add' the new "
+				     "partition again",
+				     stuck, RECOVERY_START_SEC, stuck, stuck);
 			break;
 		}
 		if (total)

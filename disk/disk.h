@@ -315,6 +315,10 @@ int disk_raid_unthrottle(const struct disk_run_opts *o, const struct disk_raid_t
 int disk_format(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Mounts the planned filesystems under the target, "/" first, and swapon when asked. */
 int disk_mount(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
+/* FS (of PLAN) at its own mountpoint on the running system unless something is mounted there
+ * already; the device must pass the guard (replace-disk's new ESP on the installed system). */
+int disk_mount_in_place(const struct disk_plan *plan, const struct disk_fs_plan *fs, const struct disk_run_opts *o,
+			struct nm_error *e);
 /* Turns off the planned swap where it is on (mount's swapon); never any other swap. */
 int disk_swapoff(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e);
 /* Canonical 8-4-4-4-12 hex UUID; FAT volume id "XXXX-XXXX" (upper-case hex, as blkid prints). */
@@ -469,7 +473,7 @@ json_object *disk_replace_to_json(const struct disk_replace *r);
  * partitions come from disk_partition(&r->target, ...), the ESP from disk_format(&r->target, ...). */
 int disk_replace_add(const struct disk_replace *r, const struct disk_run_opts *o, struct nm_error *e);
 
-/* An array's resync as /sys/block/<md>/md shows it. */
+/* An array's resync as /sys/block/<md>/md shows it (raid.c). */
 struct disk_md_sync {
 	bool idle; /* sync_action "idle": no resync or recovery running */
 	bool degraded; /* md/degraded is not 0 */

@@ -1,5 +1,6 @@
 /* mount.c: mounts the planned filesystems under the agent's target (default /mnt), "/" first and
- * parents before children, creating the mountpoints, and enables planned swap when asked. It
+ * parents before children, creating the mountpoints, and enables planned swap when asked; or one
+ * planned filesystem at its own mountpoint on the running system (replace-disk's new ESP). It
  * refuses a target that already has something mounted (it would hide it), and mounts only devices
  * the guard accepts. */
 #include "disk/ops-internal.h"
@@ -63,6 +64,22 @@ static int mount_one(const char *root, const struct disk_plan *plan, const char 
 	const char *argv[] = {"mount", "-t", fs->fstype, "-o", opts[0] ? opts : "defaults", fs->device, dir, NULL};
 	nm_info("mounting %s (%s) at %s", fs->device, fs->fstype, dir);
 	return guard_run(root, plan, fs->device, argv, e);
+}
+
+int disk_mount_in_place(const struct disk_plan *plan, const struct disk_fs_plan *fs, const struct disk_run_opts *o,
+			struct nm_error *e)
+{
+	if (!fs->mountpoint || fs->mountpoint[0] != '/' || strcmp(fs->mountpoint, "/") == 0)
+		return nm_fail(e, NM_ERR_USAGE, EINVAL, "%s: no mountpoint other than / to mount it at", fs->device);
+	struct disk_mount_table mt;
+	int r = disk_mount_table_read(o->root, &mt, e);
+	bool there = false;
+	for (size_t i = 0; r == 0 && i < mt.n; i++)
+		there = there || strcmp(mt.v[i].mountpoint, fs->mountpoint) == 0;
+	disk_mount_table_free(&mt);
+	if (r < 0 || there)
+		return r;
+	return mount_one(o->root, plan, "", fs, e);
 }
 
 int disk_mount(const struct disk_plan *plan, const struct disk_run_opts *o, struct nm_error *e)

@@ -1,7 +1,8 @@
 /* raid.c: creates the planned md arrays with mdadm — name, homehost, UUID and metadata from the
  * plan, so the rendered configuration finds them — waits for their device nodes, and throttles
- * the initial resync while the install writes (restored afterwards). Every member must pass the
- * guard; it never creates an array over anything outside the plan. */
+ * the initial resync while the install writes (restored afterwards); and reads an array's resync
+ * and sets its own limit (replace-disk's rebuild). Every member must pass the guard; it never
+ * creates an array over anything outside the plan. */
 #include "disk/ops-internal.h"
 
 #include <errno.h>
@@ -15,18 +16,28 @@
 /* KiB/s per device while installing: resync keeps going but leaves the disks to the install. */
 #define INSTALL_RESYNC_LIMIT 10000UL
 
-static int write_proc(const char *root, const char *rel, unsigned long value, struct nm_error *e)
+/* TEXT and a newline into a /proc or /sys file (under root), checked at the flush, where the
+ * kernel reports a refused write. */
+static int write_text(const char *root, const char *rel, const char *text, struct nm_error *e)
 {
 	char p[PATH_MAX];
-	nm_root_path(root, rel, p, sizeof p);
+	if (nm_root_path(root, rel, p, sizeof p) < 0)
+		return nm_fail(e, NM_ERR_RUNTIME, ENAMETOOLONG, "%s: path too long", rel);
 	FILE *f = fopen(p, "we");
 	if (!f)
 		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot open for writing: %s", rel, strerror(errno));
-	bool ok = fprintf(f, "%lu\n", value) > 0;
-	ok = fclose(f) == 0 && ok; /* a /proc write reports its error at flush */
+	bool ok = fprintf(f, "%s\n", text) > 0;
+	ok = fclose(f) == 0 && ok;
 	if (!ok)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot write %lu: %s", rel, value, strerror(errno));
+		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot write %s: %s", rel, text, strerror(errno));
 	return 0;
+}
+
+static int write_proc(const char *root, const char *rel, unsigned long value, struct nm_error *e)
+{
+	char text[32];
+	snprintf(text, sizeof text, "%lu", value);
+	return write_text(root, rel, text, e);
 }
 
 int disk_raid_throttle_read(const struct disk_run_opts *o, struct disk_raid_throttle *t)
@@ -153,4 +164,35 @@ int disk_raid(const struct disk_plan *plan, const struct disk_run_opts *o, struc
 	for (size_t i = 0; r == 0 && i < plan->n_arrays; i++)
 		r = create_array(o->root, plan, &plan->arrays[i], e);
 	return r;
+}
+
+/* ---- the resync: /sys/block/mdX/md ---- */
+
+int disk_md_sync_read(const char *root, const char *md, struct disk_md_sync *s)
+{
+	*s = (struct disk_md_sync){0};
+	char rel[128];
+	_cleanup_free_ char *action = NULL, *completed = NULL, *degraded = NULL;
+	snprintf(rel, sizeof rel, "/sys/block/%s/md/sync_action", md);
+	if (nm_read_line(root, rel, &action) < 0)
+		return -ENOENT;
+	s->idle = strcmp(action, "idle") == 0;
+	snprintf(rel, sizeof rel, "/sys/block/%s/md/sync_completed", md);
+	unsigned long long done = 0, total = 0;
+	if (nm_read_line(root, rel, &completed) == 0 && sscanf(completed, "%llu / %llu", &done, &total) == 2) {
+		s->done_sectors = done;
+		s->total_sectors = total;
+	}
+	snprintf(rel, sizeof rel, "/sys/block/%s/md/degraded", md);
+	s->degraded = nm_read_line(root, rel, &degraded) == 0 && strcmp(degraded, "0") != 0;
+	return 0;
+}
+
+int disk_md_sync_limit(const char *root, const char *md, unsigned long kib, struct nm_error *e)
+{
+	char rel[128];
+	snprintf(rel, sizeof rel, "/sys/block/%s/md/sync_speed_max", md);
+	if (!kib)
+		return write_text(root, rel, "system", e);
+	return write_proc(root, rel, kib, e);
 }

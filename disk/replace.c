@@ -3,7 +3,8 @@
  * the running arrays, the new disk proved blank and large enough, the survivor's layout copied
  * with new partition UUIDs, each new partition mapped to its array, the dead disk's ESP to be
  * made again with its volume id, the boot disk line of hardware-configuration.nix that no longer
- * resolves — and then does it: GPT, mdadm --add, mkfs.vfat, the resync limit and its progress.
+ * resolves — and then adds the new partitions to their arrays (the GPT, mkfs.vfat and the resync
+ * are partition.c's, format.c's and raid.c's).
  * Every write goes through the guard with a plan holding the new disk alone: it never opens the
  * survivor or any other disk for writing (mdadm --add updates the survivor's superblock as part
  * of the array, which the kernel does, not this file). */
@@ -39,7 +40,8 @@ static bool spec_names_member(const struct disk_member_plan *m, const char *spec
 {
 	const char *serial = strncmp(spec, "serial:", 7) == 0 ? spec + 7 : spec;
 	return (m->serial && *m->serial && strcmp(m->serial, serial) == 0) || (m->name && strcmp(m->name, spec) == 0) ||
-	    (m->path && strcmp(m->path, spec) == 0) || (m->by_id && strcmp(m->by_id, spec) == 0);
+	    (m->path && strcmp(m->path, spec) == 0) || (m->by_id && strcmp(m->by_id, spec) == 0) ||
+	    (m->by_path && strcmp(m->by_path, spec) == 0);
 }
 
 static char *plan_disk_list(const struct disk_plan *p)
@@ -431,43 +433,5 @@ int disk_replace_add(const struct disk_replace *r, const struct disk_run_opts *o
 			return nm_error_prefix(e, "array %s: mdadm --add %s to %s failed: ", a->name, a->member, md),
 			       rc;
 	}
-	return 0;
-}
-
-/* ---- the resync: /sys/block/mdX/md ---- */
-
-int disk_md_sync_read(const char *root, const char *md, struct disk_md_sync *s)
-{
-	*s = (struct disk_md_sync){0};
-	char rel[128];
-	_cleanup_free_ char *action = NULL, *completed = NULL, *degraded = NULL;
-	snprintf(rel, sizeof rel, "/sys/block/%s/md/sync_action", md);
-	if (nm_read_line(root, rel, &action) < 0)
-		return -ENOENT;
-	s->idle = strcmp(action, "idle") == 0;
-	snprintf(rel, sizeof rel, "/sys/block/%s/md/sync_completed", md);
-	unsigned long long done = 0, total = 0;
-	if (nm_read_line(root, rel, &completed) == 0 && sscanf(completed, "%llu / %llu", &done, &total) == 2) {
-		s->done_sectors = done;
-		s->total_sectors = total;
-	}
-	snprintf(rel, sizeof rel, "/sys/block/%s/md/degraded", md);
-	s->degraded = nm_read_line(root, rel, &degraded) == 0 && strcmp(degraded, "0") != 0;
-	return 0;
-}
-
-int disk_md_sync_limit(const char *root, const char *md, unsigned long kib, struct nm_error *e)
-{
-	char rel[128], p[PATH_MAX];
-	snprintf(rel, sizeof rel, "/sys/block/%s/md/sync_speed_max", md);
-	if (nm_root_path(root, rel, p, sizeof p) < 0)
-		return nm_fail(e, NM_ERR_RUNTIME, ENAMETOOLONG, "%s: path too long", rel);
-	FILE *f = fopen(p, "we");
-	if (!f)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot open for writing: %s", rel, strerror(errno));
-	bool ok = (kib ? fprintf(f, "%lu\n", kib) : fprintf(f, "system\n")) > 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok)
-		return nm_fail(e, NM_ERR_RUNTIME, errno, "%s: cannot write the resync limit: %s", rel, strerror(errno));
 	return 0;
 }

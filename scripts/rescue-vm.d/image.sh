@@ -44,20 +44,29 @@ image_add_modules() {
   echo "$kver"
 }
 
-# Unpacks the packages in ./extract into ROOT (apt-get download + dpkg -x): no maintainer
-# scripts, no dependencies — the libraries they need are listed in ./packages.
-image_extract_packages() {
-  local here=$1 root=$2 work p
+# Downloads the Debian packages PKG... and unpacks their files into ROOT: no maintainer scripts,
+# no dependencies. Not dpkg -x, which would replace a merged-/usr root's /lib symlink with a
+# directory. ROOT PKG...
+image_unpack_debs() {
+  local root=$1 work p
+  shift
   work=$(mktemp -d)
-  for p in $(recipe_list "$here/extract"); do
+  for p in "$@"; do
     if ! (cd "$work" && apt-get download -q "$p" >&2); then
       rm -rf "$work"
       echo "rescue-vm: apt-get download $p failed; run apt-get update" >&2
       return 1
     fi
   done
-  for p in "$work"/*.deb; do dpkg -x "$p" "$root"; done
+  mkdir -p "$root"
+  for p in "$work"/*.deb; do dpkg-deb --fsys-tarfile "$p" | tar -x --keep-directory-symlink -C "$root"; done
   rm -rf "$work"
+}
+
+# The packages in ./extract, into ROOT: the libraries they need are listed in ./packages.
+image_extract_packages() {
+  # shellcheck disable=SC2046 # one package a word
+  image_unpack_debs "$2" $(recipe_list "$1/extract")
 }
 
 # Debian's GRUB (BIOS and EFI platforms) as a self-contained directory /usr/lib/nmmm-grub in ROOT:
@@ -67,12 +76,9 @@ image_extract_packages() {
 # grub-install from there inside the installed system's chroot, where no Debian library exists.
 # The GRUB itself (boot sector, core image, modules) is the real one.
 image_grub_package() {
-  local root=$1 work p dest=$1/usr/lib/nmmm-grub lib
+  local root=$1 work dest=$1/usr/lib/nmmm-grub lib
   work=$(mktemp -d)
-  for p in grub-common grub2-common grub-pc-bin grub-efi-amd64-bin; do
-    (cd "$work" && apt-get download -q "$p" >&2) || { rm -rf "$work"; echo "rescue-vm: apt-get download $p failed" >&2; return 1; }
-  done
-  for p in "$work"/*.deb; do dpkg -x "$p" "$work/x"; done
+  image_unpack_debs "$work/x" grub-common grub2-common grub-pc-bin grub-efi-amd64-bin || { rm -rf "$work"; return 1; }
   mkdir -p "$dest/bin" "$dest/lib/grub"
   cp "$work/x/usr/sbin/grub-install" "$dest/bin/"
   cp -a "$work/x/usr/lib/grub/i386-pc" "$work/x/usr/lib/grub/x86_64-efi" "$dest/lib/grub/"

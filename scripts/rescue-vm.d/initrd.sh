@@ -21,7 +21,7 @@ initrd_key() {
 
 # Ensures the initrd for this rescue image exists; prints its path.
 initrd_build() {
-  local here=$1 image=$2 key dir tmp p t0 kver rc=0
+  local here=$1 image=$2 key dir tmp t0 kver rc=0
   key=$(initrd_key "$here" "$image")
   dir=/var/cache/nmmm/initrd/$key
   if [ -s "$dir/initrd" ]; then
@@ -34,13 +34,9 @@ initrd_build() {
   # shellcheck disable=SC2064 # expand now: the trap must remove this very directory
   trap "umount '$tmp/root/proc' 2>/dev/null; rm -rf '$tmp'" RETURN
   echo "rescue-vm: building the disk boot initrd $key (dracut in the rescue image $(basename "$image"))" >&2
-  mkdir -p "$tmp/root" "$tmp/debs"
+  mkdir -p "$tmp/root"
   (cd "$tmp/root" && cpio -idm --quiet <"$image/base.cpio")
-  for p in dracut-core cpio; do
-    (cd "$tmp/debs" && apt-get download -q "$p" >&2) || { echo "rescue-vm: apt-get download $p failed" >&2; return 1; }
-  done
-  # Not dpkg -x: it would replace the image's /lib symlink (merged /usr) with a directory.
-  for p in "$tmp"/debs/*.deb; do dpkg-deb --fsys-tarfile "$p" | tar -x --keep-directory-symlink -C "$tmp/root"; done
+  image_unpack_debs "$tmp/root" dracut-core cpio || return 1
   cp -r "$here"/dracut/* "$tmp/root/usr/lib/dracut/modules.d/"
   mount -t proc proc "$tmp/root/proc"
   chroot "$tmp/root" dracut --quiet --force --no-hostonly --no-hostonly-cmdline --no-compress \
@@ -54,7 +50,6 @@ initrd_build() {
   fi
   mkdir -p "$dir.tmp.$$"
   cp "$tmp/root/initrd" "$dir.tmp.$$/initrd"
-  mkdir -p /var/cache/nmmm/initrd
   mv -T "$dir.tmp.$$" "$dir" 2>/dev/null || rm -rf "$dir.tmp.$$"
   echo "rescue-vm: initrd $key built in $(($(date +%s) - t0)) s ($(du -m "$dir/initrd" | cut -f1) MB)" >&2
   echo "$dir/initrd"

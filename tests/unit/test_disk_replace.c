@@ -195,7 +195,7 @@ static void layout_copied_with_new_uuids_and_mapped_to_arrays(void **state)
 	json_object_put(j);
 }
 
-static void failed_by_plan_name_or_serial_prefix(void **state)
+static void failed_by_serial_or_any_name_in_the_plan(void **state)
 {
 	struct world *w = *state;
 	w->in.failed = "serial:SER-A";
@@ -203,6 +203,14 @@ static void failed_by_plan_name_or_serial_prefix(void **state)
 	disk_replace_free(&w->r);
 	w->in.failed = "/dev/disk/by-id/nvme-QEMU_A";
 	decides(w);
+	assert_string_equal(w->r.failed, "nvme0n1");
+	disk_replace_free(&w->r);
+	/* the slot name the plan (and hardware-configuration.nix) has for it */
+	plan_disks[0].by_path = "/dev/disk/by-path/pci-0000:01:00.0-nvme-1";
+	w->in.failed = "/dev/disk/by-path/pci-0000:01:00.0-nvme-1";
+	int rc = disk_replace_plan(&w->in, &w->r, &w->e);
+	plan_disks[0].by_path = NULL;
+	assert_int_equal(rc, 0);
 	assert_string_equal(w->r.failed, "nvme0n1");
 }
 
@@ -335,7 +343,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, world_make, world_free)
 	    T(layout_copied_with_new_uuids_and_mapped_to_arrays),
-	    T(failed_by_plan_name_or_serial_prefix),
+	    T(failed_by_serial_or_any_name_in_the_plan),
 	    T(refuses_failed_disk_not_in_plan),
 	    T(refuses_array_not_degraded),
 	    T(refuses_array_not_running),

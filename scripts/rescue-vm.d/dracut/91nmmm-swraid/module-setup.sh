@@ -15,10 +15,12 @@ depends() {
 }
 
 # Loaded in stage 1 for stage 2: the toy system has no kernel modules of its own to mount the
-# ESPs with (vfat wants its codepage and I/O charset at mount time). systemd-modules-load loads
-# them, as NixOS's systemd initrd loads boot.initrd.kernelModules; dracut's rd.driver.pre would
-# need dracut-pre-udev, which runs only for options on the kernel's own command line.
-esp_modules="vfat nls_cp437 nls_iso8859_1 nls_utf8"
+# ESPs with, and vfat loads its codepage (cp437) and I/O charset at mount time — Debian's kernel
+# defaults to iocharset=ascii (CONFIG_FAT_DEFAULT_IOCHARSET), so nls_ascii; without it the mount
+# is EINVAL. systemd-modules-load loads them, as NixOS's systemd initrd loads
+# boot.initrd.kernelModules; dracut's rd.driver.pre would need dracut-pre-udev, which runs only
+# for options on the kernel's own command line.
+esp_modules="vfat nls_cp437 nls_ascii nls_utf8"
 
 installkernel() {
     instmods md_mod raid1 $esp_modules
