@@ -209,6 +209,34 @@ static int scan_rescue(struct provision_run *run, unsigned timeout, struct nm_er
 	return r;
 }
 
+/* The last line of `uname -s -m`, which a login script's chatter may precede. */
+static const char *last_line(char *out, size_t len)
+{
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+		out[--len] = '\0';
+	char *nl = memrchr(out, '\n', len);
+	return nl ? nl + 1 : out;
+}
+
+/* This binary runs on x86_64 Linux only (every Hetzner dedicated server's rescue is that): a host
+ * that is anything else (an ARM cloud server, a BSD) is refused before the upload, with what it is. */
+static int check_rescue_machine(struct provision_run *run, struct nm_error *e)
+{
+	const char *argv[] = {"uname", "-s", "-m", NULL};
+	struct remote_run_opts ro = {.timeout_sec = 60};
+	_cleanup_run_result_ struct nm_run_result res = {0};
+	int r = remote_run(run->session, argv, &ro, &res, e);
+	if (r < 0)
+		return r;
+	const char *machine = res.output ? last_line(res.output, res.output_len) : "";
+	if (strcmp(machine, "Linux x86_64") == 0)
+		return 0;
+	return nm_fail(e, NM_ERR_REFUSED, ENOEXEC,
+		       "rescue: %s is '%s', not 'Linux x86_64': this binary cannot run there and nothing was "
+		       "sent. Boot the server into Hetzner's Linux rescue system (64 bit) and run again",
+		       run->display, machine[0] ? machine : "(uname printed nothing)");
+}
+
 /* Right after Robot's reset the system that ran before may answer for a few seconds more, with
  * its own host key: that is asked again (nothing is sent to it) until the rescue answers or
  * --rescue-timeout ends, when the refusal stands. Without Robot nothing was reset: it stands at once. */
@@ -236,9 +264,12 @@ int provision_rescue_connect(struct provision_run *run, struct nm_error *e)
 	struct remote_session_opts so = session_opts(run);
 	if (r == 0)
 		r = remote_session_open(&run->target, run->rescue_keys, run->n_rescue_keys, &so, &run->session, e);
+	if (r == 0)
+		r = check_rescue_machine(run, e);
 	if (r == 0) {
 		json_object *f = json_object_new_object();
 		json_object_object_add(f, "host_key", json_object_new_string(run->rescue_keys[0].sha256));
+		json_object_object_add(f, "machine", json_object_new_string("Linux x86_64"));
 		provision_event(run, "rescue", "done", f);
 	}
 	return r;
@@ -246,23 +277,14 @@ int provision_rescue_connect(struct provision_run *run, struct nm_error *e)
 
 /* ---- upload ---- */
 
-static int remote_mkdir(struct provision_run *run, const char *dir, struct nm_error *e)
-{
-	const char *argv[] = {"mkdir", "-p", "-m", "0700", dir, NULL};
-	struct remote_run_opts ro = {.timeout_sec = 60};
-	return remote_run(run->session, argv, &ro, NULL, e);
-}
-
 int provision_upload_agent(struct provision_run *run, struct nm_error *e)
 {
 	free(run->remote_agent);
 	run->remote_agent = nm_strdup_printf("%s/nmmm-agent", run->o->remote_dir);
 	if (!run->remote_agent)
 		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
-	int r = remote_mkdir(run, run->o->remote_dir, e);
-	if (r == 0)
-		r = remote_upload(run->session, "/proc/self/exe", run->remote_agent, 0755, e);
-	return r; /* the remote library says what it uploaded, with the digest checked */
+	/* the upload makes --remote-dir (0700) when it is missing */
+	return remote_upload(run->session, "/proc/self/exe", run->remote_agent, 0755, e);
 }
 
 int provision_upload(struct provision_run *run, struct nm_error *e)

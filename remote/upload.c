@@ -1,5 +1,5 @@
-/* upload.c: a local file onto the remote, whole or not at all: streamed into a temporary name
- * beside the destination, hashed there with sha256sum, compared with the local SHA-256, and only
+/* upload.c: a local file onto the remote, whole or not at all: its directory made if missing,
+ * streamed into a temporary name beside the destination, hashed there with sha256sum, compared with the local SHA-256, and only
  * then renamed into place, all in one remote command. It reads only the file it uploads and runs
  * only the fixed remote command below (through remote_run, so through remote_command_line). */
 #include "remote/remote-internal.h"
@@ -72,18 +72,33 @@ static char *temporary_name(const char *remote_path)
 	return nm_strdup_printf("%s.nmmm-%016llx", remote_path, (unsigned long long)r);
 }
 
-/* One remote command, so one round trip over the emulated or slow far side: the bytes to the
- * temporary (its mode set), its digest printed, and only when that is the local file's the rename
- * into place; any failure removes the temporary. */
+/* The directory remote_path is in: "." for a bare name, "/" for one at the top. */
+static char *directory_of(const char *remote_path)
+{
+	const char *slash = strrchr(remote_path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == remote_path)
+		return strdup("/");
+	return strndup(remote_path, (size_t)(slash - remote_path));
+}
+
+/* One remote command, so one round trip over the emulated or slow far side: the destination's
+ * directory made if missing (0700, by the umask: what goes there is the operator's), the bytes
+ * to the temporary (its mode set), its digest printed, and only when that is the local file's
+ * the rename into place; any failure removes the temporary. */
 static int send_file(struct remote_session *s, const char *local_path, const char *tmp, unsigned mode, const char *want,
 		     const char *remote_path, struct nm_run_result *res, struct nm_error *e)
 {
-	static const char script[] = "umask 077 && cat > \"$1\" && chmod \"$2\" \"$1\" && d=$(sha256sum < \"$1\") && "
-				     "printf '%s\\n' \"$d\" && [ \"$d\" = \"$3  -\" ] && mv -f -- \"$1\" \"$4\" || "
-				     "{ rm -f -- \"$1\"; exit 1; }";
+	static const char script[] = "umask 077 && mkdir -p -- \"$5\" && cat > \"$1\" && chmod \"$2\" \"$1\" && "
+				     "d=$(sha256sum < \"$1\") && printf '%s\\n' \"$d\" && [ \"$d\" = \"$3  -\" ] && "
+				     "mv -f -- \"$1\" \"$4\" || { rm -f -- \"$1\"; exit 1; }";
 	char mode_text[8];
 	snprintf(mode_text, sizeof mode_text, "%o", mode);
-	const char *argv[] = {"sh", "-c", script, "sh", tmp, mode_text, want, remote_path, NULL};
+	_cleanup_free_ char *dir = directory_of(remote_path);
+	if (!dir)
+		return nm_fail(e, NM_ERR_RUNTIME, ENOMEM, "out of memory");
+	const char *argv[] = {"sh", "-c", script, "sh", tmp, mode_text, want, remote_path, dir, NULL};
 	struct remote_run_opts ro = {.timeout_sec = UPLOAD_TIMEOUT, .stdin_path = local_path, .allow_failure = true};
 	return remote_run(s, argv, &ro, res, e);
 }
@@ -119,7 +134,7 @@ int remote_upload(struct remote_session *s, const char *local_path, const char *
 	if (res.exit_status != 0)
 		return nm_fail(e, NM_ERR_RUNTIME, EIO,
 			       "upload of %s to %s: %s (remote exit status %d); the copy was removed and %s left as "
-			       "it was. Check that the directory exists and has room",
+			       "it was. Check that its directory can be made there and has room",
 			       local_path, remote_path,
 			       have_digest ? "the verified copy could not be renamed into place"
 					   : "the copy could not be written or hashed",

@@ -30,6 +30,20 @@ grep -q "this is not the rescue system" "$IE_WORK/p1.err" || fail "the refusal d
 [ ! -e "$IE_WORK/remote" ] || fail "something was sent to a host whose key did not match"
 ok "a rescue host key other than --rescue-host-key is refused (exit 3), nothing sent"
 
+# 1b. A host that is not x86_64 Linux (stand-in: a `uname` on the rescue's PATH that answers as
+# an ARM machine would): refused before the upload.
+printf '#!/bin/sh\necho "Linux aarch64"\n' > "$IE_WORK/rescue-bin/uname"
+chmod 0755 "$IE_WORK/rescue-bin/uname"
+rc=0
+pe_provision provision "${common[@]}" --rescue-host-key "$(cat "$IE_WORK/rescue_host_ed25519.pub")" --yes "${args[@]}" \
+	--out "$IE_WORK/out1b" "${target[@]}" > "$IE_WORK/p1b.out" 2> "$IE_WORK/p1b.err" || rc=$?
+rm -f "$IE_WORK/rescue-bin/uname"
+[ "$rc" = 3 ] || fail "a host that is not x86_64 exited $rc, not 3: $(tail -n 5 "$IE_WORK/p1b.err")"
+grep -q "is 'Linux aarch64', not 'Linux x86_64'" "$IE_WORK/p1b.err" ||
+	fail "the refusal does not name the machine: $(tail -n 3 "$IE_WORK/p1b.err")"
+[ ! -e "$IE_WORK/remote" ] || fail "something was sent to a host that is not x86_64"
+ok "a host that is not x86_64 Linux is refused (exit 3), nothing sent"
+
 # 2. Without --yes: the install on the server shows what it would erase and stops (exit 3).
 rc=0
 pe_provision provision "${common[@]}" --rescue-host-key "$(cat "$IE_WORK/rescue_host_ed25519.pub")" "${args[@]}" \

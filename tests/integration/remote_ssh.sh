@@ -146,11 +146,23 @@ upload_mismatch() {
 }
 check upload_changed_on_the_way_is_refused_and_removed upload_mismatch
 
-upload_into_nowhere() {
-	[ "$(session root@127.0.0.1 "$SSHD_PINS" upload "$T/small.bin" "$T/no-such-dir/agent" 755)" = 1 ] &&
-		expect_err "upload of $T/small.bin to $T/no-such-dir/agent"
+upload_into_a_new_directory() {
+	[ "$(session root@127.0.0.1 "$SSHD_PINS" upload "$T/small.bin" "$T/new-dir/deeper/agent" 755)" = 0 ] ||
+		return 1
+	cmp "$T/small.bin" "$T/new-dir/deeper/agent" || { fail "the uploaded bytes differ"; return 1; }
+	[ "$(stat -c %a "$T/new-dir/deeper")" = 700 ] || { fail "directory mode $(stat -c %a "$T/new-dir/deeper")"; return 1; }
+	[ "$(stat -c %a "$T/new-dir")" = 700 ] || { fail "parent mode $(stat -c %a "$T/new-dir")"; return 1; }
 }
-check upload_to_a_missing_directory_fails upload_into_nowhere
+check upload_makes_its_missing_directory_0700 upload_into_a_new_directory
+
+upload_into_nowhere() {
+	# a regular file where the directory would be: it cannot be made
+	: >"$T/a-file"
+	[ "$(session root@127.0.0.1 "$SSHD_PINS" upload "$T/small.bin" "$T/a-file/agent" 755)" = 1 ] &&
+		expect_err "upload of $T/small.bin to $T/a-file/agent" &&
+		expect_err "Check that its directory can be made there and has room"
+}
+check upload_where_no_directory_can_be_made_fails upload_into_nowhere
 
 # ---- following a long command ----
 follow_live() {
