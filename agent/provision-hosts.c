@@ -135,7 +135,9 @@ static void draw(struct hosts_view *v)
 	v->drawn = true;
 }
 
-/* A child's line: an event updates its status line and is passed on with the host. */
+/* A child's line: an event updates its status line and is passed on under the entry's name, the
+ * name the table and the summary show, so one host's events are found by one value; the child's
+ * own "host" (the address it connected to), when it says something else, becomes "target". */
 static void on_child_line(void *ud, const char *line, size_t len)
 {
 	struct host_job *j = ud;
@@ -153,7 +155,11 @@ static void on_child_line(void *ud, const char *line, size_t len)
 		snprintf(j->message, sizeof j->message, "%s", msg);
 	if (phase && what) {
 		json_object *f = provision_event_fields(ev);
-		if (f && !json_object_object_get_ex(f, "host", NULL))
+		json_object *child_host = NULL;
+		if (f && json_object_object_get_ex(f, "host", &child_host) &&
+		    strcmp(json_object_get_string(child_host), j->name) != 0)
+			json_object_object_add(f, "target", json_object_get(child_host));
+		if (f)
 			json_object_object_add(f, "host", json_object_new_string(j->name));
 		agent_event(j->ctx, phase, what, f);
 	}

@@ -47,9 +47,12 @@ python3 - "$IE_WORK/events.jsonl" "$PE_PORT" "$dead_port" <<-'PY' || fail "the e
 import json, sys
 port, dead = sys.argv[2:4]
 events = [json.loads(l) for l in open(sys.argv[1])]
-ok = [e for e in events if e.get("host") == f"root@127.0.0.1:{port}"]
-bad = [e for e in events if e.get("host") == f"root@127.0.0.1:{dead}"]
+# every event under the entry's name (the table's); the child's own address as "target"
+ok = [e for e in events if e.get("host") == f"root@[127.0.0.1]:{port}"]
+bad = [e for e in events if e.get("host") == f"root@[127.0.0.1]:{dead}"]
 assert ok and bad and len(ok) + len(bad) == len(events), {e.get("host") for e in events}
+assert all(e.get("target") == f"root@127.0.0.1:{port}" for e in ok), {e.get("target") for e in ok}
+assert all(e.get("target") == f"root@127.0.0.1:{dead}" for e in bad), {e.get("target") for e in bad}
 assert ok[-1]["phase"] == "provision" and ok[-1]["event"] == "done", ok[-1]
 assert [e["event"] for e in bad if e["phase"] == "rescue"][-1] != "done", bad
 # both ran at once: the failing one ended while the other was still installing
