@@ -209,17 +209,12 @@ static int scan_rescue(struct provision_run *run, unsigned timeout, struct nm_er
 	return r;
 }
 
-/* The last line of `uname -s -m`, which a login script's chatter may precede. */
-static const char *last_line(char *out, size_t len)
-{
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
-		out[--len] = '\0';
-	char *nl = memrchr(out, '\n', len);
-	return nl ? nl + 1 : out;
-}
+/* What `uname -s -m` says on the only machine this binary runs on (every Hetzner dedicated
+ * server's rescue is one). */
+#define RESCUE_MACHINE "Linux x86_64"
 
-/* This binary runs on x86_64 Linux only (every Hetzner dedicated server's rescue is that): a host
- * that is anything else (an ARM cloud server, a BSD) is refused before the upload, with what it is. */
+/* A host that is anything else (an ARM cloud server, a BSD) is refused before the upload, with
+ * what it is (the last line: a login script's chatter may come before it). */
 static int check_rescue_machine(struct provision_run *run, struct nm_error *e)
 {
 	const char *argv[] = {"uname", "-s", "-m", NULL};
@@ -228,12 +223,12 @@ static int check_rescue_machine(struct provision_run *run, struct nm_error *e)
 	int r = remote_run(run->session, argv, &ro, &res, e);
 	if (r < 0)
 		return r;
-	const char *machine = res.output ? last_line(res.output, res.output_len) : "";
-	if (strcmp(machine, "Linux x86_64") == 0)
+	char machine[128];
+	if (strcmp(nm_last_line(res.output, res.output_len, machine, sizeof machine), RESCUE_MACHINE) == 0)
 		return 0;
 	return nm_fail(e, NM_ERR_REFUSED, ENOEXEC,
-		       "rescue: %s is '%s', not 'Linux x86_64': this binary cannot run there and nothing was "
-		       "sent. Boot the server into Hetzner's Linux rescue system (64 bit) and run again",
+		       "rescue: %s is '%s', not '" RESCUE_MACHINE "': this binary cannot run there and nothing "
+		       "was sent. Boot the server into Hetzner's Linux rescue system (64 bit) and run again",
 		       run->display, machine[0] ? machine : "(uname printed nothing)");
 }
 
@@ -269,7 +264,7 @@ int provision_rescue_connect(struct provision_run *run, struct nm_error *e)
 	if (r == 0) {
 		json_object *f = json_object_new_object();
 		json_object_object_add(f, "host_key", json_object_new_string(run->rescue_keys[0].sha256));
-		json_object_object_add(f, "machine", json_object_new_string("Linux x86_64"));
+		json_object_object_add(f, "machine", json_object_new_string(RESCUE_MACHINE));
 		provision_event(run, "rescue", "done", f);
 	}
 	return r;

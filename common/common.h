@@ -169,6 +169,10 @@ char *nm_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 char *nm_strv_join(char *const *v, const char *sep);
 /* Replaces bytes that are not printable UTF-8 with '?' and trims whitespace at both ends. */
 void nm_sanitize_text(char *s);
+/* The last non-blank line of a program's output out[0..len) (out may be NULL) into buf,
+ * sanitized (nm_sanitize_text: what a remote host or a tool prints reaches messages), "" when
+ * there is none; returns buf. Output before it (a login script's chatter) is skipped. */
+const char *nm_last_line(const char *out, size_t len, char *buf, size_t size);
 bool nm_utf8_valid(const char *s, size_t len);
 
 /* ---- Nix source text (nixstr.c, nixout.c) ----

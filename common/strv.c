@@ -145,6 +145,18 @@ void nm_sanitize_text(char *s)
 	s[end - start] = '\0';
 }
 
+const char *nm_last_line(const char *out, size_t len, char *buf, size_t size)
+{
+	while (out && len > 0 && isspace((unsigned char)out[len - 1]))
+		len--;
+	size_t start = len;
+	while (start > 0 && out[start - 1] != '\n')
+		start--;
+	snprintf(buf, size, "%.*s", (int)(len - start), out ? out + start : "");
+	nm_sanitize_text(buf);
+	return buf;
+}
+
 char *nm_strv_join(char *const *v, const char *sep)
 {
 	struct nm_buf b = NM_BUF_INIT(SIZE_MAX);

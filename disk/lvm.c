@@ -134,18 +134,9 @@ static bool stack_has_lvm(const char *root, const struct disk_stack *st)
 }
 
 /* The last line of what pvs printed, for a message. */
-static const char *last_line(const char *out, char *buf, size_t size)
+static const char *last_line(const struct nm_run_result *res, char *buf, size_t size)
 {
-	size_t n = strlen(out);
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
-		n--;
-	size_t start = n;
-	while (start > 0 && out[start - 1] != '\n')
-		start--;
-	while (start < n && out[start] == ' ')
-		start++;
-	snprintf(buf, size, "%.*s", (int)(n - start), out + start);
-	return buf[0] ? buf : "(no output)";
+	return nm_last_line(res->output, res->output_len, buf, size)[0] ? buf : "(no output)";
 }
 
 #define PVS_ATTEMPTS 3 /* a device vanishing mid-scan (a loop detached, a disk unplugged) spoils one run */
@@ -179,7 +170,7 @@ static int read_pvs(struct lvm_pvs *pvs, struct nm_error *e)
 			    e, NM_ERR_RUNTIME, -r,
 			    "pvs --readonly --reportformat json (exit status %d) printed no report, last: %s; cannot "
 			    "tell which disks the LVM volume groups span. Check 'pvs' by hand and run again",
-			    res.exit_status, last_line(res.output ? res.output : "", tail, sizeof tail));
+			    res.exit_status, last_line(&res, tail, sizeof tail));
 			nm_debug("%s (attempt %d of %d)", e->msg, attempt, PVS_ATTEMPTS);
 		}
 		nm_run_result_free(&res);

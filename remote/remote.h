@@ -118,9 +118,8 @@ struct remote_run_opts {
 int remote_run(struct remote_session *s, const char *const argv[], const struct remote_run_opts *o,
 	       struct nm_run_result *res, struct nm_error *e);
 /* Copies a local file to remote_path: its directory made if missing (mode 0700), written under a
- * temporary name beside it, given `mode`,
- * checked by `sha256sum` against the local SHA-256 (libcrypto), and only then renamed onto
- * remote_path, so remote_path never holds a file that did not arrive whole. A mismatch is a
+ * temporary name beside it, given `mode`, checked by `sha256sum` against the local SHA-256
+ * (libcrypto), and only then renamed onto remote_path, so remote_path never holds a file that did not arrive whole. A mismatch is a
  * VERIFICATION error (exit 4) naming both digests, and the temporary is removed. */
 int remote_upload(struct remote_session *s, const char *local_path, const char *remote_path, unsigned mode,
 		  struct nm_error *e);

@@ -1,7 +1,8 @@
 /* upload.c: a local file onto the remote, whole or not at all: its directory made if missing,
- * streamed into a temporary name beside the destination, hashed there with sha256sum, compared with the local SHA-256, and only
- * then renamed into place, all in one remote command. It reads only the file it uploads and runs
- * only the fixed remote command below (through remote_run, so through remote_command_line). */
+ * streamed into a temporary name beside the destination, hashed there with sha256sum, compared
+ * with the local SHA-256, and only then renamed into place, all in one remote command. It reads
+ * only the file it uploads and runs only the fixed remote command below (through remote_run, so
+ * through remote_command_line). */
 #include "remote/remote-internal.h"
 
 #include <errno.h>

@@ -128,6 +128,21 @@ static void sanitize_replaces_control_and_invalid_utf8(void **state)
 	assert_false(nm_utf8_valid("\xe2\x82", 2)); /* truncated */
 }
 
+static void last_line_skips_chatter_and_sanitizes(void **state)
+{
+	char buf[32];
+	const char out[] = "Welcome to the rescue\nLinux x86_64\n\n";
+	assert_string_equal(nm_last_line(out, sizeof out - 1, buf, sizeof buf), "Linux x86_64");
+	const char esc[] = "x\n\033[2Jowned \n";
+	assert_string_equal(nm_last_line(esc, sizeof esc - 1, buf, sizeof buf), "?[2Jowned");
+	assert_string_equal(nm_last_line("no newline", 10, buf, sizeof buf), "no newline");
+	assert_string_equal(nm_last_line("\n \n", 3, buf, sizeof buf), "");
+	assert_string_equal(nm_last_line(NULL, 0, buf, sizeof buf), "");
+	/* a long line is cut to the buffer, never past it */
+	const char longer[] = "0123456789012345678901234567890123456789";
+	assert_string_equal(nm_last_line(longer, sizeof longer - 1, buf, 8), "0123456");
+}
+
 static void strv_grows_and_finds(void **state)
 {
 	_cleanup_strv_free_ char **v = nm_strv_new();
@@ -632,6 +647,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(write_atomic_replaces_whole_file_with_mode, make_tree, remove_tree),
 	    cmocka_unit_test_setup_teardown(write_atomic_failure_names_the_path, make_tree, remove_tree),
 	    cmocka_unit_test(sanitize_replaces_control_and_invalid_utf8),
+	    cmocka_unit_test(last_line_skips_chatter_and_sanitizes),
 	    cmocka_unit_test(strv_grows_and_finds),
 	    cmocka_unit_test(warning_said_once),
 	    cmocka_unit_test(buf_grows_to_its_cap_and_refuses_past_it),
